@@ -1,0 +1,211 @@
+/**
+ * Loading and validating stack configuration, without the Pulumi SDK.
+ *
+ * The same function serves the program (fed from the engine's config), the
+ * operator commands and the tests (fed from Pulumi.<stack>.yaml). All problems
+ * are collected and reported together, each naming the stack, the key, the bad
+ * value and the expected form.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, PlatformConfig, platformSchema } from "./schema";
+
+export interface ConfigProblem {
+  /** Full config key, e.g. cartorio-plataforma:scaling.minReplicas */
+  key: string;
+  /** The offending value, rendered short. */
+  value: string;
+  /** What was expected instead. */
+  expected: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly stack: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(
+      `stack ${stack}: ${problems.length} configuration problem(s); nothing was changed:\n` +
+        problems.map((p) => `  - ${p.key} = ${p.value}: ${p.expected}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+export interface LoadContext {
+  stack: string;
+  /** Folder holding Pulumi.yaml; relative paths in config resolve against it. */
+  projectRoot: string;
+}
+
+/** Raw config as the engine or a stack file gives it: key without namespace -> value. */
+export type RawConfig = Record<string, unknown>;
+
+function show(value: unknown): string {
+  if (value === undefined) return "(missing)";
+  const s = JSON.stringify(value);
+  return s.length > 80 ? s.slice(0, 77) + "..." : s;
+}
+
+function lookup(raw: RawConfig, p: (string | number)[]): unknown {
+  let cur: unknown = raw;
+  for (const seg of p) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}
+
+function keyOf(p: (string | number)[]): string {
+  if (p.length === 0) return `${CONFIG_NAMESPACE}:<root>`;
+  const [head, ...rest] = p;
+  return `${CONFIG_NAMESPACE}:${head}` + rest.map((s) => (typeof s === "number" ? `[${s}]` : `.${s}`)).join("");
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case z.ZodIssueCode.invalid_type:
+      return issue.received === "undefined"
+        ? `expected a value of type ${issue.expected}; the key is required`
+        : `expected ${issue.expected}, got ${issue.received}`;
+    case z.ZodIssueCode.unrecognized_keys:
+      return `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; remove them or fix the spelling`;
+    case z.ZodIssueCode.invalid_enum_value:
+      return `expected one of ${issue.options.map((o) => String(o)).join(", ")}`;
+    default:
+      return issue.message.startsWith("expected") ? issue.message : `expected ${issue.message}`;
+  }
+}
+
+/** Turns one stack's raw config into a validated PlatformConfig, or throws ConfigError with every problem. */
+export function validateConfig(raw: RawConfig, ctx: LoadContext): PlatformConfig {
+  const problems: ConfigProblem[] = [];
+  const parsed = platformSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+        for (const k of issue.keys) {
+          problems.push({
+            key: keyOf([...issue.path, k]),
+            value: show(lookup(raw, [...issue.path, k])),
+            expected:
+              issue.path.length === 0
+                ? `unknown key; expected one of ${CONFIG_KEYS.join(", ")}`
+                : "unknown key; remove it or fix the spelling (see the config reference in README.md)",
+          });
+        }
+        continue;
+      }
+      problems.push({ key: keyOf(issue.path), value: show(lookup(raw, issue.path)), expected: describeIssue(issue) });
+    }
+    throw new ConfigError(ctx.stack, problems);
+  }
+  const cfg = parsed.data;
+  problems.push(...crossChecks(cfg, ctx));
+  if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
+  return cfg;
+}
+
+/** Checks that span several keys or touch the file system. */
+function crossChecks(cfg: PlatformConfig, ctx: LoadContext): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const readable = (key: string, rel: string, what: string) => {
+    const abs = path.resolve(ctx.projectRoot, rel);
+    try {
+      fs.accessSync(abs, fs.constants.R_OK);
+      if (!fs.statSync(abs).isFile()) throw new Error("not a file");
+    } catch {
+      out.push({ key, value: show(rel), expected: `expected a readable ${what} file (looked at ${abs})` });
+    }
+  };
+  if (cfg.features.keys) readable(`${CONFIG_NAMESPACE}:kms.inventory`, cfg.kms.inventory, "KMS inventory");
+  if (cfg.features.loadtest) readable(`${CONFIG_NAMESPACE}:loadtest.script`, cfg.loadtest.script, "k6 script");
+  if (cfg.features.repositoryHardening && !cfg.features.gitops) {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:features.repositoryHardening`,
+      value: "true",
+      expected: "expected features.gitops to be true as well: the hardening protects the GitOps repository",
+    });
+  }
+  if (cfg.gitops.flux.source === "mirror" && !cfg.gitops.flux.mirrorUrl) {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:gitops.flux.mirrorUrl`,
+      value: "(missing)",
+      expected: "expected the URL of the mirrored install.yaml when flux.source is mirror",
+    });
+  }
+  if (cfg.kubernetes.mode === "render" && cfg.kubernetes.context) {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:kubernetes.context`,
+      value: show(cfg.kubernetes.context),
+      expected: "expected no context in render mode (rendering needs no cluster); remove it or set mode: cluster",
+    });
+  }
+  if (cfg.kubernetes.mode === "render" && path.isAbsolute(cfg.kubernetes.renderDirectory) === false) {
+    const rel = path.normalize(cfg.kubernetes.renderDirectory);
+    if (rel.startsWith("..")) {
+      out.push({
+        key: `${CONFIG_NAMESPACE}:kubernetes.renderDirectory`,
+        value: show(cfg.kubernetes.renderDirectory),
+        expected: "expected a folder inside the project (rendered output is gitignored there)",
+      });
+    }
+  }
+  if (cfg.gitops.knownTeams.length > 0) {
+    for (const [role, slug] of Object.entries(cfg.gitops.teams)) {
+      if (!cfg.gitops.knownTeams.includes(slug)) {
+        out.push({
+          key: `${CONFIG_NAMESPACE}:gitops.teams.${role}`,
+          value: show(slug),
+          expected: `expected one of the organisation's teams: ${cfg.gitops.knownTeams.join(", ")}`,
+        });
+      }
+    }
+  }
+  if (cfg.features.loadtest && !cfg.loadtest.target) {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:loadtest.target`,
+      value: "(missing)",
+      expected: "expected the base URL under test when features.loadtest is true",
+    });
+  }
+  return out;
+}
+
+/**
+ * Reads the engine's flat config map ("ns:key" -> string) into RawConfig.
+ * Structured values arrive as JSON text; plain strings stay strings.
+ */
+export function rawFromEngineConfig(all: Record<string, string>): RawConfig {
+  const raw: RawConfig = {};
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  for (const [k, v] of Object.entries(all)) {
+    if (!k.startsWith(prefix)) continue;
+    const key = k.slice(prefix.length);
+    try {
+      raw[key] = JSON.parse(v);
+    } catch {
+      raw[key] = v;
+    }
+  }
+  return raw;
+}
+
+/** Reads Pulumi.<stack>.yaml's config section into RawConfig (for tests and operator commands). */
+export function rawFromStackFile(file: string): RawConfig {
+  const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const raw: RawConfig = {};
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  for (const [k, v] of Object.entries(doc?.config ?? {})) {
+    if (k.startsWith(prefix)) raw[k.slice(prefix.length)] = v;
+  }
+  return raw;
+}
+
+/** Loads and validates one stack file of the project. */
+export function loadStackFile(projectRoot: string, stack: string): PlatformConfig {
+  const file = path.join(projectRoot, `Pulumi.${stack}.yaml`);
+  return validateConfig(rawFromStackFile(file), { stack, projectRoot });
+}

@@ -1,0 +1,302 @@
+/**
+ * The one configuration model of cartorio-plataforma.
+ *
+ * Every value a stack can set is declared here once, with its default; the
+ * stack files (Pulumi.<stack>.yaml) only say where a stack differs. No Pulumi
+ * import: operator commands and tests load this without the SDK.
+ */
+import { z } from "zod";
+
+/** Config namespace: the Pulumi project name. */
+export const CONFIG_NAMESPACE = "cartorio-plataforma";
+
+// GitHub's rules for owner and repository names (what its API accepts).
+const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const GITHUB_REPOSITORY = /^[A-Za-z0-9._-]{1,100}$/;
+// Kubernetes DNS-1123 label (namespaces, names of most objects).
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// A git branch name, conservatively (git check-ref-format rules that matter here).
+const BRANCH = /^(?!\/|.*\/$|.*\.\.|.*\/\/|.*@\{|.*\.lock$)[A-Za-z0-9._/-]+$/;
+// One known_hosts line: host[,host] keytype base64-key.
+const KNOWN_HOSTS_LINE =
+  /^(\S+)\s+(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa)\s+[A-Za-z0-9+/]+={0,2}(\s.*)?$/;
+const SEMVER_TAG = /^v\d+\.\d+\.\d+$/;
+const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
+
+const dnsLabel = (what: string) =>
+  z
+    .string()
+    .regex(DNS_LABEL, `expected a DNS-1123 label for ${what} (lowercase letters, digits and '-', at most 63)`);
+
+const duration = z
+  .string()
+  .regex(DURATION, "expected a Go duration such as 1m, 10m or 1h30m")
+  .refine((s) => s.length > 0, "expected a non-empty duration such as 1m");
+
+const httpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}, "expected an absolute http(s) URL such as https://cartorio.example.gov.br");
+
+/** Which areas a stack turns on. Unknown flags are errors, not ignored. */
+export const featuresSchema = z
+  .object({
+    gitops: z.boolean().default(true),
+    repositoryHardening: z.boolean().default(false),
+    keys: z.boolean().default(true),
+    scaling: z.boolean().default(true),
+    loadtest: z.boolean().default(false),
+  })
+  .strict();
+
+export const kubernetesSchema = z
+  .object({
+    /** render: write YAML to renderDirectory (no cluster); cluster: apply through kubeconfig. */
+    mode: z.enum(["render", "cluster"]).default("cluster"),
+    renderDirectory: z.string().min(1).default("rendered/local"),
+    /** kubeconfig context; empty means the ambient current context. */
+    context: z.string().default(""),
+  })
+  .strict();
+
+export const fluxSchema = z
+  .object({
+    version: z.string().regex(SEMVER_TAG, "expected a pinned Flux release such as v2.7.3").default("v2.7.3"),
+    /** upstream: the release's install.yaml; mirror: the same file from an internal mirror (air-gapped). */
+    source: z.enum(["upstream", "mirror"]).default("upstream"),
+    mirrorUrl: httpUrl.optional(),
+    components: z
+      .array(z.enum(["source-controller", "kustomize-controller", "helm-controller", "notification-controller"]))
+      .default(["source-controller", "kustomize-controller", "helm-controller", "notification-controller"]),
+    componentsExtra: z
+      .array(z.enum(["image-reflector-controller", "image-automation-controller", "source-watcher"]))
+      .default([]),
+    networkPolicy: z.boolean().default(true),
+    tolerationKeys: z.array(z.string().min(1)).default([]),
+    interval: duration.default("1m"),
+    kustomizationInterval: duration.default("10m"),
+    keyAlgorithm: z.enum(["ecdsa-p384", "ed25519"]).default("ecdsa-p384"),
+    /** known_hosts for the Git host, pinned here: never scanned at run time. */
+    knownHosts: z
+      .string()
+      .refine(
+        (s) =>
+          s
+            .split("\n")
+            .map((l) => l.trim())
+            .filter((l) => l && !l.startsWith("#"))
+            .every((l) => KNOWN_HOSTS_LINE.test(l)) && s.trim().length > 0,
+        "expected known_hosts lines 'host keytype base64key' (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa)",
+      )
+      .default(
+        // github.com's published host keys (docs.github.com, "GitHub's SSH key fingerprints").
+        [
+          "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+          "github.com ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
+        ].join("\n"),
+      ),
+  })
+  .strict();
+
+export const teamsSchema = z
+  .object({
+    application: z.string().min(1).default("time-aplicacao"),
+    security: z.string().min(1).default("time-seguranca"),
+    infrastructure: z.string().min(1).default("time-infraestrutura"),
+    /** Who approves deployments to the producao environment. */
+    deployReviewers: z.string().min(1).default("time-infraestrutura"),
+  })
+  .strict();
+
+export const gitopsSchema = z
+  .object({
+    owner: z
+      .string()
+      .regex(GITHUB_OWNER, "expected a GitHub owner: letters, digits and single '-', at most 39, no leading '-'")
+      .default("cartorio-digital"),
+    repository: z
+      .string()
+      .regex(GITHUB_REPOSITORY, "expected a GitHub repository name: letters, digits, '.', '_' or '-', at most 100")
+      .refine((s) => s !== "." && s !== "..", "expected a repository name other than '.' or '..'")
+      .default("infraestrutura"),
+    branch: z
+      .string()
+      .min(1, "expected a non-empty branch name such as main")
+      .regex(BRANCH, "expected a valid git branch name such as main")
+      .default("main"),
+    path: z
+      .string()
+      .regex(
+        /^(\.\/)?clusters\/[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/,
+        "expected a path under clusters/, such as clusters/producao",
+      )
+      .default("clusters/producao"),
+    flux: fluxSchema.default({}),
+    teams: teamsSchema.default({}),
+    /** Known team slugs of the organisation; team references must be among them when set. */
+    knownTeams: z.array(z.string().min(1)).default([]),
+    /** The PR workflow's check names that the ruleset on the branch requires. */
+    requiredChecks: z.array(z.string().min(1)).default(["typecheck", "lint", "test", "conftest", "preview"]),
+  })
+  .strict();
+
+export const workloadSchema = z
+  .object({
+    namespace: dnsLabel("the namespace").default("cartorio"),
+    deployment: dnsLabel("the deployment").default("cartorio-api"),
+    /** Folder of the workload manifests Flux applies (relative to the project). */
+    manifestsDir: z.string().min(1).default("manifests"),
+    /** LGPD data-classification label value of the namespace. */
+    dataClassification: z.enum(["publico", "interno", "confidencial", "restrito"]).default("confidencial"),
+    owner: z.string().min(1).default("time-aplicacao"),
+  })
+  .strict();
+
+const scalingPolicy = z
+  .object({
+    type: z.enum(["Pods", "Percent"]),
+    value: z.number().int().positive("expected a positive integer"),
+    periodSeconds: z.number().int().min(1).max(1800, "expected periodSeconds between 1 and 1800"),
+  })
+  .strict();
+
+const scalingRules = z
+  .object({
+    stabilizationWindowSeconds: z
+      .number()
+      .int()
+      .min(0, "expected a window between 0 and 3600 seconds")
+      .max(3600, "expected a window between 0 and 3600 seconds"),
+    selectPolicy: z.enum(["Max", "Min", "Disabled"]).default("Max"),
+    policies: z.array(scalingPolicy).min(1, "expected at least one scaling policy"),
+  })
+  .strict();
+
+const utilisation = z
+  .number()
+  .int("expected an integer percentage")
+  .min(1, "expected a utilisation target between 1 and 100")
+  .max(100, "expected a utilisation target between 1 and 100");
+
+export const scalingSchema = z
+  .object({
+    minReplicas: z.number().int("expected an integer").min(1, "expected at least 1 replica").default(3),
+    maxReplicas: z.number().int("expected an integer").min(1, "expected at least 1 replica").default(20),
+    cpuUtilization: utilisation.default(70),
+    memoryUtilization: utilisation.default(80),
+    behavior: z
+      .object({
+        scaleUp: scalingRules.default({
+          stabilizationWindowSeconds: 0,
+          selectPolicy: "Max",
+          policies: [
+            { type: "Percent", value: 100, periodSeconds: 15 },
+            { type: "Pods", value: 4, periodSeconds: 15 },
+          ],
+        }),
+        scaleDown: scalingRules.default({
+          stabilizationWindowSeconds: 300,
+          selectPolicy: "Max",
+          policies: [{ type: "Percent", value: 100, periodSeconds: 15 }],
+        }),
+      })
+      .strict()
+      .default({}),
+    /** Requests per second one replica sustains at the CPU target, until a load test measures it. */
+    replicaThroughputRps: z.number().nonnegative("expected a non-negative rate").default(50),
+    /** Spare capacity over the computed need, as a fraction (0.2 = 20 %). */
+    headroom: z.number().min(0, "expected a fraction ≥ 0").max(1, "expected a fraction ≤ 1").default(0.2),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.minReplicas > s.maxReplicas) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["minReplicas"],
+        message: `expected minReplicas (${s.minReplicas}) ≤ maxReplicas (${s.maxReplicas})`,
+      });
+    }
+  });
+
+export const kmsSchema = z
+  .object({
+    /** Key inventory file, relative to the project. */
+    inventory: z.string().min(1).default("configs/kms/producao.yaml"),
+    /** PKCS#11 module of the HSM vendor. */
+    module: z.string().min(1).default("/usr/lib/softhsm/libsofthsm2.so"),
+    /** Environment variable that holds the user PIN; the PIN itself never enters config or state. */
+    pinEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name such as CARTORIO_HSM_PIN")
+      .default("CARTORIO_HSM_PIN"),
+  })
+  .strict();
+
+export const loadtestSchema = z
+  .object({
+    mode: z.enum(["gate", "advisory"]).default("gate"),
+    /** Base URL under test; without it the load gate stays off. */
+    target: httpUrl.optional(),
+    script: z.string().min(1).default("testes/performance/producao.js"),
+    k6Path: z.string().min(1).default("k6"),
+    timeoutSeconds: z.number().int().positive("expected a positive number of seconds").default(900),
+    profile: z
+      .object({
+        baselineRps: z.number().nonnegative("expected a non-negative rate").default(40),
+        peakRps: z.number().positive("expected a positive rate").default(200),
+        peakDurationSeconds: z.number().int().positive("expected a positive duration").default(600),
+        rampSeconds: z.number().int().nonnegative().default(60),
+        preAllocatedVUs: z.number().int().positive().default(50),
+        maxVUs: z.number().int().positive().default(400),
+      })
+      .strict()
+      .default({}),
+    thresholds: z
+      .object({
+        p95Ms: z.number().positive().default(500),
+        p99Ms: z.number().positive().default(1500),
+        errorRate: z.number().min(0).max(1).default(0.01),
+        minSamples: z.number().int().positive().default(100),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.profile.baselineRps > l.profile.peakRps) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["profile", "baselineRps"],
+        message: `expected baselineRps (${l.profile.baselineRps}) ≤ peakRps (${l.profile.peakRps})`,
+      });
+    }
+  });
+
+/** The whole stack configuration, one key per area. */
+export const platformSchema = z
+  .object({
+    features: featuresSchema.default({}),
+    kubernetes: kubernetesSchema.default({}),
+    gitops: gitopsSchema.default({}),
+    workload: workloadSchema.default({}),
+    scaling: scalingSchema.default({}),
+    kms: kmsSchema.default({}),
+    loadtest: loadtestSchema.default({}),
+  })
+  .strict();
+
+export type PlatformConfig = z.infer<typeof platformSchema>;
+export type Features = z.infer<typeof featuresSchema>;
+export type GitopsConfig = z.infer<typeof gitopsSchema>;
+export type ScalingConfig = z.infer<typeof scalingSchema>;
+export type KmsConfig = z.infer<typeof kmsSchema>;
+export type LoadtestConfig = z.infer<typeof loadtestSchema>;
+export type WorkloadConfig = z.infer<typeof workloadSchema>;
+export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
+
+/** Top-level keys the model owns, in documentation order. */
+export const CONFIG_KEYS = Object.keys(platformSchema.shape) as (keyof PlatformConfig)[];

@@ -1,0 +1,195 @@
+/**
+ * HSM operations the providers and operator commands share: validating the
+ * signing tokens and ensuring key pairs exist. No Pulumi import.
+ *
+ * Key material is never destroyed here: there is deliberately no function that
+ * calls C_DestroyObject.
+ */
+import { createHash } from "node:crypto";
+import type * as Pkcs11 from "pkcs11js";
+import type { KeySpec } from "./inventory";
+import { keyLabel, keyObjectId } from "./keyid";
+import { listSlots, pkcs11Code, slotHandle, SlotSnapshot, tryLogin, withModule } from "./pkcs11";
+import { judgeToken, matchSlot, TokenRequirement, TokenVerdict } from "./slots";
+
+/** Reads the user PIN from the named environment variable at call time. */
+export function pinFromEnv(pinEnv: string): string | undefined {
+  const v = process.env[pinEnv];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/** Validates every required token; at most one login per token. */
+export function validateTokens(modulePath: string, reqs: TokenRequirement[], pin: string | undefined): TokenVerdict[] {
+  return withModule(modulePath, (p, m) => {
+    const slots = listSlots(p, m);
+    return reqs.map((req) =>
+      judgeToken(req, slots, (slot) =>
+        pin === undefined
+          ? { ok: false, code: "NO_PIN", message: "no user PIN was provided (see kms.pinEnv)" }
+          : tryLogin(p, m, slotHandle(p, slot.slotId), pin),
+      ),
+    );
+  });
+}
+
+export function snapshotSlots(modulePath: string): SlotSnapshot[] {
+  return withModule(modulePath, (p, m) => listSlots(p, m));
+}
+
+// DER-encoded named-curve OIDs for CKA_EC_PARAMS.
+const CURVE_OIDS: Record<string, string> = {
+  "P-256": "06082a8648ce3d030107",
+  "P-384": "06052b81040022",
+};
+
+export interface KeyRecord {
+  label: string;
+  /** CKA_ID as hex. */
+  objectId: string;
+  slotId: string;
+  serial: string;
+  algorithm: string;
+  /** Attestation attributes read back from the private key. */
+  alwaysSensitive: boolean;
+  neverExtractable: boolean;
+  local: boolean;
+  /** SHA-256 over the public key's CKA_EC_PARAMS||CKA_EC_POINT or CKA_MODULUS||CKA_PUBLIC_EXPONENT. */
+  fingerprint: string;
+  /** True when this call generated the pair; false when it already existed. */
+  created: boolean;
+}
+
+export interface TokenRef {
+  label: string;
+  serial?: string;
+}
+
+type Session = { p: Pkcs11.PKCS11; m: typeof Pkcs11; session: Buffer; slot: SlotSnapshot };
+
+function withUserSession<T>(modulePath: string, token: TokenRef, pin: string, fn: (s: Session) => T): T {
+  return withModule(modulePath, (p, m) => {
+    const slots = listSlots(p, m);
+    const { slot, problem } = matchSlot({ name: token.label, label: token.label, serial: token.serial, mechanisms: [] }, slots);
+    if (!slot) throw new Error(problem);
+    const t = slot.token!;
+    if (t.userPinLocked || t.userPinFinalTry) {
+      throw new Error(`token '${t.label}' (serial ${t.serial}): the user PIN is locked or on its final try; not logging in`);
+    }
+    const session = p.C_OpenSession(slotHandle(p, slot.slotId), m.CKF_SERIAL_SESSION | m.CKF_RW_SESSION);
+    try {
+      try {
+        p.C_Login(session, m.CKU_USER, pin);
+      } catch (e) {
+        throw new Error(`token '${t.label}' (serial ${t.serial}): login failed with ${pkcs11Code(e)}; not retried`);
+      }
+      try {
+        return fn({ p, m, session, slot });
+      } finally {
+        p.C_Logout(session);
+      }
+    } finally {
+      p.C_CloseSession(session);
+    }
+  });
+}
+
+function findObjects(s: Session, template: Pkcs11.Template): Buffer[] {
+  s.p.C_FindObjectsInit(s.session, template);
+  try {
+    return s.p.C_FindObjects(s.session, 100);
+  } finally {
+    s.p.C_FindObjectsFinal(s.session);
+  }
+}
+
+function boolAttr(s: Session, handle: Buffer, type: number): boolean {
+  const [a] = s.p.C_GetAttributeValue(s.session, handle, [{ type }]);
+  return a.value.length > 0 && a.value[0] === 1;
+}
+
+function describeKey(s: Session, key: Pick<KeySpec, "id" | "version" | "algorithm">, priv: Buffer, pub: Buffer, created: boolean): KeyRecord {
+  const { m } = s;
+  const pubAttrs =
+    key.algorithm === "EC" ? [{ type: m.CKA_EC_PARAMS }, { type: m.CKA_EC_POINT }] : [{ type: m.CKA_MODULUS }, { type: m.CKA_PUBLIC_EXPONENT }];
+  const values = s.p.C_GetAttributeValue(s.session, pub, pubAttrs);
+  const hash = createHash("sha256");
+  for (const v of values) hash.update(v.value);
+  return {
+    label: keyLabel(key),
+    objectId: keyObjectId(key).toString("hex"),
+    slotId: s.slot.slotId,
+    serial: s.slot.token!.serial,
+    algorithm: key.algorithm,
+    alwaysSensitive: boolAttr(s, priv, m.CKA_ALWAYS_SENSITIVE),
+    neverExtractable: boolAttr(s, priv, m.CKA_NEVER_EXTRACTABLE),
+    local: boolAttr(s, priv, m.CKA_LOCAL),
+    fingerprint: "SHA256:" + hash.digest("base64").replace(/=+$/, ""),
+    created,
+  };
+}
+
+function lookupPair(s: Session, key: Pick<KeySpec, "id" | "version">): { priv?: Buffer; pub?: Buffer } {
+  const { m } = s;
+  const base = [
+    { type: m.CKA_LABEL, value: keyLabel(key) },
+    { type: m.CKA_ID, value: keyObjectId(key) },
+  ];
+  const [priv] = findObjects(s, [{ type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY }, ...base]);
+  const [pub] = findObjects(s, [{ type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY }, ...base]);
+  return { priv, pub };
+}
+
+/** Makes sure the key version exists as a sensitive, non-extractable token key pair. */
+export function ensureKey(modulePath: string, token: TokenRef, key: KeySpec, pin: string): KeyRecord {
+  return withUserSession(modulePath, token, pin, (s) => {
+    const found = lookupPair(s, key);
+    if (found.priv && found.pub) return describeKey(s, key, found.priv, found.pub, false);
+    if (found.priv || found.pub) {
+      throw new Error(`key ${keyLabel(key)} is half present on token '${token.label}' (only the ${found.priv ? "private" : "public"} key); resolve it by hand`);
+    }
+    const { m, p, session } = s;
+    const label = keyLabel(key);
+    const id = keyObjectId(key);
+    const common = [
+      { type: m.CKA_TOKEN, value: true },
+      { type: m.CKA_LABEL, value: label },
+      { type: m.CKA_ID, value: id },
+    ];
+    const pubTemplate: Pkcs11.Template = [{ type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY }, ...common, { type: m.CKA_VERIFY, value: true }];
+    const privTemplate: Pkcs11.Template = [
+      { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
+      ...common,
+      { type: m.CKA_PRIVATE, value: true },
+      { type: m.CKA_SENSITIVE, value: true },
+      { type: m.CKA_EXTRACTABLE, value: false },
+      { type: m.CKA_SIGN, value: true },
+    ];
+    let mechanism: number;
+    if (key.algorithm === "EC") {
+      mechanism = m.CKM_EC_KEY_PAIR_GEN;
+      pubTemplate.push({ type: m.CKA_EC_PARAMS, value: Buffer.from(CURVE_OIDS[key.curve!], "hex") });
+    } else {
+      mechanism = m.CKM_RSA_PKCS_KEY_PAIR_GEN;
+      pubTemplate.push({ type: m.CKA_MODULUS_BITS, value: key.size! }, { type: m.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) });
+    }
+    const pair = p.C_GenerateKeyPair(session, { mechanism }, pubTemplate, privTemplate);
+    return describeKey(s, key, pair.privateKey, pair.publicKey, true);
+  });
+}
+
+/** Reads a key version without creating it; undefined when absent. */
+export function readKey(modulePath: string, token: TokenRef, key: KeySpec, pin: string): KeyRecord | undefined {
+  return withUserSession(modulePath, token, pin, (s) => {
+    const found = lookupPair(s, key);
+    return found.priv && found.pub ? describeKey(s, key, found.priv, found.pub, false) : undefined;
+  });
+}
+
+/** Labels of the private keys on a token (for kms:sync and tests). */
+export function listKeyLabels(modulePath: string, token: TokenRef, pin: string): string[] {
+  return withUserSession(modulePath, token, pin, (s) =>
+    findObjects(s, [{ type: s.m.CKA_CLASS, value: s.m.CKO_PRIVATE_KEY }])
+      .map((h) => s.p.C_GetAttributeValue(s.session, h, [{ type: s.m.CKA_LABEL }])[0].value.toString("utf8"))
+      .sort(),
+  );
+}

@@ -1,0 +1,141 @@
+/**
+ * Dynamic providers over PKCS#11. Their methods call the plain HSM module and
+ * read the PIN from the environment at call time: the PIN is never an input,
+ * so it never reaches state, outputs or logs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { KeySpec } from "./inventory";
+import { ensureKey, KeyRecord, pinFromEnv, readKey, TokenRef, validateTokens } from "./hsm";
+import { failureText, TokenRequirement } from "./slots";
+
+export interface SlotValidationInputs {
+  modulePath: string;
+  pinEnv: string;
+  tokens: TokenRequirement[];
+}
+
+export interface ValidatedToken {
+  name: string;
+  label: string;
+  slotId: string;
+  serial: string;
+  mechanisms: string[];
+}
+
+function validate(inputs: SlotValidationInputs): { failures: string[]; tokens: ValidatedToken[] } {
+  const verdicts = validateTokens(inputs.modulePath, inputs.tokens, pinFromEnv(inputs.pinEnv));
+  const failures = verdicts.flatMap(failureText);
+  if (verdicts.some((v) => v.checks.some((c) => c.requirement === "user login" && /NO_PIN/.test(c.detail)))) {
+    failures.push(`set the user PIN in the environment variable ${inputs.pinEnv} (kms.pinEnv)`);
+  }
+  const tokens = verdicts.map((v) => ({
+    name: v.name,
+    label: v.label,
+    slotId: v.slotId ?? "",
+    serial: v.serial ?? "",
+    mechanisms: v.mechanisms,
+  }));
+  return { failures, tokens };
+}
+
+export const slotValidationProvider: pulumi.dynamic.ResourceProvider = {
+  // check runs on preview too, so an HSM that is not ready stops the deployment before anything changes.
+  async check(_olds: SlotValidationInputs, news: SlotValidationInputs) {
+    let failures: string[];
+    try {
+      failures = validate(news).failures;
+    } catch (e) {
+      failures = [(e as Error).message];
+    }
+    return { inputs: news, failures: failures.map((reason) => ({ property: "tokens", reason })) };
+  },
+  async diff(_id: string, olds: SlotValidationInputs & { validated?: ValidatedToken[] }, news: SlotValidationInputs) {
+    const tokens = validate(news).tokens;
+    const changed =
+      olds.modulePath !== news.modulePath ||
+      olds.pinEnv !== news.pinEnv ||
+      JSON.stringify(olds.tokens) !== JSON.stringify(news.tokens) ||
+      JSON.stringify(olds.validated) !== JSON.stringify(tokens);
+    return { changes: changed };
+  },
+  async create(inputs: SlotValidationInputs) {
+    const { failures, tokens } = validate(inputs);
+    if (failures.length) throw new Error(failures.join("; "));
+    return { id: "hsm-slots", outs: { ...inputs, validated: tokens } };
+  },
+  async update(_id: string, _olds: SlotValidationInputs, news: SlotValidationInputs) {
+    const { failures, tokens } = validate(news);
+    if (failures.length) throw new Error(failures.join("; "));
+    return { outs: { ...news, validated: tokens } };
+  },
+};
+
+export interface HsmSlotValidationArgs {
+  modulePath: pulumi.Input<string>;
+  pinEnv: pulumi.Input<string>;
+  tokens: pulumi.Input<TokenRequirement[]>;
+}
+
+/** Stops preview when a signing token is missing, locked, short of mechanisms or refuses the PIN. */
+export class HsmSlotValidation extends pulumi.dynamic.Resource {
+  public readonly validated!: pulumi.Output<ValidatedToken[]>;
+  constructor(name: string, args: HsmSlotValidationArgs, opts?: pulumi.CustomResourceOptions) {
+    super(slotValidationProvider, name, { ...args, validated: undefined }, opts, "cartorio", "HsmSlotValidation");
+  }
+}
+
+export interface HsmKeyInputs {
+  modulePath: string;
+  pinEnv: string;
+  token: TokenRef;
+  key: Pick<KeySpec, "id" | "version" | "algorithm" | "curve" | "size" | "purpose">;
+}
+
+type HsmKeyState = HsmKeyInputs & { record: KeyRecord };
+
+function requirePin(pinEnv: string): string {
+  const pin = pinFromEnv(pinEnv);
+  if (pin === undefined) throw new Error(`set the user PIN in the environment variable ${pinEnv} (kms.pinEnv)`);
+  return pin;
+}
+
+export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
+  async diff(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {
+    const replaces: string[] = [];
+    if (JSON.stringify(olds.key) !== JSON.stringify(news.key)) replaces.push("key");
+    if (JSON.stringify(olds.token) !== JSON.stringify(news.token)) replaces.push("token");
+    const changes = replaces.length > 0 || olds.modulePath !== news.modulePath || olds.pinEnv !== news.pinEnv;
+    // A new version is created before the old resource goes; the old key stays in the HSM.
+    return { changes, replaces, deleteBeforeReplace: false };
+  },
+  async create(inputs: HsmKeyInputs) {
+    const record = ensureKey(inputs.modulePath, inputs.token, inputs.key as KeySpec, requirePin(inputs.pinEnv));
+    return { id: `${record.serial}/${record.label}`, outs: { ...inputs, record } };
+  },
+  async update(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {
+    return { outs: { ...news, record: olds.record } };
+  },
+  async read(id: string, props: HsmKeyState) {
+    const record = readKey(props.modulePath, props.token, props.key as KeySpec, requirePin(props.pinEnv));
+    return { id, props: record ? { ...props, record } : props };
+  },
+  // Never destroys key material: the pair stays on the token, and the inventory marks it retired.
+  async delete() {
+    return;
+  },
+};
+
+export interface HsmKeyArgs {
+  modulePath: pulumi.Input<string>;
+  pinEnv: pulumi.Input<string>;
+  token: pulumi.Input<TokenRef>;
+  key: pulumi.Input<HsmKeyInputs["key"]>;
+}
+
+/** One active key version as a sensitive, non-extractable key pair on its token. */
+export class HsmKey extends pulumi.dynamic.Resource {
+  public readonly record!: pulumi.Output<KeyRecord>;
+  constructor(name: string, args: HsmKeyArgs, opts?: pulumi.CustomResourceOptions) {
+    super(hsmKeyProvider, name, { ...args, record: undefined }, opts, "cartorio", "HsmKey");
+  }
+}

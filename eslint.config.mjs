@@ -1,0 +1,20 @@
+// Lint rules for the program, the pack, the scripts and the tests.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "bin/", "rendered/", ".local/", ".pulumi-state/", "test/fixtures/**/*.js"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: "readonly", console: "readonly", require: "readonly", __dirname: "readonly" } },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // k6 scripts run in k6's JavaScript runtime, not Node.
+    files: ["testes/**/*.js"],
+    languageOptions: { globals: { __ENV: "readonly" } },
+  },
+);
