@@ -100,12 +100,23 @@ export function validateConfig(raw: RawConfig, ctx: LoadContext): PlatformConfig
       }
       problems.push({ key: keyOf(issue.path), value: show(lookup(raw, issue.path)), expected: describeIssue(issue) });
     }
-    throw new ConfigError(ctx.stack, problems);
+    throw new ConfigError(ctx.stack, mergeByKey(problems));
   }
   const cfg = parsed.data;
   problems.push(...crossChecks(cfg, ctx));
   if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
   return cfg;
+}
+
+/** One entry per key: several failed checks on one value read as one problem. */
+function mergeByKey(problems: ConfigProblem[]): ConfigProblem[] {
+  const byKey = new Map<string, ConfigProblem>();
+  for (const p of problems) {
+    const seen = byKey.get(p.key);
+    if (!seen) byKey.set(p.key, { ...p });
+    else if (!seen.expected.includes(p.expected)) seen.expected += `; ${p.expected}`;
+  }
+  return [...byKey.values()];
 }
 
 /** Checks that span several keys or touch the file system. */

@@ -63,34 +63,42 @@ export const inventorySchema = z
     tokens: z.array(tokenSchema).min(1, "expected at least one token"),
     keys: z.array(keySchema),
   })
-  .strict()
-  .superRefine((inv, ctx) => {
-    const tokenNames = new Set<string>();
-    inv.tokens.forEach((t, i) => {
-      if (tokenNames.has(t.name)) ctx.addIssue({ code: "custom", path: ["tokens", i, "name"], message: `expected unique token names; '${t.name}' repeats` });
-      tokenNames.add(t.name);
-    });
-    const seen = new Set<string>();
-    inv.keys.forEach((k, i) => {
-      if (!tokenNames.has(k.token)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["keys", i, "token"],
-          message: `expected one of the tokens (${[...tokenNames].join(", ")}); add token '${k.token}' under tokens or fix the name`,
-        });
-      }
-      const key = `${k.id}@${k.version}`;
-      if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["keys", i, "version"], message: `expected each id and version once; ${k.id} v${k.version} repeats` });
-      seen.add(key);
-    });
-    const activeIds = inv.keys.filter((k) => k.state === "active").map((k) => k.id);
-    for (const id of new Set(activeIds)) {
-      if (activeIds.filter((x) => x === id).length > 1) {
-        const i = inv.keys.findIndex((k) => k.id === id && k.state === "active");
-        ctx.addIssue({ code: "custom", path: ["keys", i, "state"], message: `expected one active version of '${id}'; mark older versions retired` });
-      }
+  .strict();
+
+/**
+ * Checks across entries, run on the raw document even when some entries are
+ * malformed, so every problem of a file is reported in one go.
+ */
+function crossProblems(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const doc = (raw ?? {}) as { tokens?: unknown; keys?: unknown };
+  const tokens = Array.isArray(doc.tokens) ? (doc.tokens as { name?: unknown }[]) : [];
+  const keys = Array.isArray(doc.keys) ? (doc.keys as { id?: unknown; version?: unknown; token?: unknown; state?: unknown }[]) : [];
+  const tokenNames = new Set<string>();
+  tokens.forEach((t, i) => {
+    if (typeof t?.name !== "string") return;
+    if (tokenNames.has(t.name)) out.push({ path: ["tokens", i, "name"], message: `expected unique token names; '${t.name}' repeats` });
+    tokenNames.add(t.name);
+  });
+  const seen = new Set<string>();
+  const active = new Map<string, number>();
+  keys.forEach((k, i) => {
+    if (typeof k?.token === "string" && !tokenNames.has(k.token)) {
+      out.push({
+        path: ["keys", i, "token"],
+        message: `expected one of the tokens (${[...tokenNames].join(", ")}); add token '${k.token}' under tokens or fix the name`,
+      });
+    }
+    const id = `${String(k?.id)}@${String(k?.version)}`;
+    if (seen.has(id)) out.push({ path: ["keys", i, "version"], message: `expected each id and version once; ${k.id} v${k.version} repeats` });
+    seen.add(id);
+    if (k?.state === "active" && typeof k.id === "string") {
+      if (active.has(k.id)) out.push({ path: ["keys", i, "state"], message: `expected one active version of '${k.id}'; mark older versions retired` });
+      else active.set(k.id, i);
     }
   });
+  return out;
+}
 
 export type Inventory = z.infer<typeof inventorySchema>;
 export type TokenSpec = z.infer<typeof tokenSchema>;
@@ -120,11 +128,13 @@ export function parseInventory(text: string, file: string): Inventory {
       doc.errors.map((e) => `invalid YAML at line ${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0]}`),
     );
   }
-  const parsed = inventorySchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    throw new InventoryError(
-      file,
-      parsed.error.issues.map((i) => {
+  const raw = doc.toJS();
+  const parsed = inventorySchema.safeParse(raw);
+  const cross = crossProblems(raw).map((c) => `${pathText(c.path)}: ${c.message}`);
+  if (!parsed.success || cross.length > 0) {
+    const schemaProblems = parsed.success ? [] : parsed.error.issues;
+    throw new InventoryError(file, [
+      ...schemaProblems.map((i) => {
         const msg =
           i.code === "invalid_type"
             ? i.received === "undefined"
@@ -137,7 +147,8 @@ export function parseInventory(text: string, file: string): Inventory {
                 : i.message;
         return `${pathText(i.path)}: ${msg}`;
       }),
-    );
+      ...cross,
+    ]);
   }
   return parsed.data;
 }

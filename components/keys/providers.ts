@@ -78,7 +78,7 @@ export interface HsmSlotValidationArgs {
 
 /** Stops preview when a signing token is missing, locked, short of mechanisms or refuses the PIN. */
 export class HsmSlotValidation extends pulumi.dynamic.Resource {
-  public readonly validated!: pulumi.Output<ValidatedToken[]>;
+  declare public readonly validated: pulumi.Output<ValidatedToken[]>;
   constructor(name: string, args: HsmSlotValidationArgs, opts?: pulumi.CustomResourceOptions) {
     super(slotValidationProvider, name, { ...args, validated: undefined }, opts, "cartorio", "HsmSlotValidation");
   }
@@ -134,7 +134,7 @@ export interface HsmKeyArgs {
 
 /** One active key version as a sensitive, non-extractable key pair on its token. */
 export class HsmKey extends pulumi.dynamic.Resource {
-  public readonly record!: pulumi.Output<KeyRecord>;
+  declare public readonly record: pulumi.Output<KeyRecord>;
   constructor(name: string, args: HsmKeyArgs, opts?: pulumi.CustomResourceOptions) {
     super(hsmKeyProvider, name, { ...args, record: undefined }, opts, "cartorio", "HsmKey");
   }

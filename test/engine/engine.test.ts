@@ -1,0 +1,191 @@
+/**
+ * The program through the real engine: the CLI, our Node.js language host and
+ * the Kubernetes provider built by scripts/toolchain/build.sh, a file backend,
+ * the policy pack, the dynamic providers against SoftHSM2.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { listKeyLabels } from "../../components/keys/hsm";
+import { engineProject, EngineProject, stateText, USER_PIN } from "../helpers/engine";
+import { SOFTHSM_MODULE } from "../helpers/tools";
+
+const ENGINE_TIMEOUT = 600_000;
+
+let project: EngineProject;
+const logs: string[] = [];
+const collect = (s: string) => logs.push(s);
+
+describe("the local stack through the engine", () => {
+  beforeAll(async () => {
+    project = await engineProject();
+  }, ENGINE_TIMEOUT);
+
+  it(
+    "up renders the expected manifests and runs the HSM providers",
+    async () => {
+      const stack = await project.stack("local");
+      const res = await stack.up({ onOutput: collect, policyPacks: [path.join(project.dir, "policypack")] });
+      expect(res.summary.result).toBe("succeeded");
+      const files = Object.keys(project.rendered()).sort();
+      expect(files).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^1-manifest\/v1-namespace-cartorio\.yaml$/),
+          expect.stringMatching(/^1-manifest\/autoscaling_v2-horizontalpodautoscaler-cartorio-cartorio-api\.yaml$/),
+          expect.stringMatching(/^1-manifest\/policy_v1-poddisruptionbudget-cartorio-cartorio-api\.yaml$/),
+          expect.stringMatching(/^1-manifest\/v1-configmap-cartorio-cartorio-kms-inventory\.yaml$/),
+        ]),
+      );
+      const hpa = Object.entries(project.rendered()).find(([f]) => f.includes("horizontalpodautoscaler"))![1];
+      expect(hpa).toMatch(/minReplicas: 3/);
+      expect(hpa).toMatch(/name: cartorio-api/);
+
+      // The dynamic providers ran in the engine: the token was validated, the keys exist on it.
+      const tokens = res.outputs.keys.value.tokens;
+      expect(tokens).toEqual([expect.objectContaining({ label: "cartorio-local", serial: expect.stringMatching(/^[0-9a-f]{16}$/) })]);
+      project.hsm.activate();
+      expect(listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN)).toEqual([
+        "atos-notariais-v1",
+        "selo-digital-v1",
+      ]);
+      const keys = res.outputs.keys.value.keys;
+      expect(keys.every((k: { fingerprint?: string }) => /^SHA256:/.test(k.fingerprint ?? ""))).toBe(true);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "a second up changes nothing",
+    async () => {
+      const stack = await project.stack("local");
+      const res = await stack.up({ onOutput: collect, policyPacks: [path.join(project.dir, "policypack")] });
+      const changes = res.summary.resourceChanges ?? {};
+      expect(Object.keys(changes)).toEqual(["same"]);
+      expect(changes.same).toBeGreaterThan(5);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "preview runs the policy pack and passes on the local stack",
+    async () => {
+      const stack = await project.stack("local");
+      const res = await stack.preview({ onOutput: collect, policyPacks: [path.join(project.dir, "policypack")] });
+      expect(res.stdout).toMatch(/cartorio-plataforma@v0\.1\.0/);
+      expect(res.stdout).not.toMatch(/mandatory/);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "the HSM PIN appears in no state file, engine log, output or rendered manifest",
+    async () => {
+      const stack = await project.stack("local");
+      const outputs = JSON.stringify(await stack.outputs());
+      const rendered = Object.values(project.rendered()).join("\n");
+      const haystacks = { state: stateText(project), logs: logs.join(""), outputs, rendered };
+      for (const [where, text] of Object.entries(haystacks)) {
+        expect(text.length, where).toBeGreaterThan(0);
+        expect(text.includes(USER_PIN), `PIN found in ${where}`).toBe(false);
+      }
+    },
+    ENGINE_TIMEOUT,
+  );
+});
+
+describe("preview stops before anything changes", () => {
+  it(
+    "a config that breaks a mandatory rule fails preview, naming the rule",
+    async () => {
+      const stack = await project.stack("violacao", (cfg) => {
+        cfg["cartorio-plataforma:scaling"] = { minReplicas: 1 };
+      });
+      const err = await stack.preview({ policyPacks: [path.join(project.dir, "policypack")] }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err, "preview should have failed").toBeDefined();
+      expect(String(err)).toContain("CART-SCL-001");
+      expect(String(err)).toMatch(/minReplicas 1/);
+      expect(fs.existsSync(path.join(project.dir, "rendered/violacao"))).toBe(false);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "an HSM that is not ready (missing token) fails preview with the reason",
+    async () => {
+      const inventory = fs
+        .readFileSync(path.join(project.dir, "configs/kms/local.yaml"), "utf8")
+        .replace("label: cartorio-local", "label: cartorio-ausente");
+      fs.writeFileSync(path.join(project.dir, "configs/kms/ausente.yaml"), inventory);
+      const stack = await project.stack("semhsm", (cfg) => {
+        cfg["cartorio-plataforma:kms"] = { inventory: "configs/kms/ausente.yaml" };
+      });
+      const err = await stack.preview({}).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(String(err)).toMatch(/no token labelled 'cartorio-ausente'/);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "invalid stack config fails before any resource is registered, listing every problem",
+    async () => {
+      const stack = await project.stack("invalida", (cfg) => {
+        cfg["cartorio-plataforma:scaling"] = { minReplicas: 0, cpuUtilization: 150 };
+        cfg["cartorio-plataforma:gitops"] = { path: "apps/producao" };
+      });
+      const err = await stack.preview({}).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      const text = String(err);
+      expect(text).toContain("stack invalida: 3 configuration problem(s)");
+      expect(text).toContain("cartorio-plataforma:scaling.minReplicas = 0");
+      expect(text).toContain("cartorio-plataforma:scaling.cpuUtilization = 150");
+      expect(text).toContain("cartorio-plataforma:gitops.path");
+      expect(text).not.toMatch(/kubernetes:core\/v1:Namespace/);
+    },
+    ENGINE_TIMEOUT,
+  );
+});
+
+describe("state safety", () => {
+  it(
+    "two concurrent ups on one stack: the second is refused by the lock and the state stays intact",
+    async () => {
+      const stack = await project.stack("local");
+      const results = await Promise.allSettled([stack.up({}), stack.up({})]);
+      const refused = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+      expect(refused.length).toBeGreaterThanOrEqual(1);
+      expect(String(refused[0].reason)).toMatch(/currently locked/);
+      const preview = await stack.preview({});
+      expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+      const exported = await stack.exportStack();
+      expect(exported.deployment.resources.length).toBeGreaterThan(5);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "destroy leaves the retained namespace and every key on the HSM",
+    async () => {
+      const stack = await project.stack("local");
+      await stack.destroy({ onOutput: collect });
+      const files = Object.keys(project.rendered());
+      expect(files.some((f) => f.endsWith("v1-namespace-cartorio.yaml"))).toBe(true);
+      expect(files.some((f) => f.includes("horizontalpodautoscaler"))).toBe(false);
+      project.hsm.activate();
+      expect(listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN)).toEqual([
+        "atos-notariais-v1",
+        "selo-digital-v1",
+      ]);
+      const exported = await stack.exportStack();
+      expect(exported.deployment.resources ?? []).toHaveLength(0);
+    },
+    ENGINE_TIMEOUT,
+  );
+});

@@ -1,0 +1,103 @@
+/**
+ * Running the program through the real Pulumi engine (Automation API) on a copy
+ * of the project, with a file backend and a SoftHSM2 token of the test's own.
+ */
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse, stringify } from "yaml";
+import { makeSoftHsm, SoftHsm } from "./softhsm";
+import { PROJECT_ROOT, pulumiCli, tempDir } from "./tools";
+
+const COPIED = [
+  "Pulumi.yaml",
+  "Pulumi.local.yaml",
+  "package.json",
+  "tsconfig.json",
+  "index.ts",
+  "components",
+  "policypack",
+  "policies",
+  "configs",
+  "testes",
+];
+
+export const PASSPHRASE = "cartorio-local";
+export const USER_PIN = "engine-pin-7319";
+
+export interface EngineProject {
+  dir: string;
+  backend: string;
+  hsm: SoftHsm;
+  env: Record<string, string>;
+  stack(name: string, config?: (cfg: Record<string, unknown>) => void): Promise<Stack>;
+  /** The rendered manifests of a stack, file name -> text. */
+  rendered(stackRenderDir?: string): Record<string, string>;
+}
+
+/** Copies the project (node_modules linked) so tests can change stack files freely. */
+export async function engineProject(): Promise<EngineProject> {
+  const dir = tempDir("engine");
+  for (const entry of COPIED) fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true });
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  const backend = path.join(dir, ".pulumi-state");
+  fs.mkdirSync(backend);
+
+  const hsm = makeSoftHsm();
+  hsm.initToken("cartorio-local", { user: USER_PIN });
+
+  const cli = pulumiCli();
+  const command = await PulumiCommand.get({ root: path.dirname(path.dirname(cli)), skipVersionCheck: false });
+  const env: Record<string, string> = {
+    PULUMI_BACKEND_URL: `file://${backend}`,
+    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+    CARTORIO_HSM_PIN: USER_PIN,
+    ...hsm.env,
+  };
+  const ws = await LocalWorkspace.create({ workDir: dir, pulumiCommand: command, envVars: env });
+
+  return {
+    dir,
+    backend,
+    hsm,
+    env,
+    async stack(name, config) {
+      if (name !== "local") {
+        const doc = parse(fs.readFileSync(path.join(dir, "Pulumi.local.yaml"), "utf8"));
+        const cfg = doc.config as Record<string, unknown>;
+        cfg["cartorio-plataforma:kubernetes"] = { mode: "render", renderDirectory: `rendered/${name}` };
+        config?.(cfg);
+        fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
+      } else if (config) {
+        throw new Error("change the config of a stack other than local");
+      }
+      return Stack.createOrSelect(name, ws);
+    },
+    rendered(renderDir = "rendered/local") {
+      const out: Record<string, string> = {};
+      const root = path.join(dir, renderDir);
+      if (!fs.existsSync(root)) return out;
+      for (const sub of fs.readdirSync(root)) {
+        for (const f of fs.readdirSync(path.join(root, sub))) out[`${sub}/${f}`] = fs.readFileSync(path.join(root, sub, f), "utf8");
+      }
+      return out;
+    },
+  };
+}
+
+/** Everything the engine wrote: state files and backups. */
+export function stateText(project: EngineProject): string {
+  let text = "";
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else text += fs.readFileSync(p).toString("utf8");
+    }
+  };
+  walk(project.backend);
+  return text;
+}

@@ -1,0 +1,110 @@
+/**
+ * The resource graph of each stack under mocks: which components and resources
+ * the composition root creates from the stack file. (The engine tests run the same
+ * program for real.)
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { rawFromStackFile } from "../../components/config/load";
+import { PROJECT_ROOT } from "../helpers/tools";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+// Closure serialization of dynamic providers does not survive vitest's module
+// transform; the engine tests serialize them for real. Here only the graph matters.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
+closure.serializeFunction = async () => ({ text: "/* provider serialized by the engine tests */", exportName: "handler", containsSecrets: false });
+
+async function graphOf(stack: string): Promise<Registered[]> {
+  vi.resetModules();
+  const registered: Registered[] = [];
+  const raw = rawFromStackFile(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`));
+  const config = Object.fromEntries(
+    Object.entries(raw).map(([k, v]) => [`cartorio-plataforma:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
+  pulumi.runtime.setAllConfig(config);
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "cartorio-plataforma",
+    stack,
+    true,
+  );
+  // Components register through the same monitor; record them too.
+  const mod = await import("../../index");
+  await new Promise((r) => setTimeout(r, 200));
+  expect(mod.stack).toBe(stack);
+  return registered;
+}
+
+const types = (g: Registered[]) => [...new Set(g.map((r) => r.type))].sort();
+
+describe("resource graph under mocks", () => {
+  let local: Registered[];
+  let producao: Registered[];
+  beforeAll(async () => {
+    local = await graphOf("local");
+    producao = await graphOf("producao");
+  });
+
+  it("local renders: its Kubernetes provider writes YAML to rendered/local", () => {
+    const provider = local.find((r) => r.type === "pulumi:providers:kubernetes")!;
+    expect(provider.name).toBe("render");
+    expect(provider.inputs.renderYamlToDirectory).toBe("rendered/local");
+  });
+
+  it("producao applies to the producao cluster context", () => {
+    const provider = producao.find((r) => r.type === "pulumi:providers:kubernetes")!;
+    expect(provider.name).toBe("cluster");
+    expect(provider.inputs.context).toBe("producao");
+    expect(provider.inputs.renderYamlToDirectory).toBeUndefined();
+  });
+
+  it("both stacks create the scaling and KMS components", () => {
+    for (const g of [local, producao]) {
+      expect(types(g)).toEqual(
+        expect.arrayContaining([
+          "kubernetes:core/v1:Namespace",
+          "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+          "kubernetes:policy/v1:PodDisruptionBudget",
+          "kubernetes:core/v1:ConfigMap",
+          "cartorio:scaling:Scaling",
+          "cartorio:keys:Kms",
+          "pulumi-nodejs:dynamic/cartorio:HsmSlotValidation",
+          "pulumi-nodejs:dynamic/cartorio:HsmKey",
+        ]),
+      );
+    }
+  });
+
+  it("keys follow each stack's inventory: one HSM key per active key version", () => {
+    const keyNames = (g: Registered[]) =>
+      g.filter((r) => r.type === "pulumi-nodejs:dynamic/cartorio:HsmKey").map((r) => r.name).sort();
+    expect(keyNames(local)).toEqual(["kms-atos-notariais", "kms-selo-digital"]);
+    expect(keyNames(producao)).toEqual(["kms-api-tls", "kms-atos-notariais", "kms-selo-digital"]);
+  });
+
+  it("no input carries the HSM PIN: only the name of its environment variable", () => {
+    const slots = local.find((r) => r.name === "kms-slots")!;
+    expect(slots.inputs.pinEnv).toBe("CARTORIO_HSM_PIN");
+    expect(JSON.stringify(local)).not.toMatch(/"pin"\s*:/);
+  });
+
+  it("the HPA takes its bounds from the stack (producao raises maxReplicas)", () => {
+    const hpa = (g: Registered[]) => g.find((r) => r.type === "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")!.inputs as any;
+    expect(hpa(local).spec).toMatchObject({ minReplicas: 3, maxReplicas: 20 });
+    expect(hpa(producao).spec).toMatchObject({ minReplicas: 3, maxReplicas: 30 });
+    expect(hpa(producao).metadata).toMatchObject({ name: "cartorio-api", namespace: "cartorio" });
+  });
+});
