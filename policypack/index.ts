@@ -16,7 +16,10 @@ function kindOf(type: string): string | undefined {
 
 const policies: ResourceValidationPolicy[] = catalogue.rules.map((rule) => {
   const check = RULES[rule.id];
-  if (!check) throw new Error(`policies/catalogue.yaml names ${rule.id}, which has no implementation in components/policy/rules.ts`);
+  if (!check)
+    throw new Error(
+      `policies/catalogue.yaml names ${rule.id}, which has no implementation in components/policy/rules.ts`,
+    );
   return {
     name: rule.id,
     description: `${rule.id}: ${rule.title}`,

@@ -10,7 +10,10 @@ import { loadInventory } from "../components/keys/inventory";
 import { operatorOptions, run } from "./operator";
 
 run(() => {
-  const opts = operatorOptions(process.argv.slice(2), "usage: npm run hsm:slots -- [--stack local] [--module lib.so] [--config inventory.yaml]");
+  const opts = operatorOptions(
+    process.argv.slice(2),
+    "usage: npm run hsm:slots -- [--stack local] [--module lib.so] [--config inventory.yaml]",
+  );
   const inventory = loadInventory(opts.inventoryFile);
   const slots = snapshotSlots(opts.kms.module);
   console.log(`Available slots (${opts.kms.module}):`);
@@ -33,7 +36,9 @@ run(() => {
   const verdicts = validateTokens(opts.kms.module, inventory.tokens, pinFromEnv(opts.kms.pinEnv));
   console.log(`\nRequirements of ${opts.inventoryFile}:`);
   for (const v of verdicts) {
-    console.log(`token ${v.name} (label ${v.label}${v.serial ? `, serial ${v.serial}` : ""}): ${v.ok ? "READY" : "NOT READY"}`);
+    console.log(
+      `token ${v.name} (label ${v.label}${v.serial ? `, serial ${v.serial}` : ""}): ${v.ok ? "READY" : "NOT READY"}`,
+    );
     for (const c of v.checks) console.log(`    [${c.ok ? "ok" : "FAIL"}] ${c.requirement}: ${c.detail}`);
   }
   return verdicts.every((v) => v.ok) ? 0 : 1;

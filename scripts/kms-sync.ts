@@ -11,7 +11,10 @@ import { keyLabel, loadInventory } from "../components/keys/inventory";
 import { operatorOptions, run } from "./operator";
 
 run(() => {
-  const opts = operatorOptions(process.argv.slice(2), "usage: npm run kms:sync -- [--config inventory.yaml] [--stack local] [--apply]");
+  const opts = operatorOptions(
+    process.argv.slice(2),
+    "usage: npm run kms:sync -- [--config inventory.yaml] [--stack local] [--apply]",
+  );
   const inventory = loadInventory(opts.inventoryFile);
   const pin = pinFromEnv(opts.kms.pinEnv);
   if (!pin) throw new Error(`set the user PIN in the environment variable ${opts.kms.pinEnv} (kms.pinEnv)`);

@@ -7,7 +7,8 @@ process.stdin.on("end", () => {
     .filter(([, v]) => v)
     .map(([k]) => k);
   console.log(`stack ${out.stack} (${out.kubernetesMode}); features on: ${on.join(", ") || "none"}`);
-  if (out.hpa) console.log(`HPA ${out.hpa.namespace}/${out.hpa.name}: ${out.hpa.minReplicas}..${out.hpa.maxReplicas} replicas`);
+  if (out.hpa)
+    console.log(`HPA ${out.hpa.namespace}/${out.hpa.name}: ${out.hpa.minReplicas}..${out.hpa.maxReplicas} replicas`);
   for (const t of out.keys?.tokens ?? []) console.log(`HSM token ${t.label}: slot ${t.slotId}, serial ${t.serial}`);
   for (const k of out.keys?.keys ?? [])
     console.log(`key ${k.label} (${k.algorithm}, ${k.purpose}, ${k.state})${k.fingerprint ? ` ${k.fingerprint}` : ""}`);

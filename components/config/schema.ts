@@ -18,15 +18,12 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // A git branch name, conservatively (git check-ref-format rules that matter here).
 const BRANCH = /^(?!\/|.*\/$|.*\.\.|.*\/\/|.*@\{|.*\.lock$)[A-Za-z0-9._/-]+$/;
 // One known_hosts line: host[,host] keytype base64-key.
-const KNOWN_HOSTS_LINE =
-  /^(\S+)\s+(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa)\s+[A-Za-z0-9+/]+={0,2}(\s.*)?$/;
+const KNOWN_HOSTS_LINE = /^(\S+)\s+(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa)\s+[A-Za-z0-9+/]+={0,2}(\s.*)?$/;
 const SEMVER_TAG = /^v\d+\.\d+\.\d+$/;
 const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
 const dnsLabel = (what: string) =>
-  z
-    .string()
-    .regex(DNS_LABEL, `expected a DNS-1123 label for ${what} (lowercase letters, digits and '-', at most 63)`);
+  z.string().regex(DNS_LABEL, `expected a DNS-1123 label for ${what} (lowercase letters, digits and '-', at most 63)`);
 
 const duration = z
   .string()

@@ -69,11 +69,16 @@ type Session = { p: Pkcs11.PKCS11; m: typeof Pkcs11; session: Buffer; slot: Slot
 function withUserSession<T>(modulePath: string, token: TokenRef, pin: string, fn: (s: Session) => T): T {
   return withModule(modulePath, (p, m) => {
     const slots = listSlots(p, m);
-    const { slot, problem } = matchSlot({ name: token.label, label: token.label, serial: token.serial, mechanisms: [] }, slots);
+    const { slot, problem } = matchSlot(
+      { name: token.label, label: token.label, serial: token.serial, mechanisms: [] },
+      slots,
+    );
     if (!slot) throw new Error(problem);
     const t = slot.token!;
     if (t.userPinLocked || t.userPinFinalTry) {
-      throw new Error(`token '${t.label}' (serial ${t.serial}): the user PIN is locked or on its final try; not logging in`);
+      throw new Error(
+        `token '${t.label}' (serial ${t.serial}): the user PIN is locked or on its final try; not logging in`,
+      );
     }
     const session = p.C_OpenSession(slotHandle(p, slot.slotId), m.CKF_SERIAL_SESSION | m.CKF_RW_SESSION);
     try {
@@ -107,10 +112,18 @@ function boolAttr(s: Session, handle: Buffer, type: number): boolean {
   return a.value.length > 0 && a.value[0] === 1;
 }
 
-function describeKey(s: Session, key: Pick<KeySpec, "id" | "version" | "algorithm">, priv: Buffer, pub: Buffer, created: boolean): KeyRecord {
+function describeKey(
+  s: Session,
+  key: Pick<KeySpec, "id" | "version" | "algorithm">,
+  priv: Buffer,
+  pub: Buffer,
+  created: boolean,
+): KeyRecord {
   const { m } = s;
   const pubAttrs =
-    key.algorithm === "EC" ? [{ type: m.CKA_EC_PARAMS }, { type: m.CKA_EC_POINT }] : [{ type: m.CKA_MODULUS }, { type: m.CKA_PUBLIC_EXPONENT }];
+    key.algorithm === "EC"
+      ? [{ type: m.CKA_EC_PARAMS }, { type: m.CKA_EC_POINT }]
+      : [{ type: m.CKA_MODULUS }, { type: m.CKA_PUBLIC_EXPONENT }];
   const values = s.p.C_GetAttributeValue(s.session, pub, pubAttrs);
   const hash = createHash("sha256");
   for (const v of values) hash.update(v.value);
@@ -145,7 +158,9 @@ export function ensureKey(modulePath: string, token: TokenRef, key: KeySpec, pin
     const found = lookupPair(s, key);
     if (found.priv && found.pub) return describeKey(s, key, found.priv, found.pub, false);
     if (found.priv || found.pub) {
-      throw new Error(`key ${keyLabel(key)} is half present on token '${token.label}' (only the ${found.priv ? "private" : "public"} key); resolve it by hand`);
+      throw new Error(
+        `key ${keyLabel(key)} is half present on token '${token.label}' (only the ${found.priv ? "private" : "public"} key); resolve it by hand`,
+      );
     }
     const { m, p, session } = s;
     const label = keyLabel(key);
@@ -155,7 +170,11 @@ export function ensureKey(modulePath: string, token: TokenRef, key: KeySpec, pin
       { type: m.CKA_LABEL, value: label },
       { type: m.CKA_ID, value: id },
     ];
-    const pubTemplate: Pkcs11.Template = [{ type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY }, ...common, { type: m.CKA_VERIFY, value: true }];
+    const pubTemplate: Pkcs11.Template = [
+      { type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY },
+      ...common,
+      { type: m.CKA_VERIFY, value: true },
+    ];
     const privTemplate: Pkcs11.Template = [
       { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
       ...common,
@@ -170,7 +189,10 @@ export function ensureKey(modulePath: string, token: TokenRef, key: KeySpec, pin
       pubTemplate.push({ type: m.CKA_EC_PARAMS, value: Buffer.from(CURVE_OIDS[key.curve!], "hex") });
     } else {
       mechanism = m.CKM_RSA_PKCS_KEY_PAIR_GEN;
-      pubTemplate.push({ type: m.CKA_MODULUS_BITS, value: key.size! }, { type: m.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) });
+      pubTemplate.push(
+        { type: m.CKA_MODULUS_BITS, value: key.size! },
+        { type: m.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+      );
     }
     const pair = p.C_GenerateKeyPair(session, { mechanism }, pubTemplate, privTemplate);
     return describeKey(s, key, pair.privateKey, pair.publicKey, true);

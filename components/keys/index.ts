@@ -94,7 +94,10 @@ export class Kms extends pulumi.ComponentResource {
         data: {
           "inventory.json": pulumi.all([this.tokens, this.keys]).apply(([tokens, keys]) =>
             JSON.stringify(
-              { tokens: tokens.map((t) => ({ name: t.name, label: t.label, serial: t.serial, slotId: t.slotId })), keys },
+              {
+                tokens: tokens.map((t) => ({ name: t.name, label: t.label, serial: t.serial, slotId: t.slotId })),
+                keys,
+              },
               null,
               2,
             ),

@@ -38,7 +38,10 @@ export const keySchema = z
     /** Key version; CKA_LABEL and CKA_ID carry it. Rotation raises it. */
     version: z.number().int("expected an integer").min(1, "expected a version ≥ 1"),
     /** Originator-usage period in days (NIST SP 800-57). */
-    cryptoperiodDays: z.number().int("expected an integer number of days").positive("expected a positive number of days"),
+    cryptoperiodDays: z
+      .number()
+      .int("expected an integer number of days")
+      .positive("expected a positive number of days"),
     /** Date the current version entered service (YYYY-MM-DD). */
     activatedOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date YYYY-MM-DD"),
     state: z.enum(["active", "retired"]),
@@ -46,11 +49,23 @@ export const keySchema = z
   .strict()
   .superRefine((k, ctx) => {
     if (k.algorithm === "EC") {
-      if (!k.curve) ctx.addIssue({ code: "custom", path: ["curve"], message: "expected a curve (P-256 or P-384) for algorithm EC" });
-      if (k.size !== undefined) ctx.addIssue({ code: "custom", path: ["size"], message: "expected no size for algorithm EC; use curve" });
+      if (!k.curve)
+        ctx.addIssue({
+          code: "custom",
+          path: ["curve"],
+          message: "expected a curve (P-256 or P-384) for algorithm EC",
+        });
+      if (k.size !== undefined)
+        ctx.addIssue({ code: "custom", path: ["size"], message: "expected no size for algorithm EC; use curve" });
     } else {
-      if (k.size === undefined) ctx.addIssue({ code: "custom", path: ["size"], message: "expected a size in bits (2048, 3072 or 4096) for algorithm RSA" });
-      if (k.curve) ctx.addIssue({ code: "custom", path: ["curve"], message: "expected no curve for algorithm RSA; use size" });
+      if (k.size === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["size"],
+          message: "expected a size in bits (2048, 3072 or 4096) for algorithm RSA",
+        });
+      if (k.curve)
+        ctx.addIssue({ code: "custom", path: ["curve"], message: "expected no curve for algorithm RSA; use size" });
     }
     if (Number.isNaN(Date.parse(k.activatedOn))) {
       ctx.addIssue({ code: "custom", path: ["activatedOn"], message: "expected a real calendar date YYYY-MM-DD" });
@@ -73,11 +88,14 @@ function crossProblems(raw: unknown): { path: (string | number)[]; message: stri
   const out: { path: (string | number)[]; message: string }[] = [];
   const doc = (raw ?? {}) as { tokens?: unknown; keys?: unknown };
   const tokens = Array.isArray(doc.tokens) ? (doc.tokens as { name?: unknown }[]) : [];
-  const keys = Array.isArray(doc.keys) ? (doc.keys as { id?: unknown; version?: unknown; token?: unknown; state?: unknown }[]) : [];
+  const keys = Array.isArray(doc.keys)
+    ? (doc.keys as { id?: unknown; version?: unknown; token?: unknown; state?: unknown }[])
+    : [];
   const tokenNames = new Set<string>();
   tokens.forEach((t, i) => {
     if (typeof t?.name !== "string") return;
-    if (tokenNames.has(t.name)) out.push({ path: ["tokens", i, "name"], message: `expected unique token names; '${t.name}' repeats` });
+    if (tokenNames.has(t.name))
+      out.push({ path: ["tokens", i, "name"], message: `expected unique token names; '${t.name}' repeats` });
     tokenNames.add(t.name);
   });
   const seen = new Set<string>();
@@ -90,10 +108,18 @@ function crossProblems(raw: unknown): { path: (string | number)[]; message: stri
       });
     }
     const id = `${String(k?.id)}@${String(k?.version)}`;
-    if (seen.has(id)) out.push({ path: ["keys", i, "version"], message: `expected each id and version once; ${k.id} v${k.version} repeats` });
+    if (seen.has(id))
+      out.push({
+        path: ["keys", i, "version"],
+        message: `expected each id and version once; ${k.id} v${k.version} repeats`,
+      });
     seen.add(id);
     if (k?.state === "active" && typeof k.id === "string") {
-      if (active.has(k.id)) out.push({ path: ["keys", i, "state"], message: `expected one active version of '${k.id}'; mark older versions retired` });
+      if (active.has(k.id))
+        out.push({
+          path: ["keys", i, "state"],
+          message: `expected one active version of '${k.id}'; mark older versions retired`,
+        });
       else active.set(k.id, i);
     }
   });
@@ -109,7 +135,9 @@ export class InventoryError extends Error {
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(`${file}: ${problems.length} problem(s) in the key inventory:\n` + problems.map((p) => `  - ${p}`).join("\n"));
+    super(
+      `${file}: ${problems.length} problem(s) in the key inventory:\n` + problems.map((p) => `  - ${p}`).join("\n"),
+    );
     this.name = "InventoryError";
   }
 }
@@ -158,7 +186,9 @@ export function loadInventory(file: string): Inventory {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new InventoryError(file, [`cannot read the file (${(e as NodeJS.ErrnoException).code ?? e}); check kms.inventory`]);
+    throw new InventoryError(file, [
+      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? e}); check kms.inventory`,
+    ]);
   }
   return parseInventory(text, file);
 }

@@ -106,7 +106,12 @@ export function listSlots(p: Pkcs11.PKCS11, m: Pkcs11Module): SlotSnapshot[] {
     const mechanisms = p
       .C_GetMechanismList(handle)
       .flatMap((v) => byValue.get(Number(v)) ?? [`CKM_0x${Number(v).toString(16)}`]);
-    return { slotId: slotIdOf(handle), description: info.slotDescription.trim(), token, mechanisms: [...new Set(mechanisms)].sort() };
+    return {
+      slotId: slotIdOf(handle),
+      description: info.slotDescription.trim(),
+      token,
+      mechanisms: [...new Set(mechanisms)].sort(),
+    };
   });
 }
 

@@ -8,6 +8,19 @@ import type { KeySpec } from "./inventory";
 import { ensureKey, KeyRecord, pinFromEnv, readKey, TokenRef, validateTokens } from "./hsm";
 import { failureText, TokenRequirement } from "./slots";
 
+/** JSON with sorted keys: state returns objects with their keys reordered. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, val) =>
+    val && typeof val === "object" && !Array.isArray(val)
+      ? Object.fromEntries(
+          Object.entries(val as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : val,
+  );
+}
+
 export interface SlotValidationInputs {
   modulePath: string;
   pinEnv: string;
@@ -54,8 +67,8 @@ export const slotValidationProvider: pulumi.dynamic.ResourceProvider = {
     const changed =
       olds.modulePath !== news.modulePath ||
       olds.pinEnv !== news.pinEnv ||
-      JSON.stringify(olds.tokens) !== JSON.stringify(news.tokens) ||
-      JSON.stringify(olds.validated) !== JSON.stringify(tokens);
+      canonical(olds.tokens) !== canonical(news.tokens) ||
+      canonical(olds.validated) !== canonical(tokens);
     return { changes: changed };
   },
   async create(inputs: SlotValidationInputs) {
@@ -102,8 +115,8 @@ function requirePin(pinEnv: string): string {
 export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {
     const replaces: string[] = [];
-    if (JSON.stringify(olds.key) !== JSON.stringify(news.key)) replaces.push("key");
-    if (JSON.stringify(olds.token) !== JSON.stringify(news.token)) replaces.push("token");
+    if (canonical(olds.key) !== canonical(news.key)) replaces.push("key");
+    if (canonical(olds.token) !== canonical(news.token)) replaces.push("token");
     const changes = replaces.length > 0 || olds.modulePath !== news.modulePath || olds.pinEnv !== news.pinEnv;
     // A new version is created before the old resource goes; the old key stays in the HSM.
     return { changes, replaces, deleteBeforeReplace: false };

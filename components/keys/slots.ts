@@ -65,7 +65,11 @@ export function preLoginChecks(req: TokenRequirement, slot: SlotSnapshot): { che
   const t = slot.token!;
   const missing = req.mechanisms.filter((mech) => !slot.mechanisms.includes(mech));
   const checks: Check[] = [
-    { requirement: "token initialised", ok: t.initialized, detail: t.initialized ? "yes" : "the token is not initialised" },
+    {
+      requirement: "token initialised",
+      ok: t.initialized,
+      detail: t.initialized ? "yes" : "the token is not initialised",
+    },
     {
       requirement: "user PIN initialised",
       ok: t.userPinInitialized,
@@ -115,7 +119,11 @@ export function judgeToken(
     };
   }
   const { checks, loginAllowed } = preLoginChecks(req, slot);
-  checks.unshift({ requirement: "token present", ok: true, detail: `slot ${slot.slotId}, serial ${slot.token!.serial}` });
+  checks.unshift({
+    requirement: "token present",
+    ok: true,
+    detail: `slot ${slot.slotId}, serial ${slot.token!.serial}`,
+  });
   if (loginAllowed) {
     const r = login(slot);
     checks.push({
@@ -143,5 +151,7 @@ export function judgeToken(
 
 /** One line per failed check, for preview errors. */
 export function failureText(v: TokenVerdict): string[] {
-  return v.checks.filter((c) => !c.ok).map((c) => `token '${v.name}' (label ${v.label}): ${c.requirement}: ${c.detail}`);
+  return v.checks
+    .filter((c) => !c.ok)
+    .map((c) => `token '${v.name}' (label ${v.label}): ${c.requirement}: ${c.detail}`);
 }

@@ -39,7 +39,9 @@ export const RULES: Record<string, RuleCheck> = {
     if (obj.metadata?.labels?.[p.citizenFacingLabel] !== "true") return [];
     const min = (obj.spec?.minReplicas as number | undefined) ?? 1;
     return min < p.minReplicasCitizenFacing
-      ? [`CART-SCL-001: ${who(obj)} sets minReplicas ${min}; citizen-facing workloads need at least ${p.minReplicasCitizenFacing}`]
+      ? [
+          `CART-SCL-001: ${who(obj)} sets minReplicas ${min}; citizen-facing workloads need at least ${p.minReplicasCitizenFacing}`,
+        ]
       : [];
   },
 };

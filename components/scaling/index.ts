@@ -39,8 +39,9 @@ export class Scaling extends pulumi.ComponentResource {
       {
         metadata: {
           name: w.namespace,
-          labels: baseLabels.apply((l) => ({
+          labels: pulumi.all([baseLabels, w]).apply(([l, wl]) => ({
             ...l,
+            [LABELS.name]: wl.namespace,
             "pod-security.kubernetes.io/enforce": "restricted",
             "pod-security.kubernetes.io/enforce-version": "latest",
             "pod-security.kubernetes.io/audit": "restricted",

@@ -30,7 +30,7 @@ describe("the local stack through the engine", () => {
       const files = Object.keys(project.rendered()).sort();
       expect(files).toEqual(
         expect.arrayContaining([
-          expect.stringMatching(/^1-manifest\/v1-namespace-cartorio\.yaml$/),
+          expect.stringMatching(/^1-manifest\/v1-namespace-(default-)?cartorio\.yaml$/),
           expect.stringMatching(/^1-manifest\/autoscaling_v2-horizontalpodautoscaler-cartorio-cartorio-api\.yaml$/),
           expect.stringMatching(/^1-manifest\/policy_v1-poddisruptionbudget-cartorio-cartorio-api\.yaml$/),
           expect.stringMatching(/^1-manifest\/v1-configmap-cartorio-cartorio-kms-inventory\.yaml$/),
@@ -42,7 +42,9 @@ describe("the local stack through the engine", () => {
 
       // The dynamic providers ran in the engine: the token was validated, the keys exist on it.
       const tokens = res.outputs.keys.value.tokens;
-      expect(tokens).toEqual([expect.objectContaining({ label: "cartorio-local", serial: expect.stringMatching(/^[0-9a-f]{16}$/) })]);
+      expect(tokens).toEqual([
+        expect.objectContaining({ label: "cartorio-local", serial: expect.stringMatching(/^[0-9a-f]{16}$/) }),
+      ]);
       project.hsm.activate();
       expect(listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN)).toEqual([
         "atos-notariais-v1",
@@ -176,7 +178,7 @@ describe("state safety", () => {
       const stack = await project.stack("local");
       await stack.destroy({ onOutput: collect });
       const files = Object.keys(project.rendered());
-      expect(files.some((f) => f.endsWith("v1-namespace-cartorio.yaml"))).toBe(true);
+      expect(files.some((f) => /v1-namespace-(default-)?cartorio\.yaml$/.test(f))).toBe(true);
       expect(files.some((f) => f.includes("horizontalpodautoscaler"))).toBe(false);
       project.hsm.activate();
       expect(listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN)).toEqual([

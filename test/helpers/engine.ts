@@ -81,7 +81,8 @@ export async function engineProject(): Promise<EngineProject> {
       const root = path.join(dir, renderDir);
       if (!fs.existsSync(root)) return out;
       for (const sub of fs.readdirSync(root)) {
-        for (const f of fs.readdirSync(path.join(root, sub))) out[`${sub}/${f}`] = fs.readFileSync(path.join(root, sub, f), "utf8");
+        for (const f of fs.readdirSync(path.join(root, sub)))
+          out[`${sub}/${f}`] = fs.readFileSync(path.join(root, sub, f), "utf8");
       }
       return out;
     },

@@ -52,7 +52,16 @@ export function makeSoftHsm(): SoftHsm {
     env,
     initToken(label, pins = {}) {
       const before = new Set(listSerials());
-      util("--init-token", "--free", "--label", label, "--so-pin", pins.so ?? "so-1234", "--pin", pins.user ?? "user-1234");
+      util(
+        "--init-token",
+        "--free",
+        "--label",
+        label,
+        "--so-pin",
+        pins.so ?? "so-1234",
+        "--pin",
+        pins.user ?? "user-1234",
+      );
       const created = listSerials().find((s) => !before.has(s));
       return created ?? serialOf(label);
     },
@@ -96,6 +105,7 @@ export function makeSoftHsm(): SoftHsm {
       return util("--show-slots");
     },
   };
-  const listSerials = () => [...util("--show-slots").matchAll(/Serial number:[ \t]*([0-9a-f]+)/g)].map((m) => m[1]).filter(Boolean);
+  const listSerials = () =>
+    [...util("--show-slots").matchAll(/Serial number:[ \t]*([0-9a-f]+)/g)].map((m) => m[1]).filter(Boolean);
   return hsm;
 }

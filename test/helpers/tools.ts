@@ -22,10 +22,13 @@ export function requireTool(name: string, hint: string): string {
 export function pulumiCli(): string {
   const fromEnv = process.env.CARTORIO_PULUMI_CLI;
   if (fromEnv && fs.existsSync(fromEnv)) return fromEnv;
-  const version = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "node_modules/pulumi/package.json"), "utf8")).version;
+  const version = JSON.parse(
+    fs.readFileSync(path.join(PROJECT_ROOT, "node_modules/pulumi/package.json"), "utf8"),
+  ).version;
   const home = process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi");
   const cli = path.join(home, "versions", version, "bin", "pulumi");
-  if (!fs.existsSync(cli)) throw new Error(`the pulumi CLI is not built at ${cli}: run scripts/toolchain/build.sh (npm test does)`);
+  if (!fs.existsSync(cli))
+    throw new Error(`the pulumi CLI is not built at ${cli}: run scripts/toolchain/build.sh (npm test does)`);
   return cli;
 }
 

@@ -58,7 +58,11 @@ describe("HSM slot validation (SoftHSM2)", () => {
     const first = hsm.initToken("assinatura");
     const second = hsm.initToken("assinatura");
     expect(first).not.toBe(second);
-    const [ambiguous] = validateTokens(SOFTHSM_MODULE, [{ name: "a", label: "assinatura", mechanisms: SIGNING }], "user-1234");
+    const [ambiguous] = validateTokens(
+      SOFTHSM_MODULE,
+      [{ name: "a", label: "assinatura", mechanisms: SIGNING }],
+      "user-1234",
+    );
     expect(ambiguous.ok).toBe(false);
     expect(checkOf(ambiguous, "token present").detail).toContain("2 tokens carry the label 'assinatura'");
     const [pinned] = validateTokens(
@@ -170,15 +174,24 @@ describe("HSM keys (SoftHSM2)", () => {
     hsm.activate();
     process.env.TEST_HSM_PIN = "user-1234";
     const inputs = { modulePath: SOFTHSM_MODULE, pinEnv: "TEST_HSM_PIN", token: { label: "assinatura" } };
-    const v1 = await hsmKeyProvider.create!({ ...inputs, key: { id: "atos-notariais", version: 1, algorithm: "EC", curve: "P-384", purpose: "notarial-signing" } });
+    const v1 = await hsmKeyProvider.create!({
+      ...inputs,
+      key: { id: "atos-notariais", version: 1, algorithm: "EC", curve: "P-384", purpose: "notarial-signing" },
+    });
     const diff = await hsmKeyProvider.diff!(v1.id, v1.outs, {
       ...inputs,
       key: { id: "atos-notariais", version: 2, algorithm: "EC", curve: "P-384", purpose: "notarial-signing" },
     });
     expect(diff).toMatchObject({ changes: true, replaces: ["key"], deleteBeforeReplace: false });
-    const v2 = await hsmKeyProvider.create!({ ...inputs, key: { id: "atos-notariais", version: 2, algorithm: "EC", curve: "P-384", purpose: "notarial-signing" } });
+    const v2 = await hsmKeyProvider.create!({
+      ...inputs,
+      key: { id: "atos-notariais", version: 2, algorithm: "EC", curve: "P-384", purpose: "notarial-signing" },
+    });
     await hsmKeyProvider.delete!(v1.id, v1.outs);
-    expect(listKeyLabels(SOFTHSM_MODULE, { label: "assinatura" }, "user-1234")).toEqual(["atos-notariais-v1", "atos-notariais-v2"]);
+    expect(listKeyLabels(SOFTHSM_MODULE, { label: "assinatura" }, "user-1234")).toEqual([
+      "atos-notariais-v1",
+      "atos-notariais-v2",
+    ]);
     expect(v2.outs.record.fingerprint).not.toBe(v1.outs.record.fingerprint);
   });
 
@@ -186,10 +199,20 @@ describe("HSM keys (SoftHSM2)", () => {
     const hsm = fresh();
     hsm.initToken("assinatura");
     process.env.TEST_HSM_PIN = "user-1234";
-    const inputs = { modulePath: SOFTHSM_MODULE, pinEnv: "TEST_HSM_PIN", token: { label: "assinatura" }, key: { id: "api-tls", version: 3, algorithm: "EC", curve: "P-256", purpose: "tls" } };
+    const inputs = {
+      modulePath: SOFTHSM_MODULE,
+      pinEnv: "TEST_HSM_PIN",
+      token: { label: "assinatura" },
+      key: { id: "api-tls", version: 3, algorithm: "EC", curve: "P-256", purpose: "tls" },
+    };
     const made = await hsmKeyProvider.create!(inputs);
     await hsmKeyProvider.delete!(made.id, made.outs);
-    const still = readKey(SOFTHSM_MODULE, { label: "assinatura" }, { ...ecKey, id: "api-tls", version: 3, curve: "P-256" }, "user-1234");
+    const still = readKey(
+      SOFTHSM_MODULE,
+      { label: "assinatura" },
+      { ...ecKey, id: "api-tls", version: 3, curve: "P-256" },
+      "user-1234",
+    );
     expect(still?.fingerprint).toBe(made.outs.record.fingerprint);
   });
 
@@ -198,7 +221,12 @@ describe("HSM keys (SoftHSM2)", () => {
     hsm.initToken("assinatura");
     delete process.env.TEST_NO_PIN;
     await expect(
-      hsmKeyProvider.create!({ modulePath: SOFTHSM_MODULE, pinEnv: "TEST_NO_PIN", token: { label: "assinatura" }, key: { id: "x", version: 1, algorithm: "EC", curve: "P-256", purpose: "tls" } }),
+      hsmKeyProvider.create!({
+        modulePath: SOFTHSM_MODULE,
+        pinEnv: "TEST_NO_PIN",
+        token: { label: "assinatura" },
+        key: { id: "x", version: 1, algorithm: "EC", curve: "P-256", purpose: "tls" },
+      }),
     ).rejects.toThrow(/TEST_NO_PIN/);
   });
 });

@@ -21,7 +21,17 @@ function conftestVerdicts(docs: Record<string, K8sObject>): Record<string, strin
   for (const [name, doc] of Object.entries(docs)) fs.writeFileSync(path.join(dir, `${name}.yaml`), stringify(doc));
   const res = spawnSync(
     conftest,
-    ["test", dir, "--policy", path.join(PROJECT_ROOT, "policies"), "--data", path.join(PROJECT_ROOT, "policies/catalogue.yaml"), "--output", "json", "--no-color"],
+    [
+      "test",
+      dir,
+      "--policy",
+      path.join(PROJECT_ROOT, "policies"),
+      "--data",
+      path.join(PROJECT_ROOT, "policies/catalogue.yaml"),
+      "--output",
+      "json",
+      "--no-color",
+    ],
     { encoding: "utf8" },
   );
   if (res.status !== 0 && res.status !== 1) throw new Error(`conftest failed: ${res.stderr}`);
@@ -67,13 +77,17 @@ describe("rulebook", () => {
       .join("\n");
     for (const rule of catalogue.rules) {
       expect(RULES[rule.id], `${rule.id} in components/policy/rules.ts`).toBeDefined();
-      expect(rego, `${rule.id} in policies/*.rego`).toContain(`deny_${rule.id.toLowerCase().replace(/-/g, "_")} contains`);
+      expect(rego, `${rule.id} in policies/*.rego`).toContain(
+        `deny_${rule.id.toLowerCase().replace(/-/g, "_")} contains`,
+      );
     }
     expect(Object.keys(RULES).sort()).toEqual(catalogue.rules.map((r) => r.id).sort());
   });
 
   it("the Rego unit tests pass (conftest verify)", () => {
-    const out = execFileSync(conftest, ["verify", "--policy", path.join(PROJECT_ROOT, "policies"), "--no-color"], { encoding: "utf8" });
+    const out = execFileSync(conftest, ["verify", "--policy", path.join(PROJECT_ROOT, "policies"), "--no-color"], {
+      encoding: "utf8",
+    });
     expect(out).toMatch(/(\d+) tests, \1 passed, 0 warnings, 0 failures/);
   });
 

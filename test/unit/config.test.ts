@@ -2,7 +2,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadStackFile, rawFromEngineConfig, rawFromStackFile, validateConfig } from "../../components/config/load";
+import {
+  ConfigError,
+  loadStackFile,
+  rawFromEngineConfig,
+  rawFromStackFile,
+  validateConfig,
+} from "../../components/config/load";
 import { PROJECT_ROOT, tempDir } from "../helpers/tools";
 
 const ctx = { stack: "teste", projectRoot: PROJECT_ROOT };
@@ -20,10 +26,21 @@ function problemsOf(raw: Record<string, unknown>, c = ctx) {
 describe("stack files", () => {
   it("producao validates, with the institutional GitOps repository and every area on", () => {
     const cfg = loadStackFile(PROJECT_ROOT, "producao");
-    expect(cfg.gitops).toMatchObject({ owner: "cartorio-digital", repository: "infraestrutura", branch: "main", path: "clusters/producao" });
+    expect(cfg.gitops).toMatchObject({
+      owner: "cartorio-digital",
+      repository: "infraestrutura",
+      branch: "main",
+      path: "clusters/producao",
+    });
     expect(cfg.workload).toMatchObject({ namespace: "cartorio", deployment: "cartorio-api" });
     expect(cfg.kubernetes.mode).toBe("cluster");
-    expect(cfg.features).toEqual({ gitops: true, repositoryHardening: true, keys: true, scaling: true, loadtest: true });
+    expect(cfg.features).toEqual({
+      gitops: true,
+      repositoryHardening: true,
+      keys: true,
+      scaling: true,
+      loadtest: true,
+    });
     expect(cfg.kms.inventory).toBe("configs/kms/producao.yaml");
   });
 
@@ -38,7 +55,10 @@ describe("stack files", () => {
   it("reads the engine's flat config the same way as the stack file", () => {
     const fromFile = rawFromStackFile(path.join(PROJECT_ROOT, "Pulumi.producao.yaml"));
     const flat = Object.fromEntries(
-      Object.entries(fromFile).map(([k, v]) => [`cartorio-plataforma:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+      Object.entries(fromFile).map(([k, v]) => [
+        `cartorio-plataforma:${k}`,
+        typeof v === "string" ? v : JSON.stringify(v),
+      ]),
     );
     flat["aws:region"] = "sa-east-1"; // other namespaces are not ours
     expect(rawFromEngineConfig(flat)).toEqual(fromFile);
@@ -47,28 +67,129 @@ describe("stack files", () => {
 
 describe("bad configuration", () => {
   const cases: [string, Record<string, unknown>, string, RegExp][] = [
-    ["wrong type", { scaling: { minReplicas: "três" } }, "cartorio-plataforma:scaling.minReplicas", /expected number, got string/],
+    [
+      "wrong type",
+      { scaling: { minReplicas: "três" } },
+      "cartorio-plataforma:scaling.minReplicas",
+      /expected number, got string/,
+    ],
     ["zero replicas", { scaling: { minReplicas: 0 } }, "cartorio-plataforma:scaling.minReplicas", /at least 1 replica/],
-    ["negative replicas", { scaling: { maxReplicas: -2 } }, "cartorio-plataforma:scaling.maxReplicas", /at least 1 replica/],
-    ["min above max", { scaling: { minReplicas: 10, maxReplicas: 4 } }, "cartorio-plataforma:scaling.minReplicas", /minReplicas \(10\) ≤ maxReplicas \(4\)/],
-    ["GitOps path outside clusters/", { gitops: { path: "apps/producao" } }, "cartorio-plataforma:gitops.path", /under clusters\//],
-    ["unknown feature flag", { features: { blockchain: true } }, "cartorio-plataforma:features.blockchain", /unknown key/],
-    ["unknown top-level key", { escalonamento: {} }, "cartorio-plataforma:escalonamento", /expected one of features, kubernetes/],
-    ["malformed URL", { loadtest: { target: "api.cartorio" } }, "cartorio-plataforma:loadtest.target", /absolute http\(s\) URL/],
-    ["unreadable KMS path", { kms: { inventory: "configs/kms/nao-existe.yaml" } }, "cartorio-plataforma:kms.inventory", /readable KMS inventory file/],
+    [
+      "negative replicas",
+      { scaling: { maxReplicas: -2 } },
+      "cartorio-plataforma:scaling.maxReplicas",
+      /at least 1 replica/,
+    ],
+    [
+      "min above max",
+      { scaling: { minReplicas: 10, maxReplicas: 4 } },
+      "cartorio-plataforma:scaling.minReplicas",
+      /minReplicas \(10\) ≤ maxReplicas \(4\)/,
+    ],
+    [
+      "GitOps path outside clusters/",
+      { gitops: { path: "apps/producao" } },
+      "cartorio-plataforma:gitops.path",
+      /under clusters\//,
+    ],
+    [
+      "unknown feature flag",
+      { features: { blockchain: true } },
+      "cartorio-plataforma:features.blockchain",
+      /unknown key/,
+    ],
+    [
+      "unknown top-level key",
+      { escalonamento: {} },
+      "cartorio-plataforma:escalonamento",
+      /expected one of features, kubernetes/,
+    ],
+    [
+      "malformed URL",
+      { loadtest: { target: "api.cartorio" } },
+      "cartorio-plataforma:loadtest.target",
+      /absolute http\(s\) URL/,
+    ],
+    [
+      "unreadable KMS path",
+      { kms: { inventory: "configs/kms/nao-existe.yaml" } },
+      "cartorio-plataforma:kms.inventory",
+      /readable KMS inventory file/,
+    ],
     ["empty branch", { gitops: { branch: "" } }, "cartorio-plataforma:gitops.branch", /non-empty branch/],
     ["owner GitHub refuses", { gitops: { owner: "-cartorio" } }, "cartorio-plataforma:gitops.owner", /GitHub owner/],
-    ["repository GitHub refuses", { gitops: { repository: "infra estrutura" } }, "cartorio-plataforma:gitops.repository", /GitHub repository name/],
-    ["utilisation target of 0", { scaling: { cpuUtilization: 0 } }, "cartorio-plataforma:scaling.cpuUtilization", /between 1 and 100/],
-    ["utilisation target over 100", { scaling: { memoryUtilization: 130 } }, "cartorio-plataforma:scaling.memoryUtilization", /between 1 and 100/],
-    ["stabilisation window over 3600 s", { scaling: { behavior: { scaleDown: { stabilizationWindowSeconds: 7200, policies: [{ type: "Pods", value: 1, periodSeconds: 60 }] } } } }, "cartorio-plataforma:scaling.behavior.scaleDown.stabilizationWindowSeconds", /between 0 and 3600/],
-    ["negative rate", { loadtest: { profile: { baselineRps: -5 } } }, "cartorio-plataforma:loadtest.profile.baselineRps", /non-negative rate/],
-    ["malformed known_hosts", { gitops: { flux: { knownHosts: "github.com not-a-key" } } }, "cartorio-plataforma:gitops.flux.knownHosts", /known_hosts lines/],
-    ["unknown team", { gitops: { knownTeams: ["time-aplicacao"], teams: { security: "time-fantasma" } } }, "cartorio-plataforma:gitops.teams.security", /organisation's teams/],
-    ["render mode with a context", { kubernetes: { mode: "render", context: "producao" } }, "cartorio-plataforma:kubernetes.context", /no context in render mode/],
-    ["mirror without a URL", { gitops: { flux: { source: "mirror" } } }, "cartorio-plataforma:gitops.flux.mirrorUrl", /mirrored install.yaml/],
-    ["load gate without a target", { features: { loadtest: true } }, "cartorio-plataforma:loadtest.target", /base URL under test/],
-    ["unknown enum value", { kubernetes: { mode: "apply" } }, "cartorio-plataforma:kubernetes.mode", /expected one of render, cluster/],
+    [
+      "repository GitHub refuses",
+      { gitops: { repository: "infra estrutura" } },
+      "cartorio-plataforma:gitops.repository",
+      /GitHub repository name/,
+    ],
+    [
+      "utilisation target of 0",
+      { scaling: { cpuUtilization: 0 } },
+      "cartorio-plataforma:scaling.cpuUtilization",
+      /between 1 and 100/,
+    ],
+    [
+      "utilisation target over 100",
+      { scaling: { memoryUtilization: 130 } },
+      "cartorio-plataforma:scaling.memoryUtilization",
+      /between 1 and 100/,
+    ],
+    [
+      "stabilisation window over 3600 s",
+      {
+        scaling: {
+          behavior: {
+            scaleDown: { stabilizationWindowSeconds: 7200, policies: [{ type: "Pods", value: 1, periodSeconds: 60 }] },
+          },
+        },
+      },
+      "cartorio-plataforma:scaling.behavior.scaleDown.stabilizationWindowSeconds",
+      /between 0 and 3600/,
+    ],
+    [
+      "negative rate",
+      { loadtest: { profile: { baselineRps: -5 } } },
+      "cartorio-plataforma:loadtest.profile.baselineRps",
+      /non-negative rate/,
+    ],
+    [
+      "malformed known_hosts",
+      { gitops: { flux: { knownHosts: "github.com not-a-key" } } },
+      "cartorio-plataforma:gitops.flux.knownHosts",
+      /known_hosts lines/,
+    ],
+    [
+      "unknown team",
+      { gitops: { knownTeams: ["time-aplicacao"], teams: { security: "time-fantasma" } } },
+      "cartorio-plataforma:gitops.teams.security",
+      /organisation's teams/,
+    ],
+    [
+      "render mode with a context",
+      { kubernetes: { mode: "render", context: "producao" } },
+      "cartorio-plataforma:kubernetes.context",
+      /no context in render mode/,
+    ],
+    [
+      "mirror without a URL",
+      { gitops: { flux: { source: "mirror" } } },
+      "cartorio-plataforma:gitops.flux.mirrorUrl",
+      /mirrored install.yaml/,
+    ],
+    [
+      "load gate without a target",
+      { features: { loadtest: true } },
+      "cartorio-plataforma:loadtest.target",
+      /base URL under test/,
+    ],
+    [
+      "unknown enum value",
+      { kubernetes: { mode: "apply" } },
+      "cartorio-plataforma:kubernetes.mode",
+      /expected one of render, cluster/,
+    ],
   ];
 
   it.each(cases)("%s", (_name, raw, key, expected) => {
@@ -84,7 +205,9 @@ describe("bad configuration", () => {
       throw new Error("not refused");
     } catch (e) {
       expect((e as Error).message).toMatch(/^stack producao: 1 configuration problem/);
-      expect((e as Error).message).toContain("cartorio-plataforma:scaling.minReplicas = -1: expected at least 1 replica");
+      expect((e as Error).message).toContain(
+        "cartorio-plataforma:scaling.minReplicas = -1: expected at least 1 replica",
+      );
     }
   });
 

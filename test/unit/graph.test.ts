@@ -19,7 +19,11 @@ interface Registered {
 // transform; the engine tests serialize them for real. Here only the graph matters.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-closure.serializeFunction = async () => ({ text: "/* provider serialized by the engine tests */", exportName: "handler", containsSecrets: false });
+closure.serializeFunction = async () => ({
+  text: "/* provider serialized by the engine tests */",
+  exportName: "handler",
+  containsSecrets: false,
+});
 
 async function graphOf(stack: string): Promise<Registered[]> {
   vi.resetModules();
@@ -90,7 +94,10 @@ describe("resource graph under mocks", () => {
 
   it("keys follow each stack's inventory: one HSM key per active key version", () => {
     const keyNames = (g: Registered[]) =>
-      g.filter((r) => r.type === "pulumi-nodejs:dynamic/cartorio:HsmKey").map((r) => r.name).sort();
+      g
+        .filter((r) => r.type === "pulumi-nodejs:dynamic/cartorio:HsmKey")
+        .map((r) => r.name)
+        .sort();
     expect(keyNames(local)).toEqual(["kms-atos-notariais", "kms-selo-digital"]);
     expect(keyNames(producao)).toEqual(["kms-api-tls", "kms-atos-notariais", "kms-selo-digital"]);
   });
@@ -102,7 +109,11 @@ describe("resource graph under mocks", () => {
   });
 
   it("the HPA takes its bounds from the stack (producao raises maxReplicas)", () => {
-    const hpa = (g: Registered[]) => g.find((r) => r.type === "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")!.inputs as any;
+    const hpa = (g: Registered[]) =>
+      g.find((r) => r.type === "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")!.inputs as {
+        spec: object;
+        metadata: object;
+      };
     expect(hpa(local).spec).toMatchObject({ minReplicas: 3, maxReplicas: 20 });
     expect(hpa(producao).spec).toMatchObject({ minReplicas: 3, maxReplicas: 30 });
     expect(hpa(producao).metadata).toMatchObject({ name: "cartorio-api", namespace: "cartorio" });
