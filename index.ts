@@ -6,14 +6,46 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { loadPlatformConfig } from "./components/config";
 import { Kms } from "./components/keys";
-import { loadInventory } from "./components/keys/inventory";
+import { Inventory, loadInventory } from "./components/keys/inventory";
 import { kubernetesProvider } from "./components/platform/kubernetes";
+import { loadManifests } from "./components/platform/manifests";
 import { Scaling } from "./components/scaling";
+import { capacityPlan } from "./components/scaling/plan";
+import { checkHpaTarget } from "./components/scaling/workload";
 
 const projectRoot = __dirname;
 const cfg = loadPlatformConfig(projectRoot);
-const k8sProvider = kubernetesProvider(cfg.kubernetes);
-const providers = { kubernetes: k8sProvider };
+
+// Files the config points at are checked before any resource is registered, all problems together.
+const problems: string[] = [];
+const attempt = <T>(fn: () => T): T | undefined => {
+  try {
+    return fn();
+  } catch (e) {
+    problems.push((e as Error).message);
+    return undefined;
+  }
+};
+const inventory: Inventory | undefined = cfg.features.keys
+  ? attempt(() => loadInventory(path.resolve(projectRoot, cfg.kms.inventory)))
+  : undefined;
+if (cfg.features.scaling) {
+  const docs = attempt(() => loadManifests(path.resolve(projectRoot, cfg.workload.manifestsDir)));
+  if (docs) {
+    problems.push(
+      ...checkHpaTarget(docs, {
+        namespace: cfg.workload.namespace,
+        deployment: cfg.workload.deployment,
+        dir: cfg.workload.manifestsDir,
+      }),
+    );
+  }
+}
+if (problems.length > 0) {
+  throw new pulumi.RunError(`stack ${pulumi.getStack()}: nothing was changed:\n${problems.join("\n")}`);
+}
+
+const providers = { kubernetes: kubernetesProvider(cfg.kubernetes) };
 
 export const stack = pulumi.getStack();
 export const features = cfg.features;
@@ -28,12 +60,14 @@ export const hpa = scaling && {
   minReplicas: scaling.minReplicas,
   maxReplicas: scaling.maxReplicas,
 };
+/** The capacity plan for the corregedoria's profile (throughput from config until a load test measures it). */
+export const capacity = cfg.features.scaling ? capacityPlan(cfg) : undefined;
 
-const kms = cfg.features.keys
+const kms = inventory
   ? new Kms(
       "kms",
       {
-        inventory: loadInventory(path.resolve(projectRoot, cfg.kms.inventory)),
+        inventory,
         modulePath: cfg.kms.module,
         pinEnv: cfg.kms.pinEnv,
         namespace: scaling?.namespace ?? cfg.workload.namespace,

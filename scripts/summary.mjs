@@ -9,6 +9,13 @@ process.stdin.on("end", () => {
   console.log(`stack ${out.stack} (${out.kubernetesMode}); features on: ${on.join(", ") || "none"}`);
   if (out.hpa)
     console.log(`HPA ${out.hpa.namespace}/${out.hpa.name}: ${out.hpa.minReplicas}..${out.hpa.maxReplicas} replicas`);
+  if (out.capacity) {
+    const c = out.capacity;
+    console.log(
+      `capacity: peak ${c.input.peakRps} rps needs ${c.neededAtPeak} replicas, baseline ${c.input.baselineRps} rps needs ${c.neededAtBaseline}; ` +
+        (c.ok ? `OK (scale-up in ${c.secondsToScale} s)` : `NOT OK: ${c.reasons.join("; ")}`),
+    );
+  }
   for (const t of out.keys?.tokens ?? []) console.log(`HSM token ${t.label}: slot ${t.slotId}, serial ${t.serial}`);
   for (const k of out.keys?.keys ?? [])
     console.log(`key ${k.label} (${k.algorithm}, ${k.purpose}, ${k.state})${k.fingerprint ? ` ${k.fingerprint}` : ""}`);

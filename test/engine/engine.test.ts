@@ -8,7 +8,8 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { listKeyLabels } from "../../components/keys/hsm";
 import { engineProject, EngineProject, stateText, USER_PIN } from "../helpers/engine";
-import { SOFTHSM_MODULE } from "../helpers/tools";
+import { spawnSync } from "node:child_process";
+import { SOFTHSM_MODULE, toolsBin } from "../helpers/tools";
 
 const ENGINE_TIMEOUT = 600_000;
 
@@ -52,6 +53,31 @@ describe("the local stack through the engine", () => {
       ]);
       const keys = res.outputs.keys.value.keys;
       expect(keys.every((k: { fingerprint?: string }) => /^SHA256:/.test(k.fingerprint ?? ""))).toBe(true);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "conftest passes on the rendered output and manifests/, and the capacity plan is an output",
+    async () => {
+      const res = spawnSync(
+        path.join(toolsBin(), "conftest"),
+        [
+          "test",
+          "rendered/local",
+          "manifests",
+          "--policy",
+          "policies",
+          "--data",
+          "policies/catalogue.yaml",
+          "--no-color",
+        ],
+        { cwd: project.dir, encoding: "utf8" },
+      );
+      expect(res.stdout).toMatch(/(\d+) tests, \1 passed, 0 warnings, 0 failures/);
+      expect(res.status).toBe(0);
+      const outputs = await (await project.stack("local")).outputs();
+      expect(outputs.capacity.value).toMatchObject({ ok: true, neededAtPeak: 6, secondsToScale: 15 });
     },
     ENGINE_TIMEOUT,
   );

@@ -20,6 +20,7 @@ const COPIED = [
   "policies",
   "configs",
   "testes",
+  "manifests",
 ];
 
 export const PASSPHRASE = "cartorio-local";

@@ -118,4 +118,40 @@ describe("resource graph under mocks", () => {
     expect(hpa(producao).spec).toMatchObject({ minReplicas: 3, maxReplicas: 30 });
     expect(hpa(producao).metadata).toMatchObject({ name: "cartorio-api", namespace: "cartorio" });
   });
+
+  it("the namespace enforces Pod Security restricted and carries ownership and LGPD labels", () => {
+    const ns = local.find((r) => r.type === "kubernetes:core/v1:Namespace")!.inputs as {
+      metadata: { name: string; labels: Record<string, string> };
+    };
+    expect(ns.metadata.name).toBe("cartorio");
+    expect(ns.metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "cartorio.digital/owner": "time-aplicacao",
+      "cartorio.digital/data-classification": "confidencial",
+    });
+  });
+
+  it("the HPA targets the Deployment with CPU and memory utilisation and the configured behavior", () => {
+    const hpa = local.find((r) => r.type === "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")!.inputs as {
+      spec: {
+        scaleTargetRef: object;
+        metrics: { resource: { name: string; target: object } }[];
+        behavior: { scaleDown: { stabilizationWindowSeconds: number } };
+      };
+    };
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "cartorio-api" });
+    expect(hpa.spec.metrics.map((m) => [m.resource.name, m.resource.target])).toEqual([
+      ["cpu", { type: "Utilization", averageUtilization: 70 }],
+      ["memory", { type: "Utilization", averageUtilization: 80 }],
+    ]);
+    expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
+  });
+
+  it("the PodDisruptionBudget allows evictions and keeps half of the minimum serving", () => {
+    const pdb = local.find((r) => r.type === "kubernetes:policy/v1:PodDisruptionBudget")!.inputs as {
+      spec: { maxUnavailable: number; selector: object };
+    };
+    expect(pdb.spec.maxUnavailable).toBe(1); // minReplicas 3 → floor(3 / 2) = 1
+    expect(pdb.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": "cartorio-api" } });
+  });
 });
