@@ -1,34 +1,52 @@
 /**
  * The CrossGuard pack: one policy per catalogue rule, named by the rule id,
- * enforcement level from the catalogue. The logic lives in
- * components/policy/rules.ts so tests import it without starting a pack.
+ * enforcement level from the catalogue. Single-document rules validate each
+ * Kubernetes resource; set rules and the KMS inventory rules are stack
+ * policies. The logic lives in components/policy/rules.ts, shared word for word
+ * with the parity tests against conftest.
  */
-import { PolicyPack, ResourceValidationPolicy } from "@pulumi/policy";
+import { PolicyPack, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { loadCatalogue } from "../components/policy/catalogue";
-import { RULES, K8sObject } from "../components/policy/rules";
+import { inventoryFromResources, k8sDoc } from "../components/policy/resources";
+import { OBJECT_RULES, SET_RULES } from "../components/policy/rules";
 
 const catalogue = loadCatalogue();
+const params = catalogue.parameters;
 
-/** Kubernetes resource types look like kubernetes:autoscaling/v2:HorizontalPodAutoscaler. */
-function kindOf(type: string): string | undefined {
-  return type.startsWith("kubernetes:") ? type.split(":")[2] : undefined;
-}
-
-const policies: ResourceValidationPolicy[] = catalogue.rules.map((rule) => {
-  const check = RULES[rule.id];
-  if (!check)
+const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue.rules.map((rule) => {
+  const base = { name: rule.id, description: `${rule.id}: ${rule.title}`, enforcementLevel: rule.enforcement };
+  const setRule = SET_RULES[rule.id];
+  const objectRule = OBJECT_RULES[rule.id];
+  if (setRule) {
+    return {
+      ...base,
+      validateStack: (args, reportViolation) => {
+        const docs = args.resources.flatMap((r) => {
+          const doc = k8sDoc(r.type, r.props);
+          return doc ? [doc] : [];
+        });
+        for (const message of setRule(docs, params)) reportViolation(message);
+      },
+    };
+  }
+  if (!objectRule)
     throw new Error(
       `policies/catalogue.yaml names ${rule.id}, which has no implementation in components/policy/rules.ts`,
     );
+  if (rule.kinds.includes("inventory")) {
+    return {
+      ...base,
+      validateStack: (args, reportViolation) => {
+        const inventory = inventoryFromResources(args.resources, "hsm-keys");
+        if (inventory) for (const message of objectRule(inventory, params)) reportViolation(message);
+      },
+    };
+  }
   return {
-    name: rule.id,
-    description: `${rule.id}: ${rule.title}`,
-    enforcementLevel: rule.enforcement,
+    ...base,
     validateResource: (args, reportViolation) => {
-      const kind = kindOf(args.type);
-      if (!kind || !rule.kinds.includes(kind)) return;
-      const obj = { kind, ...(args.props as K8sObject) };
-      for (const message of check(obj, catalogue.parameters)) reportViolation(message, args.urn);
+      const doc = k8sDoc(args.type, args.props);
+      if (doc) for (const message of objectRule(doc, params)) reportViolation(message, args.urn);
     },
   };
 });

@@ -66,7 +66,7 @@ export class Kms extends pulumi.ComponentResource {
         {
           modulePath: args.modulePath,
           pinEnv: args.pinEnv,
-          token: { label: t.label, ...(t.serial ? { serial: t.serial } : {}) },
+          token: { name: t.name, label: t.label, ...(t.serial ? { serial: t.serial } : {}) },
           key: {
             id: k.id,
             version: k.version,
@@ -75,6 +75,7 @@ export class Kms extends pulumi.ComponentResource {
             ...(k.curve ? { curve: k.curve } : {}),
             ...(k.size ? { size: k.size } : {}),
           },
+          lifecycle: { cryptoperiodDays: k.cryptoperiodDays, activatedOn: k.activatedOn, state: k.state },
         },
         { parent: this, dependsOn: [validation] },
       );

@@ -74,6 +74,12 @@ export const keySchema = z
 
 export const inventorySchema = z
   .object({
+    // A typed document like the Kubernetes manifests, so conftest checks it with the same rulebook.
+    apiVersion: z.literal("cartorio.digital/v1", {
+      errorMap: () => ({ message: "expected apiVersion cartorio.digital/v1" }),
+    }),
+    kind: z.literal("KmsInventory", { errorMap: () => ({ message: "expected kind KmsInventory" }) }),
+    metadata: z.object({ name: z.string().regex(NAME, "expected the stack name, e.g. producao") }).strict(),
     version: z.literal(1, { errorMap: () => ({ message: "expected inventory format version 1" }) }),
     tokens: z.array(tokenSchema).min(1, "expected at least one token"),
     keys: z.array(keySchema),

@@ -100,8 +100,10 @@ export class HsmSlotValidation extends pulumi.dynamic.Resource {
 export interface HsmKeyInputs {
   modulePath: string;
   pinEnv: string;
-  token: TokenRef;
+  token: TokenRef & { name?: string };
   key: Pick<KeySpec, "id" | "version" | "algorithm" | "curve" | "size" | "purpose">;
+  /** Inventory metadata the policy pack checks (cryptoperiod); changing it never touches the HSM. */
+  lifecycle?: Pick<KeySpec, "cryptoperiodDays" | "activatedOn" | "state">;
 }
 
 type HsmKeyState = HsmKeyInputs & { record: KeyRecord };
@@ -116,8 +118,15 @@ export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {
     const replaces: string[] = [];
     if (canonical(olds.key) !== canonical(news.key)) replaces.push("key");
-    if (canonical(olds.token) !== canonical(news.token)) replaces.push("token");
-    const changes = replaces.length > 0 || olds.modulePath !== news.modulePath || olds.pinEnv !== news.pinEnv;
+    // Which token holds the key is its label and serial; the inventory's token name is metadata.
+    const tokenId = (t: TokenRef) => canonical({ label: t?.label, serial: t?.serial });
+    if (tokenId(olds.token) !== tokenId(news.token)) replaces.push("token");
+    const changes =
+      replaces.length > 0 ||
+      olds.modulePath !== news.modulePath ||
+      olds.pinEnv !== news.pinEnv ||
+      canonical(olds.token) !== canonical(news.token) ||
+      canonical(olds.lifecycle) !== canonical(news.lifecycle);
     // A new version is created before the old resource goes; the old key stays in the HSM.
     return { changes, replaces, deleteBeforeReplace: false };
   },
@@ -141,8 +150,9 @@ export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
 export interface HsmKeyArgs {
   modulePath: pulumi.Input<string>;
   pinEnv: pulumi.Input<string>;
-  token: pulumi.Input<TokenRef>;
+  token: pulumi.Input<TokenRef & { name?: string }>;
   key: pulumi.Input<HsmKeyInputs["key"]>;
+  lifecycle?: pulumi.Input<NonNullable<HsmKeyInputs["lifecycle"]>>;
 }
 
 /** One active key version as a sensitive, non-extractable key pair on its token. */

@@ -15,6 +15,7 @@ const ruleSchema = z
     title: z.string().min(1),
     severity: z.enum(["low", "medium", "high", "critical"]),
     enforcement: z.enum(["advisory", "mandatory", "disabled"]),
+    /** Kind names, or the groups "*" (every document), "workload", "labelled", "inventory" and "set" (several documents). */
     kinds: z.array(z.string().min(1)).min(1),
     checks: z.string().min(1),
     sources: z.array(z.string().min(1)).min(1),
@@ -28,11 +29,29 @@ const catalogueSchema = z
         version: z.literal(1),
         parameters: z
           .object({
+            workloadKinds: z.array(z.string().min(1)).min(1),
+            knownKinds: z.array(z.string().min(1)).min(1),
             requiredLabels: z.array(z.string().min(1)),
+            labelledKinds: z.array(z.string().min(1)),
             dataClassificationLabel: z.string().min(1),
             dataClassifications: z.array(z.string().min(1)).min(1),
             citizenFacingLabel: z.string().min(1),
             minReplicasCitizenFacing: z.number().int().min(1),
+            allowedRegistries: z.array(z.string().min(1)).min(1),
+            allowedVolumeTypes: z.array(z.string().min(1)).min(1),
+            allowedAddedCapabilities: z.array(z.string()),
+            allowedSeccompProfiles: z.array(z.string().min(1)).min(1),
+            networkPolicyExemptNamespaces: z.array(z.string()),
+            privateKeySecretExemptions: z.array(z.string().regex(/^[^/]+\/[^/]+$/)),
+            gitops: z.object({ url: z.string().min(1), branch: z.string().min(1), path: z.string().min(1) }).strict(),
+            kms: z
+              .object({
+                allowedAlgorithms: z
+                  .object({ EC: z.array(z.string().min(1)), RSA: z.array(z.number().int().positive()) })
+                  .strict(),
+                maxCryptoperiodDays: z.record(z.string(), z.number().int().positive()),
+              })
+              .strict(),
           })
           .strict(),
         rules: z.array(ruleSchema).min(1),

@@ -1,11 +1,13 @@
 /**
- * Rule logic over plain Kubernetes objects, one function per catalogue rule.
- * No Pulumi import: the CrossGuard pack wraps these, and the parity tests run
- * them over the same documents conftest sees.
+ * Rule logic of the rulebook over plain documents (Kubernetes objects and the
+ * KMS inventory), one function per catalogue rule. No Pulumi import: the
+ * CrossGuard pack wraps these, and the parity tests run them over the same
+ * documents conftest evaluates with policies/*.rego. Messages are identical on
+ * both sides, word for word.
  */
 import type { Parameters } from "./catalogue";
 
-/** A Kubernetes object as YAML or a Pulumi resource's inputs give it. */
+/** A document as YAML or a Pulumi resource's inputs give it. */
 export interface K8sObject {
   apiVersion?: string;
   kind?: string;
@@ -14,34 +16,372 @@ export interface K8sObject {
   [k: string]: unknown;
 }
 
-export type RuleCheck = (obj: K8sObject, params: Parameters) => string[];
+/** Rules over one document at a time. */
+export type ObjectRule = (obj: K8sObject, p: Parameters) => string[];
+/** Rules over a set of documents (conftest --combine; stack policies in the pack). */
+export type SetRule = (docs: K8sObject[], p: Parameters) => string[];
 
-function who(obj: K8sObject): string {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
+export function who(obj: K8sObject): string {
   const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}/` : "";
-  return `${obj.kind} ${ns}${obj.metadata?.name ?? "<unnamed>"}`;
+  return `${obj.kind ?? "<no kind>"} ${ns}${obj.metadata?.name ?? "<unnamed>"}`;
 }
 
-export const RULES: Record<string, RuleCheck> = {
+/** The pod spec of a workload, wherever its kind keeps it. */
+export function podSpec(obj: K8sObject): Any | undefined {
+  const spec = obj.spec as Any;
+  if (!spec) return undefined;
+  if (obj.kind === "Pod") return spec;
+  if (obj.kind === "CronJob") return spec.jobTemplate?.spec?.template?.spec;
+  return spec.template?.spec;
+}
+
+function allContainers(pod: Any): Any[] {
+  return [...(pod?.containers ?? []), ...(pod?.initContainers ?? []), ...(pod?.ephemeralContainers ?? [])];
+}
+
+const isWorkload = (obj: K8sObject, p: Parameters) => p.workloadKinds.includes(obj.kind ?? "");
+
+/** Applies `fn` to each container of a workload, prefixing the rule id and the object. */
+function perContainer(id: string, containers: (pod: Any) => Any[], fn: (c: Any, pod: Any) => string[]): ObjectRule {
+  return (obj, p) => {
+    if (!isWorkload(obj, p)) return [];
+    const pod = podSpec(obj);
+    return containers(pod).flatMap((c) => fn(c, pod).map((m) => `${id}: ${who(obj)}: ${m}`));
+  };
+}
+
+function imageParts(image: string): { digest: boolean; tag?: string } {
+  const [name, digest] = image.split("@");
+  const last = name.split("/").pop() ?? "";
+  const tag = last.includes(":") ? last.slice(last.lastIndexOf(":") + 1) : undefined;
+  return { digest: digest !== undefined && /^sha256:[0-9a-f]{64}$/.test(digest), tag };
+}
+
+const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+function decodeBase64(value: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) return undefined;
+  return Buffer.from(value, "base64").toString("latin1");
+}
+
+const DAY_MS = 86_400_000;
+/** How both enforcers print a missing value. */
+const UNSET = "<unset>";
+
+const keyWhere = (obj: K8sObject, k: Any) => `${who(obj)}: key ${k.id ?? UNSET} v${k.version ?? UNSET}`;
+
+export const OBJECT_RULES: Record<string, ObjectRule> = {
+  "CART-K8S-001": (obj, p) => {
+    if (typeof obj.kind !== "string" || obj.kind === "") return [`CART-K8S-001: ${who(obj)}: the document has no kind`];
+    if (!p.knownKinds.includes(obj.kind)) {
+      return [
+        `CART-K8S-001: ${who(obj)}: kind ${obj.kind} is not in the rulebook; fix the spelling or add it to parameters.knownKinds`,
+      ];
+    }
+    return [];
+  },
+  "CART-PSS-001": perContainer("CART-PSS-001", allContainers, (c) =>
+    c.securityContext?.privileged === true ? [`container ${c.name} is privileged`] : [],
+  ),
+  "CART-PSS-002": (obj, p) => {
+    if (!isWorkload(obj, p)) return [];
+    const pod = podSpec(obj);
+    return ["hostNetwork", "hostPID", "hostIPC"]
+      .filter((f) => pod?.[f] === true)
+      .map((f) => `CART-PSS-002: ${who(obj)}: ${f} is true`);
+  },
+  "CART-PSS-003": (obj, p) => {
+    if (!isWorkload(obj, p)) return [];
+    return ((podSpec(obj)?.volumes ?? []) as Any[]).flatMap((v) => {
+      const type = Object.keys(v)
+        .filter((k) => k !== "name")
+        .sort()[0];
+      return p.allowedVolumeTypes.includes(type)
+        ? []
+        : [
+            `CART-PSS-003: ${who(obj)}: volume ${v.name} is of type ${type}; allowed: ${p.allowedVolumeTypes.join(", ")}`,
+          ];
+    });
+  },
+  "CART-PSS-004": perContainer("CART-PSS-004", allContainers, (c) =>
+    ((c.ports ?? []) as Any[])
+      .filter((port) => port.hostPort !== undefined)
+      .map((port) => `container ${c.name} sets hostPort ${port.hostPort}`),
+  ),
+  "CART-PSS-005": perContainer("CART-PSS-005", allContainers, (c) =>
+    c.securityContext?.allowPrivilegeEscalation === false
+      ? []
+      : [`container ${c.name} does not set allowPrivilegeEscalation: false`],
+  ),
+  "CART-PSS-006": (obj, p) => {
+    if (!isWorkload(obj, p)) return [];
+    const pod = podSpec(obj);
+    const out: string[] = [];
+    if (pod?.securityContext?.runAsUser === 0) out.push(`CART-PSS-006: ${who(obj)}: the pod sets runAsUser 0`);
+    for (const c of allContainers(pod)) {
+      const nonRoot = c.securityContext?.runAsNonRoot ?? pod?.securityContext?.runAsNonRoot;
+      if (nonRoot !== true) out.push(`CART-PSS-006: ${who(obj)}: container ${c.name} does not set runAsNonRoot: true`);
+      if (c.securityContext?.runAsUser === 0)
+        out.push(`CART-PSS-006: ${who(obj)}: container ${c.name} sets runAsUser 0`);
+    }
+    return out;
+  },
+  "CART-PSS-007": (obj, p) =>
+    perContainer("CART-PSS-007", allContainers, (c) => {
+      const caps = c.securityContext?.capabilities ?? {};
+      const out = ((caps.drop ?? []) as string[]).includes("ALL")
+        ? []
+        : [`container ${c.name} does not drop ALL capabilities`];
+      for (const cap of (caps.add ?? []) as string[]) {
+        if (!p.allowedAddedCapabilities.includes(cap)) out.push(`container ${c.name} adds capability ${cap}`);
+      }
+      return out;
+    })(obj, p),
+  "CART-PSS-008": (obj, p) =>
+    perContainer("CART-PSS-008", allContainers, (c, pod) => {
+      const type = c.securityContext?.seccompProfile?.type ?? pod?.securityContext?.seccompProfile?.type;
+      return p.allowedSeccompProfiles.includes(type)
+        ? []
+        : [`container ${c.name} has no ${p.allowedSeccompProfiles.join(" or ")} seccomp profile`];
+    })(obj, p),
+  "CART-RES-001": perContainer(
+    "CART-RES-001",
+    (pod) => [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])],
+    (c) => {
+      const r = c.resources ?? {};
+      const out: string[] = [];
+      if (r.requests?.cpu === undefined) out.push(`container ${c.name} has no CPU request`);
+      if (r.requests?.memory === undefined) out.push(`container ${c.name} has no memory request`);
+      if (r.limits?.memory === undefined) out.push(`container ${c.name} has no memory limit`);
+      return out;
+    },
+  ),
+  "CART-RES-002": (obj, p) => {
+    if (!["Deployment", "StatefulSet", "DaemonSet"].includes(obj.kind ?? "")) return [];
+    return perContainer(
+      "CART-RES-002",
+      (pod) => pod?.containers ?? [],
+      (c) => [
+        ...(c.readinessProbe ? [] : [`container ${c.name} has no readinessProbe`]),
+        ...(c.livenessProbe ? [] : [`container ${c.name} has no livenessProbe`]),
+      ],
+    )(obj, p);
+  },
+  "CART-IMG-001": perContainer("CART-IMG-001", allContainers, (c) => {
+    const image = String(c.image ?? "");
+    const { digest, tag } = imageParts(image);
+    const out: string[] = [];
+    if (!digest) out.push(`container ${c.name} image ${image} is not pinned by digest`);
+    if (tag === "latest" || (tag === undefined && !digest))
+      out.push(`container ${c.name} image ${image} uses the latest tag`);
+    return out;
+  }),
+  "CART-IMG-002": (obj, p) =>
+    perContainer("CART-IMG-002", allContainers, (c) => {
+      const image = String(c.image ?? "");
+      return p.allowedRegistries.some((r) => image.startsWith(r))
+        ? []
+        : [`container ${c.name} image ${image} is not from an allowed registry (${p.allowedRegistries.join(", ")})`];
+    })(obj, p),
   "CART-LGPD-001": (obj, p) => {
+    if (!p.labelledKinds.includes(obj.kind ?? "")) return [];
     const labels = obj.metadata?.labels ?? {};
     const out = p.requiredLabels
       .filter((l) => !(l in labels))
-      .map((l) => `CART-LGPD-001: ${who(obj)} lacks the label ${l}`);
+      .map((l) => `CART-LGPD-001: ${who(obj)}: lacks the label ${l}`);
     const cls = labels[p.dataClassificationLabel];
     if (cls !== undefined && !p.dataClassifications.includes(cls)) {
       out.push(
-        `CART-LGPD-001: ${who(obj)} has ${p.dataClassificationLabel}=${cls}; expected one of ${p.dataClassifications.join(", ")}`,
+        `CART-LGPD-001: ${who(obj)}: has ${p.dataClassificationLabel}=${cls}; expected one of ${p.dataClassifications.join(", ")}`,
       );
     }
     return out;
   },
+  "CART-NET-001": (obj) =>
+    obj.kind === "Service" && obj.spec?.type === "NodePort"
+      ? [`CART-NET-001: ${who(obj)}: type NodePort exposes the service on every node`]
+      : [],
+  "CART-NET-002": (obj) => {
+    if (obj.kind !== "Ingress") return [];
+    const tls = (obj.spec?.tls ?? []) as Any[];
+    if (tls.length === 0) return [`CART-NET-002: ${who(obj)}: has no TLS`];
+    const covered = new Set(tls.flatMap((t) => t.hosts ?? []));
+    return ((obj.spec?.rules ?? []) as Any[])
+      .filter((r) => r.host !== undefined && !covered.has(r.host))
+      .map((r) => `CART-NET-002: ${who(obj)}: host ${r.host} has no TLS entry`);
+  },
+  "CART-AVL-001": (obj) => {
+    if (obj.kind !== "PodDisruptionBudget") return [];
+    const s = obj.spec ?? {};
+    const out: string[] = [];
+    if (s.maxUnavailable === 0 || s.maxUnavailable === "0%")
+      out.push(`CART-AVL-001: ${who(obj)}: maxUnavailable ${s.maxUnavailable} blocks every eviction`);
+    if (s.minAvailable === "100%") out.push(`CART-AVL-001: ${who(obj)}: minAvailable 100% blocks every eviction`);
+    return out;
+  },
   "CART-SCL-001": (obj, p) => {
-    if (obj.metadata?.labels?.[p.citizenFacingLabel] !== "true") return [];
+    if (obj.kind !== "HorizontalPodAutoscaler" || obj.metadata?.labels?.[p.citizenFacingLabel] !== "true") return [];
     const min = (obj.spec?.minReplicas as number | undefined) ?? 1;
     return min < p.minReplicasCitizenFacing
       ? [
-          `CART-SCL-001: ${who(obj)} sets minReplicas ${min}; citizen-facing workloads need at least ${p.minReplicasCitizenFacing}`,
+          `CART-SCL-001: ${who(obj)}: sets minReplicas ${min}; citizen-facing workloads need at least ${p.minReplicasCitizenFacing}`,
         ]
       : [];
   },
+  "CART-GIT-001": (obj, p) => {
+    if (obj.metadata?.name !== "flux-system" || obj.metadata?.namespace !== "flux-system") return [];
+    const s = (obj.spec ?? {}) as Any;
+    const out: string[] = [];
+    if (obj.kind === "GitRepository" && String(obj.apiVersion ?? "").startsWith("source.toolkit.fluxcd.io/")) {
+      if (s.url !== p.gitops.url) out.push(`spec.url is ${s.url ?? "<unset>"}; expected ${p.gitops.url}`);
+      if (s.ref?.branch !== p.gitops.branch)
+        out.push(`spec.ref.branch is ${s.ref?.branch ?? "<unset>"}; expected ${p.gitops.branch}`);
+    }
+    if (obj.kind === "Kustomization" && String(obj.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/")) {
+      if (s.path !== p.gitops.path) out.push(`spec.path is ${s.path ?? "<unset>"}; expected ${p.gitops.path}`);
+      if (s.prune !== true) out.push(`spec.prune is not true`);
+      if (s.suspend === true) out.push(`spec.suspend is true`);
+    }
+    return out.map((m) => `CART-GIT-001: ${who(obj)}: ${m}`);
+  },
+  "CART-SEC-001": (obj, p) => {
+    if (obj.kind !== "Secret") return [];
+    if (p.privateKeySecretExemptions.includes(`${obj.metadata?.namespace}/${obj.metadata?.name}`)) return [];
+    const out: string[] = [];
+    for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, string>).sort()) {
+      const text = decodeBase64(String(v));
+      if (text !== undefined && PRIVATE_KEY.test(text))
+        out.push(`CART-SEC-001: ${who(obj)}: data.${k} holds a private key`);
+    }
+    for (const [k, v] of Object.entries((obj.stringData ?? {}) as Record<string, string>).sort()) {
+      if (PRIVATE_KEY.test(String(v))) out.push(`CART-SEC-001: ${who(obj)}: stringData.${k} holds a private key`);
+    }
+    return out;
+  },
+  "CART-KMS-001": (obj) => {
+    if (obj.kind !== "KmsInventory") return [];
+    const tokens = new Set(((obj.tokens ?? []) as Any[]).map((t) => t.name));
+    return ((obj.keys ?? []) as Any[])
+      .filter((k) => !tokens.has(k.token ?? UNSET))
+      .map(
+        (k) =>
+          `CART-KMS-001: ${keyWhere(obj, k)} names token ${k.token ?? UNSET}, which is not an HSM token of the inventory`,
+      );
+  },
+  "CART-KMS-002": (obj, p) => {
+    if (obj.kind !== "KmsInventory") return [];
+    return ((obj.keys ?? []) as Any[]).flatMap((k) => {
+      const where = `CART-KMS-002: ${keyWhere(obj, k)}`;
+      const algorithm = k.algorithm ?? UNSET;
+      if (algorithm === "EC") {
+        return p.kms.allowedAlgorithms.EC.includes(k.curve ?? UNSET)
+          ? []
+          : [`${where} uses EC curve ${k.curve ?? UNSET}; allowed: ${p.kms.allowedAlgorithms.EC.join(", ")}`];
+      }
+      if (algorithm === "RSA") {
+        return p.kms.allowedAlgorithms.RSA.includes(k.size ?? UNSET)
+          ? []
+          : [`${where} uses RSA size ${k.size ?? UNSET}; allowed: ${p.kms.allowedAlgorithms.RSA.join(", ")}`];
+      }
+      return [`${where} uses algorithm ${algorithm}; allowed: EC, RSA`];
+    });
+  },
+  "CART-KMS-003": (obj, p) => {
+    if (obj.kind !== "KmsInventory") return [];
+    const now = Date.now();
+    return ((obj.keys ?? []) as Any[]).flatMap((k) => {
+      const where = `CART-KMS-003: ${keyWhere(obj, k)}`;
+      const purpose = k.purpose ?? UNSET;
+      const max = (p.kms.maxCryptoperiodDays as Record<string, number>)[purpose];
+      if (max === undefined)
+        return [`${where} has purpose ${purpose}, which has no maximum cryptoperiod in the catalogue`];
+      if (typeof k.cryptoperiodDays !== "number") return [`${where} has no cryptoperiodDays`];
+      const out: string[] = [];
+      if (k.cryptoperiodDays > max)
+        out.push(`${where} has a cryptoperiod of ${k.cryptoperiodDays} days; at most ${max} for ${purpose}`);
+      if (k.state === "active") {
+        if (typeof k.activatedOn !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(k.activatedOn)) {
+          out.push(`${where} is active but has no activatedOn date (YYYY-MM-DD)`);
+        } else {
+          const ends = Date.parse(`${k.activatedOn}T00:00:00Z`) + k.cryptoperiodDays * DAY_MS;
+          if (ends < now) out.push(`${where} expired on ${new Date(ends).toISOString().slice(0, 10)}; rotate it`);
+        }
+      }
+      return out;
+    });
+  },
 };
+
+function isDefaultDeny(np: K8sObject): boolean {
+  const s = (np.spec ?? {}) as Any;
+  const sel = s.podSelector ?? {};
+  const emptySelector = Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0;
+  const types = (s.policyTypes ?? []) as string[];
+  return (
+    emptySelector &&
+    types.includes("Ingress") &&
+    types.includes("Egress") &&
+    (s.ingress ?? []).length === 0 &&
+    (s.egress ?? []).length === 0
+  );
+}
+
+export const SET_RULES: Record<string, SetRule> = {
+  "CART-NET-003": (docs, p) => {
+    const namespaces = new Set<string>();
+    for (const d of docs) {
+      if (d.kind === "Namespace" && d.metadata?.name) namespaces.add(d.metadata.name);
+      if (p.workloadKinds.includes(d.kind ?? "")) namespaces.add(d.metadata?.namespace ?? "default");
+    }
+    const denied = new Set(
+      docs.filter((d) => d.kind === "NetworkPolicy" && isDefaultDeny(d)).map((d) => d.metadata?.namespace ?? "default"),
+    );
+    return [...namespaces]
+      .filter((ns) => !p.networkPolicyExemptNamespaces.includes(ns) && !denied.has(ns))
+      .sort()
+      .map(
+        (ns) =>
+          `CART-NET-003: Namespace ${ns}: no default-deny NetworkPolicy (empty podSelector, policyTypes Ingress and Egress, no rules)`,
+      );
+  },
+  "CART-SCL-002": (docs) =>
+    docs
+      .filter((h) => h.kind === "HorizontalPodAutoscaler")
+      .flatMap((h) => {
+        const ref = ((h.spec ?? {}) as Any).scaleTargetRef ?? {};
+        const ns = h.metadata?.namespace ?? "default";
+        return docs
+          .filter(
+            (d) =>
+              ["Deployment", "StatefulSet"].includes(d.kind ?? "") &&
+              d.kind === ref.kind &&
+              d.metadata?.name === ref.name &&
+              (d.metadata?.namespace ?? "default") === ns &&
+              (d.spec as Any)?.replicas !== undefined,
+          )
+          .map(
+            (d) =>
+              `CART-SCL-002: ${who(d)}: sets spec.replicas (${(d.spec as Any).replicas}) but ${who(h)} scales it; remove spec.replicas`,
+          );
+      })
+      .sort(),
+};
+
+/** Every finding of the rulebook over a set of documents, as conftest --combine reports them. */
+export function evaluate(docs: K8sObject[], p: Parameters, ruleIds: string[]): string[] {
+  const out: string[] = [];
+  for (const id of ruleIds) {
+    const obj = OBJECT_RULES[id];
+    const set = SET_RULES[id];
+    if (obj) for (const d of docs) out.push(...obj(d, p));
+    else if (set) out.push(...set(docs, p));
+    else throw new Error(`rule ${id} has no implementation in components/policy/rules.ts`);
+  }
+  return out.sort();
+}
+
+/** Rule ids implemented here, object and set rules. */
+export const RULE_IDS = [...Object.keys(OBJECT_RULES), ...Object.keys(SET_RULES)].sort();

@@ -1,7 +1,7 @@
 /**
- * Scaling of cartorio-api: its namespace (Pod Security restricted), the
- * HorizontalPodAutoscaler that owns its replica count, and a PodDisruptionBudget
- * consistent with the HPA's minimum.
+ * Scaling of cartorio-api: its namespace (Pod Security restricted, closed by a
+ * default-deny NetworkPolicy), the HorizontalPodAutoscaler that owns its
+ * replica count, and a PodDisruptionBudget consistent with the HPA's minimum.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -51,6 +51,16 @@ export class Scaling extends pulumi.ComponentResource {
       },
       // The namespace holds the citizens' workload: never delete it by accident.
       { parent: this, retainOnDelete: true },
+    );
+
+    // Every namespace starts closed (CART-NET-003); manifests/ opens what the workload needs.
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-default-deny`,
+      {
+        metadata: { name: "default-deny", namespace: ns.metadata.name, labels: baseLabels },
+        spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+      },
+      { parent: this },
     );
 
     const appLabels = pulumi

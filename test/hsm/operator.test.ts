@@ -71,7 +71,10 @@ describe("operator commands", () => {
 
   it("kms:sync names the file and key path of a malformed inventory", () => {
     const file = path.join(tempDir("inv"), "ruim.yaml");
-    fs.writeFileSync(file, "version: 1\ntokens: []\nkeys: []\n");
+    fs.writeFileSync(
+      file,
+      "apiVersion: cartorio.digital/v1\nkind: KmsInventory\nmetadata: {name: ruim}\nversion: 1\ntokens: []\nkeys: []\n",
+    );
     const r = runCommand("kms-sync.ts", ["--config", file], { CARTORIO_HSM_PIN: "x" });
     expect(r.code).toBe(2);
     expect(r.out).toContain(`${file}: 1 problem(s) in the key inventory`);

@@ -1,113 +1,151 @@
 /**
- * The two enforcers of the rulebook: the Rego rules (real conftest) and the
- * pack's rule logic agree on the same documents. (The full parity corpus grows
- * with the catalogue.)
+ * One rulebook, two enforcers: the real conftest binary with policies/*.rego and
+ * the pack's rule logic (components/policy/rules.ts) give the same verdicts, word
+ * for word, on the whole corpus (test/helpers/corpus.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { K8sObject, RULES } from "../../components/policy/rules";
+import { evaluate, OBJECT_RULES, RULE_IDS, SET_RULES } from "../../components/policy/rules";
+import { corpus, Fixture } from "../helpers/corpus";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
 
 const conftest = path.join(toolsBin(), "conftest");
 const catalogue = loadCatalogue();
+const POLICY_ARGS = [
+  "--policy",
+  path.join(PROJECT_ROOT, "policies"),
+  "--data",
+  path.join(PROJECT_ROOT, "policies/catalogue.yaml"),
+];
 
-function conftestVerdicts(docs: Record<string, K8sObject>): Record<string, string[]> {
+interface ConftestResult {
+  filename: string;
+  failures?: { msg: string }[];
+}
+
+function runConftest(args: string[]): ConftestResult[] {
   if (!fs.existsSync(conftest)) throw new Error(`conftest is not built at ${conftest}: run scripts/toolchain/build.sh`);
-  const dir = tempDir("corpus");
-  for (const [name, doc] of Object.entries(docs)) fs.writeFileSync(path.join(dir, `${name}.yaml`), stringify(doc));
-  const res = spawnSync(
-    conftest,
-    [
-      "test",
-      dir,
-      "--policy",
-      path.join(PROJECT_ROOT, "policies"),
-      "--data",
-      path.join(PROJECT_ROOT, "policies/catalogue.yaml"),
-      "--output",
-      "json",
-      "--no-color",
-    ],
-    { encoding: "utf8" },
-  );
-  if (res.status !== 0 && res.status !== 1) throw new Error(`conftest failed: ${res.stderr}`);
-  const out: Record<string, string[]> = {};
-  for (const r of JSON.parse(res.stdout) as { filename: string; failures?: { msg: string }[] }[]) {
-    out[path.basename(r.filename, ".yaml")] = (r.failures ?? []).map((f) => f.msg).sort();
-  }
-  return out;
+  const res = spawnSync(conftest, ["test", ...args, ...POLICY_ARGS, "--output", "json", "--no-color"], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (res.status !== 0 && res.status !== 1) throw new Error(`conftest failed (${res.status}): ${res.stderr}`);
+  return JSON.parse(res.stdout) as ConftestResult[];
 }
 
-function packVerdicts(docs: Record<string, K8sObject>): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [name, doc] of Object.entries(docs)) {
-    out[name] = catalogue.rules
-      .filter((r) => r.kinds.includes(doc.kind!))
-      .flatMap((r) => RULES[r.id](doc, catalogue.parameters))
-      .sort();
-  }
-  return out;
-}
+const ruleOf = (msg: string) => /^(CART-[A-Z0-9]+-\d{3}):/.exec(msg)?.[1] ?? `<no rule id> ${msg}`;
 
-const labels = {
-  "app.kubernetes.io/name": "cartorio-api",
-  "app.kubernetes.io/part-of": "cartorio-plataforma",
-  "cartorio.digital/owner": "time-aplicacao",
-  "cartorio.digital/data-classification": "confidencial",
-  "cartorio.digital/citizen-facing": "true",
-};
-const hpa = (min: number | undefined, l: Record<string, string> = labels): K8sObject => ({
-  apiVersion: "autoscaling/v2",
-  kind: "HorizontalPodAutoscaler",
-  metadata: { name: "cartorio-api", namespace: "cartorio", labels: l },
-  spec: { ...(min === undefined ? {} : { minReplicas: min }), maxReplicas: 10 },
-});
-const without = (k: string) => Object.fromEntries(Object.entries(labels).filter(([x]) => x !== k));
+/** fixture id -> sorted messages, from both enforcers. */
+let rego: Record<string, string[]>;
+let pack: Record<string, string[]>;
+let fixtures: Fixture[];
 
-describe("rulebook", () => {
-  it("every catalogue rule has an implementation in the pack and a deny rule in Rego", () => {
-    const rego = fs
+describe("rulebook parity (conftest vs the pack's logic)", () => {
+  beforeAll(() => {
+    fixtures = corpus();
+    const dir = tempDir("corpus");
+    const objectIds = fixtures.filter((f) => f.mode === "object");
+    fs.mkdirSync(path.join(dir, "objects"));
+    for (const f of objectIds) fs.writeFileSync(path.join(dir, "objects", `${f.id}.yaml`), stringify(f.docs[0]));
+
+    rego = {};
+    pack = {};
+    // Single documents: one conftest run over every file, verdicts per file.
+    for (const r of runConftest([path.join(dir, "objects")])) {
+      rego[path.basename(r.filename, ".yaml")] = (r.failures ?? []).map((x) => x.msg).sort();
+    }
+    const objectRules = Object.keys(OBJECT_RULES);
+    for (const f of objectIds) pack[f.id] = evaluate(f.docs, catalogue.parameters, objectRules);
+
+    // Sets of documents: conftest --combine per fixture, every rule.
+    for (const f of fixtures.filter((x) => x.mode === "set")) {
+      const sub = path.join(dir, "sets", f.id);
+      fs.mkdirSync(sub, { recursive: true });
+      f.docs.forEach((d, i) => fs.writeFileSync(path.join(sub, `doc-${i}.yaml`), stringify(d)));
+      const [combined] = runConftest([sub, "--combine"]);
+      rego[f.id] = (combined.failures ?? []).map((x) => x.msg).sort();
+      pack[f.id] = evaluate(f.docs, catalogue.parameters, RULE_IDS);
+    }
+  });
+
+  it("every catalogue rule exists on both sides, and nothing else does", () => {
+    const regoRules = fs
       .readdirSync(path.join(PROJECT_ROOT, "policies"))
       .filter((f) => f.endsWith(".rego") && !f.endsWith("_test.rego"))
-      .map((f) => fs.readFileSync(path.join(PROJECT_ROOT, "policies", f), "utf8"))
-      .join("\n");
+      .flatMap((f) => [
+        ...fs
+          .readFileSync(path.join(PROJECT_ROOT, "policies", f), "utf8")
+          .matchAll(/^deny_(cart_[a-z0-9]+_\d{3}) contains/gm),
+      ])
+      .map((m) => m[1].toUpperCase().replace(/_/g, "-"));
+    const ids = catalogue.rules.map((r) => r.id).sort();
+    expect([...new Set(regoRules)].sort()).toEqual(ids);
+    expect(RULE_IDS).toEqual(ids);
+    for (const r of catalogue.rules) expect(r.kinds.includes("set"), r.id).toBe(r.id in SET_RULES);
+  });
+
+  it("the verdict matrix (fixture × rule id) is identical", () => {
+    const matrix = (m: Record<string, string[]>) =>
+      Object.fromEntries(fixtures.map((f) => [f.id, [...new Set((m[f.id] ?? []).map(ruleOf))].sort()]));
+    expect(Object.keys(rego).sort()).toEqual(fixtures.map((f) => f.id).sort());
+    expect(matrix(rego)).toEqual(matrix(pack));
+  });
+
+  it("the messages are identical, word for word", () => {
+    const differing = fixtures.filter((f) => JSON.stringify(rego[f.id]) !== JSON.stringify(pack[f.id]));
+    expect(differing.map((f) => ({ fixture: f.id, note: f.note, conftest: rego[f.id], pack: pack[f.id] }))).toEqual([]);
+  });
+
+  it("the corpus holds, for every rule, a compliant case and a violating one", () => {
+    const compliantIds = fixtures.filter((f) => f.note.startsWith("compliant")).map((f) => f.id);
+    for (const id of compliantIds) expect(rego[id], fixtures.find((f) => f.id === id)!.note).toEqual([]);
     for (const rule of catalogue.rules) {
-      expect(RULES[rule.id], `${rule.id} in components/policy/rules.ts`).toBeDefined();
-      expect(rego, `${rule.id} in policies/*.rego`).toContain(
-        `deny_${rule.id.toLowerCase().replace(/-/g, "_")} contains`,
-      );
+      const failing = fixtures.filter((f) => rego[f.id].some((m) => m.startsWith(`${rule.id}:`)));
+      expect(failing.length, `no fixture violates ${rule.id}`).toBeGreaterThan(0);
+      expect(
+        fixtures.filter((f) => f.note === `violates ${rule.id}` || f.note.startsWith(`violates ${rule.id} `)).length,
+        rule.id,
+      ).toBeGreaterThan(0);
     }
-    expect(Object.keys(RULES).sort()).toEqual(catalogue.rules.map((r) => r.id).sort());
+    const mutations = fixtures.filter((f) => f.id.startsWith("m-"));
+    expect(mutations.length).toBeGreaterThan(300);
+    // Most single-field mutations of compliant documents are caught by some rule.
+    expect(mutations.filter((f) => rego[f.id].length > 0).length).toBeGreaterThan(100);
   });
 
-  it("the Rego unit tests pass (conftest verify)", () => {
-    const out = execFileSync(conftest, ["verify", "--policy", path.join(PROJECT_ROOT, "policies"), "--no-color"], {
-      encoding: "utf8",
-    });
+  it("every message starts with its rule id", () => {
+    for (const msgs of Object.values(rego)) for (const m of msgs) expect(m).toMatch(/^CART-[A-Z0-9]+-\d{3}: /);
+  });
+});
+
+describe("the Rego rules", () => {
+  it("pass their unit tests (conftest verify)", () => {
+    const out = execFileSync(conftest, ["verify", ...POLICY_ARGS, "--no-color"], { encoding: "utf8" });
     expect(out).toMatch(/(\d+) tests, \1 passed, 0 warnings, 0 failures/);
+    expect(Number(/(\d+) tests/.exec(out)![1])).toBeGreaterThanOrEqual(catalogue.rules.length);
   });
 
-  it("conftest and the pack's logic give the same verdicts on the same documents", () => {
-    const docs: Record<string, K8sObject> = {
-      "hpa-ok": hpa(3),
-      "hpa-min-1": hpa(1),
-      "hpa-no-min": hpa(undefined),
-      "hpa-not-citizen-facing": hpa(1, without("cartorio.digital/citizen-facing")),
-      "hpa-no-owner": hpa(3, without("cartorio.digital/owner")),
-      "hpa-bad-classification": hpa(3, { ...labels, "cartorio.digital/data-classification": "secreto" }),
-      "namespace-no-labels": { apiVersion: "v1", kind: "Namespace", metadata: { name: "cartorio" } },
-      "configmap-ignored": { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } },
-    };
-    const rego = conftestVerdicts(docs);
-    const pack = packVerdicts(docs);
-    expect(rego).toEqual(pack);
-    // The corpus exercises both verdicts of both rules.
-    expect(pack["hpa-ok"]).toEqual([]);
-    expect(pack["hpa-min-1"]).toEqual([expect.stringMatching(/^CART-SCL-001: /)]);
-    expect(pack["namespace-no-labels"]).toHaveLength(4);
+  it("pass on the repository's manifests, key inventories and the Flux path", () => {
+    const targets = ["manifests", "configs/kms"].map((p) => path.join(PROJECT_ROOT, p));
+    const results = runConftest(targets);
+    expect(results.flatMap((r) => r.failures ?? [])).toEqual([]);
+    expect(results.length).toBeGreaterThan(4);
+  });
+
+  it("report a document without kind and an unknown kind instead of passing them", () => {
+    const dir = tempDir("badkind");
+    fs.writeFileSync(
+      path.join(dir, "a.yaml"),
+      "apiVersion: v1\nmetadata: {name: sem-kind}\n---\napiVersion: v1\nkind: Confimap\nmetadata: {name: typo}\n",
+    );
+    const msgs = runConftest([dir]).flatMap((r) => (r.failures ?? []).map((x) => x.msg));
+    expect(msgs).toContain("CART-K8S-001: <no kind> sem-kind: the document has no kind");
+    expect(msgs).toContain(
+      "CART-K8S-001: Confimap typo: kind Confimap is not in the rulebook; fix the spelling or add it to parameters.knownKinds",
+    );
   });
 });

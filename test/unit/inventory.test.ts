@@ -5,6 +5,10 @@ import { InventoryError, loadInventory, parseInventory } from "../../components/
 import { PROJECT_ROOT } from "../helpers/tools";
 
 const good = `
+apiVersion: cartorio.digital/v1
+kind: KmsInventory
+metadata:
+  name: teste
 version: 1
 tokens:
   - name: assinatura
@@ -53,6 +57,7 @@ describe("key inventory", () => {
   const malformed: [string, string, RegExp][] = [
     ["empty file", "", /the file is empty/],
     ["not YAML", "version: 1\ntokens: [\n", /invalid YAML at line/],
+    ["wrong kind", good.replace("kind: KmsInventory", "kind: ConfigMap"), /^kind: expected kind KmsInventory/],
     ["duplicate YAML key", good.replace("version: 1\n", "version: 1\nversion: 1\n"), /invalid YAML/],
     [
       "wrong format version",

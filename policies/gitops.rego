@@ -1,0 +1,49 @@
+# CART-GIT-001: the Flux sync points at the institutional repository, branch and path.
+package main
+
+import rego.v1
+
+flux_sync(obj, kind, group) if {
+	obj.kind == kind
+	startswith(object.get(obj, "apiVersion", ""), group)
+	obj.metadata.name == "flux-system"
+	obj.metadata.namespace == "flux-system"
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	flux_sync(obj, "GitRepository", "source.toolkit.fluxcd.io/")
+	url := object.get(obj, ["spec", "url"], "<unset>")
+	url != params.gitops.url
+	msg := sprintf("CART-GIT-001: %v: spec.url is %v; expected %v", [who(obj), url, params.gitops.url])
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	flux_sync(obj, "GitRepository", "source.toolkit.fluxcd.io/")
+	branch := object.get(obj, ["spec", "ref", "branch"], "<unset>")
+	branch != params.gitops.branch
+	msg := sprintf("CART-GIT-001: %v: spec.ref.branch is %v; expected %v", [who(obj), branch, params.gitops.branch])
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	flux_sync(obj, "Kustomization", "kustomize.toolkit.fluxcd.io/")
+	p := object.get(obj, ["spec", "path"], "<unset>")
+	p != params.gitops.path
+	msg := sprintf("CART-GIT-001: %v: spec.path is %v; expected %v", [who(obj), p, params.gitops.path])
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	flux_sync(obj, "Kustomization", "kustomize.toolkit.fluxcd.io/")
+	object.get(obj, ["spec", "prune"], false) != true
+	msg := sprintf("CART-GIT-001: %v: spec.prune is not true", [who(obj)])
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	flux_sync(obj, "Kustomization", "kustomize.toolkit.fluxcd.io/")
+	obj.spec.suspend == true
+	msg := sprintf("CART-GIT-001: %v: spec.suspend is true", [who(obj)])
+}

@@ -1,0 +1,92 @@
+# CART-KMS-001..003: the KMS inventory (configs/kms/*.yaml, kind KmsInventory).
+# Missing fields count as "<unset>" and fail: nothing passes for lack of a value.
+package main
+
+import rego.v1
+
+inventory_keys contains [obj, k] if {
+	some obj in docs
+	obj.kind == "KmsInventory"
+	some k in object.get(obj, "keys", [])
+}
+
+key_where(obj, k) := sprintf("%v: key %v v%v", [who(obj), object.get(k, "id", "<unset>"), object.get(k, "version", "<unset>")])
+
+deny_cart_kms_001 contains msg if {
+	some [obj, k] in inventory_keys
+	token := object.get(k, "token", "<unset>")
+	not token in {t.name | some t in object.get(obj, "tokens", [])}
+	msg := sprintf("CART-KMS-001: %v names token %v, which is not an HSM token of the inventory", [key_where(obj, k), token])
+}
+
+deny_cart_kms_002 contains msg if {
+	some [obj, k] in inventory_keys
+	k.algorithm == "EC"
+	curve := object.get(k, "curve", "<unset>")
+	not curve in params.kms.allowedAlgorithms.EC
+	msg := sprintf("CART-KMS-002: %v uses EC curve %v; allowed: %v", [key_where(obj, k), curve, concat(", ", params.kms.allowedAlgorithms.EC)])
+}
+
+deny_cart_kms_002 contains msg if {
+	some [obj, k] in inventory_keys
+	k.algorithm == "RSA"
+	size := object.get(k, "size", "<unset>")
+	not size in params.kms.allowedAlgorithms.RSA
+	allowed := concat(", ", [sprintf("%v", [s]) | some s in params.kms.allowedAlgorithms.RSA])
+	msg := sprintf("CART-KMS-002: %v uses RSA size %v; allowed: %v", [key_where(obj, k), size, allowed])
+}
+
+deny_cart_kms_002 contains msg if {
+	some [obj, k] in inventory_keys
+	algorithm := object.get(k, "algorithm", "<unset>")
+	not algorithm in {"EC", "RSA"}
+	msg := sprintf("CART-KMS-002: %v uses algorithm %v; allowed: EC, RSA", [key_where(obj, k), algorithm])
+}
+
+key_max_cryptoperiod(k) := params.kms.maxCryptoperiodDays[object.get(k, "purpose", "<unset>")]
+
+deny_cart_kms_003 contains msg if {
+	some [obj, k] in inventory_keys
+	not key_max_cryptoperiod(k)
+	msg := sprintf("CART-KMS-003: %v has purpose %v, which has no maximum cryptoperiod in the catalogue", [key_where(obj, k), object.get(k, "purpose", "<unset>")])
+}
+
+deny_cart_kms_003 contains msg if {
+	some [obj, k] in inventory_keys
+	key_max_cryptoperiod(k)
+	not is_number(object.get(k, "cryptoperiodDays", null))
+	msg := sprintf("CART-KMS-003: %v has no cryptoperiodDays", [key_where(obj, k)])
+}
+
+deny_cart_kms_003 contains msg if {
+	some [obj, k] in inventory_keys
+	max := key_max_cryptoperiod(k)
+	is_number(k.cryptoperiodDays)
+	k.cryptoperiodDays > max
+	msg := sprintf("CART-KMS-003: %v has a cryptoperiod of %v days; at most %v for %v", [key_where(obj, k), k.cryptoperiodDays, max, k.purpose])
+}
+
+deny_cart_kms_003 contains msg if {
+	some [obj, k] in inventory_keys
+	key_max_cryptoperiod(k)
+	is_number(k.cryptoperiodDays)
+	k.state == "active"
+	not valid_date(object.get(k, "activatedOn", null))
+	msg := sprintf("CART-KMS-003: %v is active but has no activatedOn date (YYYY-MM-DD)", [key_where(obj, k)])
+}
+
+valid_date(d) if {
+	is_string(d)
+	regex.match(`^\d{4}-\d{2}-\d{2}$`, d)
+}
+
+deny_cart_kms_003 contains msg if {
+	some [obj, k] in inventory_keys
+	key_max_cryptoperiod(k)
+	is_number(k.cryptoperiodDays)
+	k.state == "active"
+	valid_date(object.get(k, "activatedOn", null))
+	ends := time.parse_rfc3339_ns(sprintf("%vT00:00:00Z", [k.activatedOn])) + ((k.cryptoperiodDays * 86400) * 1000000000)
+	ends < time.now_ns()
+	msg := sprintf("CART-KMS-003: %v expired on %v; rotate it", [key_where(obj, k), time.format([ends, "UTC", "2006-01-02"])])
+}
