@@ -59,6 +59,11 @@ fi
 mkdir -p "$bin"
 export CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath"
 
+# The folder of a module in the module cache, downloading it first (a fresh cache has none).
+module_dir() { # wrapper-dir module
+  (cd "$1" && go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+}
+
 build_in() { # dir output package ldflags
   local dir=$1 out=$2 pkg=$3 ldflags=$4
   say "building $out ..."
@@ -75,13 +80,15 @@ sdk_ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULU
 
 if [[ ! -x "$bin/pulumi-resource-pulumi-nodejs" ]]; then
   # The dynamic-provider shim ships in sdk/v3 under nodejs/dist; module zips drop its run bit.
-  sdk_dir=$(cd "$here/engine" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+  sdk_dir=$(module_dir "$here/engine" github.com/pulumi/pulumi/sdk/v3)
+  [[ -n "$sdk_dir" ]] || { say "could not download github.com/pulumi/pulumi/sdk/v3"; exit 1; }
   install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$bin/pulumi-resource-pulumi-nodejs"
   say "installed pulumi-resource-pulumi-nodejs from $sdk_dir"
 fi
 
 if [[ ! -x "$bin/pulumi-resource-kubernetes" ]]; then
-  k8s_dir=$(cd "$here/kubernetes" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)
+  k8s_dir=$(module_dir "$here/kubernetes" github.com/pulumi/pulumi-kubernetes/provider/v4)
+  [[ -n "$k8s_dir" ]] || { say "could not download github.com/pulumi/pulumi-kubernetes/provider/v4"; exit 1; }
   for f in schema.json terraform-mapping.json; do
     install -m 0644 "$k8s_dir/cmd/pulumi-resource-kubernetes/$f" "$here/kubernetes/cmd/pulumi-resource-kubernetes/$f"
   done
