@@ -4,7 +4,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
+import * as github from "@pulumi/github";
 import { loadPlatformConfig } from "./components/config";
+import { FluxBootstrap, RepositoryHardening } from "./components/gitops";
 import { Kms } from "./components/keys";
 import { Inventory, loadInventory } from "./components/keys/inventory";
 import { kubernetesProvider } from "./components/platform/kubernetes";
@@ -75,4 +77,23 @@ const kms = inventory
       { providers },
     )
   : undefined;
+const flux = cfg.features.gitops
+  ? new FluxBootstrap("flux", { gitops: cfg.gitops, renderOnly: cfg.kubernetes.mode === "render" }, { providers })
+  : undefined;
+export const gitops = flux && {
+  syncUrl: flux.syncUrl,
+  fluxVersion: flux.fluxVersion,
+  deployKeyFingerprint: flux.deployKeyFingerprint,
+};
+
+if (flux && cfg.features.repositoryHardening) {
+  // GITHUB_TOKEN comes from the environment; the owner from config.
+  const githubProvider = new github.Provider("github", { owner: cfg.gitops.owner });
+  new RepositoryHardening(
+    "repository",
+    { gitops: cfg.gitops, deployKeyPublic: flux.deployKeyPublic },
+    { providers: { github: githubProvider } },
+  );
+}
+
 export const keys = kms && { tokens: kms.tokens, keys: kms.keys, configMap: kms.configMapName };

@@ -22,8 +22,8 @@ pulumi stack select --create local --non-interactive >/dev/null
 log "pulumi up --stack local --policy-pack policypack ..."
 pulumi up --stack local --yes --non-interactive --skip-preview --policy-pack policypack --suppress-progress
 
-log "conftest over the rendered output, manifests/ and the key inventory (combined: set rules too) ..."
-conftest test rendered/local manifests configs/kms/local.yaml --combine --policy policies/ --data policies/catalogue.yaml --no-color
+log "conftest over the rendered output, manifests/, clusters/, infrastructure/ and the key inventory (combined: set rules too) ..."
+conftest test rendered/local manifests clusters infrastructure configs/kms/local.yaml --combine --policy policies/ --data policies/catalogue.yaml --no-color
 
 log "summary"
 pulumi stack output --stack local --json | node scripts/summary.mjs

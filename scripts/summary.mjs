@@ -7,6 +7,10 @@ process.stdin.on("end", () => {
     .filter(([, v]) => v)
     .map(([k]) => k);
   console.log(`stack ${out.stack} (${out.kubernetesMode}); features on: ${on.join(", ") || "none"}`);
+  if (out.gitops)
+    console.log(
+      `Flux ${out.gitops.fluxVersion} syncs ${out.gitops.syncUrl}; deploy key ${out.gitops.deployKeyFingerprint}`,
+    );
   if (out.hpa)
     console.log(`HPA ${out.hpa.namespace}/${out.hpa.name}: ${out.hpa.minReplicas}..${out.hpa.maxReplicas} replicas`);
   if (out.capacity) {

@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 ensure_system_packages
 ensure_node_modules
 ensure_toolchain
-export CARTORIO_PULUMI_CLI="$PULUMI_CLI"
+export CARTORIO_PULUMI_CLI="$PULUMI_CLI" CARTORIO_TOOLS_BIN="$TOOLS_BIN"
 
 mkdir -p .local
 report=.local/vitest-report.json

@@ -63,8 +63,11 @@ export const kubernetesSchema = z
 export const fluxSchema = z
   .object({
     version: z.string().regex(SEMVER_TAG, "expected a pinned Flux release such as v2.7.3").default("v2.7.3"),
-    /** upstream: the release's install.yaml; mirror: the same file from an internal mirror (air-gapped). */
-    source: z.enum(["upstream", "mirror"]).default("upstream"),
+    /**
+     * upstream: the release's install.yaml; mirror: the same file from an internal mirror (air-gapped);
+     * preinstalled: the controllers come from elsewhere (Flux Operator, a platform image), only the sync is declared.
+     */
+    source: z.enum(["upstream", "mirror", "preinstalled"]).default("upstream"),
     mirrorUrl: httpUrl.optional(),
     components: z
       .array(z.enum(["source-controller", "kustomize-controller", "helm-controller", "notification-controller"]))

@@ -35,11 +35,26 @@ describe("the local stack through the engine", () => {
           expect.stringMatching(/^1-manifest\/autoscaling_v2-horizontalpodautoscaler-cartorio-cartorio-api\.yaml$/),
           expect.stringMatching(/^1-manifest\/policy_v1-poddisruptionbudget-cartorio-cartorio-api\.yaml$/),
           expect.stringMatching(/^1-manifest\/v1-configmap-cartorio-cartorio-kms-inventory\.yaml$/),
+          expect.stringMatching(/^1-manifest\/networking\.k8s\.io_v1-networkpolicy-cartorio-default-deny\.yaml$/),
+          // The Flux sync objects, as flux bootstrap would create them.
+          expect.stringMatching(/^1-manifest\/v1-namespace-(default-)?flux-system\.yaml$/),
+          expect.stringMatching(
+            /^1-manifest\/source\.toolkit\.fluxcd\.io_v1-gitrepository-flux-system-flux-system\.yaml$/,
+          ),
+          expect.stringMatching(
+            /^1-manifest\/kustomize\.toolkit\.fluxcd\.io_v1-kustomization-flux-system-flux-system\.yaml$/,
+          ),
         ]),
       );
       const hpa = Object.entries(project.rendered()).find(([f]) => f.includes("horizontalpodautoscaler"))![1];
       expect(hpa).toMatch(/minReplicas: 3/);
       expect(hpa).toMatch(/name: cartorio-api/);
+      const repo = Object.entries(project.rendered()).find(([f]) => f.includes("gitrepository"))![1];
+      expect(repo).toContain("url: ssh://git@github.com/cartorio-digital/infraestrutura");
+      expect(res.outputs.gitops.value).toMatchObject({
+        fluxVersion: "v2.7.3",
+        deployKeyFingerprint: expect.stringMatching(/^SHA256:/),
+      });
 
       // The dynamic providers ran in the engine: the token was validated, the keys exist on it.
       const tokens = res.outputs.keys.value.tokens;
@@ -106,7 +121,7 @@ describe("the local stack through the engine", () => {
   );
 
   it(
-    "the HSM PIN appears in no state file, engine log, output or rendered manifest",
+    "neither the HSM PIN nor the deploy key appears in any state file, engine log, output or rendered manifest",
     async () => {
       const stack = await project.stack("local");
       const outputs = JSON.stringify(await stack.outputs());
@@ -115,6 +130,7 @@ describe("the local stack through the engine", () => {
       for (const [where, text] of Object.entries(haystacks)) {
         expect(text.length, where).toBeGreaterThan(0);
         expect(text.includes(USER_PIN), `PIN found in ${where}`).toBe(false);
+        expect(text.includes("PRIVATE KEY"), `private key material found in ${where}`).toBe(false);
       }
     },
     ENGINE_TIMEOUT,

@@ -130,7 +130,7 @@ describe("the Rego rules", () => {
   });
 
   it("pass on the repository's manifests, key inventories and the Flux path", () => {
-    const targets = ["manifests", "configs/kms"].map((p) => path.join(PROJECT_ROOT, p));
+    const targets = ["manifests", "clusters", "infrastructure", "configs/kms"].map((p) => path.join(PROJECT_ROOT, p));
     const results = runConftest(targets);
     expect(results.flatMap((r) => r.failures ?? [])).toEqual([]);
     expect(results.length).toBeGreaterThan(4);

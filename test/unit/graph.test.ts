@@ -25,6 +25,13 @@ closure.serializeFunction = async () => ({
   containsSecrets: false,
 });
 
+// producao downloads Flux's install manifest; here a small stand-in answers instead of the network.
+const fetched: string[] = [];
+globalThis.fetch = (async (url: string) => {
+  fetched.push(String(url));
+  return new Response("apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n");
+}) as typeof fetch;
+
 async function graphOf(stack: string): Promise<Registered[]> {
   vi.resetModules();
   const registered: Registered[] = [];
@@ -153,5 +160,36 @@ describe("resource graph under mocks", () => {
     };
     expect(pdb.spec.maxUnavailable).toBe(1); // minReplicas 3 → floor(3 / 2) = 1
     expect(pdb.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": "cartorio-api" } });
+  });
+
+  it("GitOps: both stacks declare the Flux sync; only producao installs controllers, hardens GitHub and keeps the source Secret", () => {
+    for (const g of [local, producao]) {
+      expect(types(g)).toEqual(
+        expect.arrayContaining([
+          "cartorio:gitops:FluxBootstrap",
+          "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository",
+          "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
+          "pulumi-nodejs:dynamic/cartorio:DeployKeyPair",
+        ]),
+      );
+    }
+    // local renders to files: the private key would land there in plaintext, so no Secret; no network, no install.
+    expect(types(local)).not.toContain("kubernetes:core/v1:Secret");
+    expect(types(local)).not.toContain("kubernetes:yaml/v2:ConfigGroup");
+    expect(types(local).some((t) => t.startsWith("github:"))).toBe(false);
+    expect(types(producao)).toEqual(
+      expect.arrayContaining([
+        "kubernetes:core/v1:Secret",
+        "kubernetes:yaml/v2:ConfigGroup",
+        "cartorio:gitops:RepositoryHardening",
+        "pulumi:providers:github",
+        "github:index/repositoryDeployKey:RepositoryDeployKey",
+        "github:index/repositoryRuleset:RepositoryRuleset",
+        "github:index/repositoryFile:RepositoryFile",
+        "github:index/repositoryEnvironment:RepositoryEnvironment",
+      ]),
+    );
+    expect(fetched).toEqual(["https://github.com/fluxcd/flux2/releases/download/v2.7.3/install.yaml"]);
+    expect(producao.find((r) => r.type === "pulumi:providers:github")!.inputs.owner).toBe("cartorio-digital");
   });
 });

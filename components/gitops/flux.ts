@@ -1,0 +1,90 @@
+/**
+ * What `flux bootstrap github` decides, as plain functions: the sync URL, the
+ * deploy key title, the install manifest's source and the sync objects. No
+ * Pulumi import: the component, the tests and the README table use them.
+ */
+import type { GitopsConfig } from "../config/schema";
+
+export const FLUX_NAMESPACE = "flux-system";
+/** Name of the GitRepository, the Kustomization and the source Secret, as the CLI names them. */
+export const FLUX_SYNC_NAME = "flux-system";
+
+/** The CLI's URL form for GitHub over SSH. */
+export function syncUrl(g: Pick<GitopsConfig, "owner" | "repository">): string {
+  return `ssh://git@github.com/${g.owner}/${g.repository}`;
+}
+
+/** The Kustomization path as the CLI writes it: ./ plus the path without a leading ./ */
+export function syncPath(path: string): string {
+  return `./${path.replace(/^\.\//, "")}`;
+}
+
+/** `<namespace>-<branch>-<secretName>-<path>`, e.g. flux-system-main-flux-system-./clusters/producao */
+export function deployKeyTitle(g: Pick<GitopsConfig, "branch" | "path">): string {
+  return `${FLUX_NAMESPACE}-${g.branch}-${FLUX_SYNC_NAME}-${syncPath(g.path)}`;
+}
+
+/** Where the controllers' manifest comes from; undefined when they are preinstalled. */
+export function installManifestUrl(flux: GitopsConfig["flux"]): string | undefined {
+  switch (flux.source) {
+    case "upstream":
+      return `https://github.com/fluxcd/flux2/releases/download/${flux.version}/install.yaml`;
+    case "mirror":
+      return flux.mirrorUrl;
+    case "preinstalled":
+      return undefined;
+  }
+}
+
+/** The controllers to keep from install.yaml: the chosen components and extras. */
+export function selectedControllers(flux: GitopsConfig["flux"]): string[] {
+  return [...flux.components, ...flux.componentsExtra];
+}
+
+/** known_hosts as pinned in config, one line per key, newline-terminated. */
+export function knownHosts(flux: GitopsConfig["flux"]): string {
+  return (
+    flux.knownHosts
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"))
+      .join("\n") + "\n"
+  );
+}
+
+export function gitRepositorySpec(g: GitopsConfig) {
+  return {
+    interval: g.flux.interval,
+    ref: { branch: g.branch },
+    secretRef: { name: FLUX_SYNC_NAME },
+    url: syncUrl(g),
+  };
+}
+
+export function kustomizationSpec(g: GitopsConfig) {
+  return {
+    interval: g.flux.kustomizationInterval,
+    path: syncPath(g.path),
+    prune: true,
+    sourceRef: { kind: "GitRepository", name: FLUX_SYNC_NAME },
+  };
+}
+
+/** CODEOWNERS: who owns which path of the repository (later lines win in GitHub's matching). */
+export function codeowners(g: GitopsConfig): string {
+  const t = (slug: string) => `@${g.owner}/${slug}`;
+  const { application, security, infrastructure } = g.teams;
+  return [
+    "# Managed by cartorio-plataforma (components/gitops); edit the config, not this file.",
+    `*                     ${t(infrastructure)}`,
+    `/manifests/           ${t(application)}`,
+    `/policies/            ${t(security)}`,
+    `/policypack/          ${t(security)}`,
+    `/configs/kms/         ${t(security)}`,
+    `/components/          ${t(infrastructure)}`,
+    `/clusters/            ${t(infrastructure)}`,
+    `/Pulumi.*.yaml        ${t(infrastructure)}`,
+    `/.github/             ${t(infrastructure)} ${t(security)}`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,236 @@
+/** GitOps components under mocks: every resource and the properties that matter. */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { gitopsSchema } from "../../components/config/schema";
+import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../components/gitops/flux";
+import { filterInstallManifest } from "../../components/gitops/install";
+import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
+closure.serializeFunction = async () => ({
+  text: "/* serialized by the engine tests */",
+  exportName: "handler",
+  containsSecrets: false,
+});
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+const registered: Registered[] = [];
+const find = (type: string) => registered.filter((r) => r.type === type);
+
+const INSTALL = [
+  "source-controller",
+  "kustomize-controller",
+  "helm-controller",
+  "notification-controller",
+  "image-reflector-controller",
+  "image-automation-controller",
+]
+  .map(
+    (c) => `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${c}, namespace: flux-system, labels: {app.kubernetes.io/component: ${c}}}
+spec: {template: {spec: {containers: [{name: manager, image: ghcr.io/fluxcd/${c}:v1}]}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: ${c}, namespace: flux-system, labels: {app.kubernetes.io/component: ${c}}}
+`,
+  )
+  .join("").concat(`---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-egress, namespace: flux-system}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress], egress: [{}]}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gitrepositories.source.toolkit.fluxcd.io, labels: {app.kubernetes.io/component: source-controller}}
+`);
+
+const gitops = gitopsSchema.parse({ knownTeams: [] });
+
+describe("GitOps components under mocks", () => {
+  beforeAll(async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+          const state =
+            args.type === "pulumi-nodejs:dynamic/cartorio:DeployKeyPair"
+              ? { ...args.inputs, ...generateDeployKey("ecdsa-p384", args.inputs.comment) }
+              : args.inputs;
+          return { id: `${args.name}-id`, state };
+        },
+        call: (args) =>
+          args.token === "github:index/getTeam:getTeam" ? { id: "4242", slug: args.inputs.slug } : args.inputs,
+      },
+      "cartorio-plataforma",
+      "producao",
+      true,
+    );
+    const { FluxBootstrap, RepositoryHardening } = await import("../../components/gitops");
+    const flux = new FluxBootstrap("flux", { gitops, renderOnly: false, installManifest: INSTALL });
+    new RepositoryHardening("repository", { gitops, deployKeyPublic: flux.deployKeyPublic });
+    await new Promise((r) => setTimeout(r, 300));
+  });
+
+  it("GitRepository flux-system with the CLI's URL form, branch, interval and secret", () => {
+    const [repo] = find("kubernetes:source.toolkit.fluxcd.io/v1:GitRepository");
+    expect(repo.inputs.metadata).toMatchObject({ name: "flux-system", namespace: "flux-system" });
+    expect(repo.inputs.spec).toEqual({
+      interval: "1m",
+      ref: { branch: "main" },
+      secretRef: { name: "flux-system" },
+      url: "ssh://git@github.com/cartorio-digital/infraestrutura",
+    });
+  });
+
+  it("Kustomization flux-system with the path, interval and prune", () => {
+    const [ks] = find("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization");
+    expect(ks.inputs.metadata).toMatchObject({ name: "flux-system", namespace: "flux-system" });
+    expect(ks.inputs.spec).toEqual({
+      interval: "10m",
+      path: "./clusters/producao",
+      prune: true,
+      sourceRef: { kind: "GitRepository", name: "flux-system" },
+    });
+  });
+
+  it("the source Secret holds identity, identity.pub and the pinned known_hosts", () => {
+    const [secret] = find("kubernetes:core/v1:Secret");
+    expect(secret.inputs.metadata).toMatchObject({ name: "flux-system", namespace: "flux-system" });
+    // The engine receives stringData as a secret: the private key makes the whole map secret.
+    const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+    expect(secret.inputs.stringData[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    const data = secret.inputs.stringData.value;
+    expect(Object.keys(data).sort()).toEqual(["identity", "identity.pub", "known_hosts"]);
+    expect(data.identity).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+    expect(data.known_hosts).toMatch(/^github\.com ssh-ed25519 AAAA/);
+    expect(data["identity.pub"]).toMatch(/^ecdsa-sha2-nistp384 /);
+  });
+
+  it("the controllers come from the release manifest, filtered to the chosen components", () => {
+    const [group] = find("kubernetes:yaml/v2:ConfigGroup");
+    const deployments = (group.inputs.objs as { kind: string; metadata: { name: string } }[])
+      .filter((o) => o.kind === "Deployment")
+      .map((o) => o.metadata.name);
+    expect(deployments).toEqual([
+      "source-controller",
+      "kustomize-controller",
+      "helm-controller",
+      "notification-controller",
+    ]);
+  });
+
+  it("a read-only deploy key titled as the CLI titles it", () => {
+    const [key] = find("github:index/repositoryDeployKey:RepositoryDeployKey");
+    expect(key.inputs).toMatchObject({
+      repository: "infraestrutura",
+      title: "flux-system-main-flux-system-./clusters/producao",
+      readOnly: true,
+    });
+    expect(key.inputs.key).toMatch(/^ecdsa-sha2-nistp384 /);
+  });
+
+  it("a ruleset on main: code-owner review, the PR checks, no force push, no deletion", () => {
+    const [rs] = find("github:index/repositoryRuleset:RepositoryRuleset");
+    expect(rs.inputs).toMatchObject({
+      target: "branch",
+      enforcement: "active",
+      conditions: { refName: { includes: ["refs/heads/main"] } },
+    });
+    expect(rs.inputs.rules).toMatchObject({
+      deletion: true,
+      nonFastForward: true,
+      pullRequest: { requireCodeOwnerReview: true, requiredApprovingReviewCount: 1 },
+    });
+    expect(rs.inputs.rules.requiredStatusChecks.requiredChecks.map((c: { context: string }) => c.context)).toEqual([
+      "typecheck",
+      "lint",
+      "test",
+      "conftest",
+      "preview",
+    ]);
+  });
+
+  it("CODEOWNERS maps each path to its team", () => {
+    const [file] = find("github:index/repositoryFile:RepositoryFile");
+    expect(file.inputs).toMatchObject({ file: ".github/CODEOWNERS", branch: "main" });
+    const lines = Object.fromEntries(
+      (file.inputs.content as string)
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(/\s+/))
+        .map(([p, ...owners]) => [p, owners.join(" ")]),
+    );
+    expect(lines["/manifests/"]).toBe("@cartorio-digital/time-aplicacao");
+    for (const p of ["/policies/", "/policypack/", "/configs/kms/"])
+      expect(lines[p]).toBe("@cartorio-digital/time-seguranca");
+    for (const p of ["/components/", "/clusters/", "/Pulumi.*.yaml"])
+      expect(lines[p]).toBe("@cartorio-digital/time-infraestrutura");
+  });
+
+  it("the producao environment needs a reviewer from the configured team", () => {
+    const [env] = find("github:index/repositoryEnvironment:RepositoryEnvironment");
+    expect(env.inputs).toMatchObject({
+      environment: "producao",
+      preventSelfReview: true,
+      reviewers: [{ teams: [4242] }],
+    });
+  });
+});
+
+describe("Flux decisions", () => {
+  it("name things as flux bootstrap github does", () => {
+    expect(syncUrl(gitops)).toBe("ssh://git@github.com/cartorio-digital/infraestrutura");
+    expect(deployKeyTitle(gitops)).toBe("flux-system-main-flux-system-./clusters/producao");
+    expect(installManifestUrl(gitops.flux)).toBe(
+      "https://github.com/fluxcd/flux2/releases/download/v2.7.3/install.yaml",
+    );
+    expect(
+      installManifestUrl({
+        ...gitops.flux,
+        source: "mirror",
+        mirrorUrl: "https://espelho.cartorio.example/flux/install.yaml",
+      }),
+    ).toBe("https://espelho.cartorio.example/flux/install.yaml");
+    expect(installManifestUrl({ ...gitops.flux, source: "preinstalled" })).toBeUndefined();
+  });
+
+  it("filters extras, network policies and adds tolerations on request", () => {
+    const docs = filterInstallManifest(INSTALL, {
+      ...gitops.flux,
+      componentsExtra: ["image-reflector-controller"],
+      networkPolicy: false,
+      tolerationKeys: ["dedicado"],
+    });
+    const names = docs.filter((d) => d.kind === "Deployment").map((d) => d.metadata!.name);
+    expect(names).toContain("image-reflector-controller");
+    expect(names).not.toContain("image-automation-controller");
+    expect(docs.some((d) => d.kind === "NetworkPolicy")).toBe(false);
+    expect(docs.some((d) => d.kind === "CustomResourceDefinition")).toBe(true);
+    const dep = docs.find((d) => d.kind === "Deployment") as { spec: { template: { spec: { tolerations: unknown } } } };
+    expect(dep.spec.template.spec.tolerations).toEqual([{ key: "dedicado", operator: "Exists" }]);
+  });
+
+  it("generates ECDSA P-384 and ed25519 deploy keys with matching fingerprints", () => {
+    for (const alg of ["ecdsa-p384", "ed25519"] as const) {
+      const k = generateDeployKey(alg, "t");
+      expect(k.privateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+      expect(fingerprintOf(k.publicKey)).toBe(k.fingerprint);
+      expect(k.publicKey.startsWith(alg === "ed25519" ? "ssh-ed25519 " : "ecdsa-sha2-nistp384 ")).toBe(true);
+    }
+  });
+
+  it("CODEOWNERS names the organisation's teams", () => {
+    expect(codeowners({ ...gitops, teams: { ...gitops.teams, security: "sec" } })).toContain(
+      "/policies/            @cartorio-digital/sec",
+    );
+  });
+});
