@@ -11,6 +11,7 @@ import { Kms } from "./components/keys";
 import { Inventory, loadInventory } from "./components/keys/inventory";
 import { kubernetesProvider } from "./components/platform/kubernetes";
 import { loadManifests } from "./components/platform/manifests";
+import { LoadGate } from "./components/loadtest";
 import { Scaling } from "./components/scaling";
 import { capacityPlan } from "./components/scaling/plan";
 import { checkHpaTarget } from "./components/scaling/workload";
@@ -62,8 +63,33 @@ export const hpa = scaling && {
   minReplicas: scaling.minReplicas,
   maxReplicas: scaling.maxReplicas,
 };
-/** The capacity plan for the corregedoria's profile (throughput from config until a load test measures it). */
-export const capacity = cfg.features.scaling ? capacityPlan(cfg) : undefined;
+const loadGate =
+  cfg.features.loadtest && cfg.loadtest.target
+    ? new LoadGate(
+        "corregedoria",
+        {
+          loadtest: cfg.loadtest,
+          projectRoot,
+          replicasUnderTest: cfg.loadtest.replicasUnderTest ?? cfg.scaling.minReplicas,
+          namespace: scaling?.namespace ?? cfg.workload.namespace,
+        },
+        { providers, dependsOn: scaling ? [scaling] : [] },
+      )
+    : undefined;
+export const loadtest = loadGate && {
+  result: loadGate.result,
+  replicaThroughputRps: loadGate.replicaThroughputRps,
+  testRun: loadGate.testRunName,
+};
+
+/** The capacity plan for the corregedoria's profile: throughput from the latest load test, else from config. */
+export const capacity = !cfg.features.scaling
+  ? undefined
+  : loadGate?.replicaThroughputRps
+    ? pulumi
+        .all([loadGate.replicaThroughputRps, loadGate.finishedAt!])
+        .apply(([rps, at]) => capacityPlan(cfg, { replicaThroughputRps: rps, source: `load test ${at}` }))
+    : capacityPlan(cfg);
 
 const kms = inventory
   ? new Kms(

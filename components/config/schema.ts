@@ -244,6 +244,14 @@ export const loadtestSchema = z
     script: z.string().min(1).default("testes/performance/producao.js"),
     k6Path: z.string().min(1).default("k6"),
     timeoutSeconds: z.number().int().positive("expected a positive number of seconds").default(900),
+    /** Replicas serving during the run; the measured throughput is divided by it (default scaling.minReplicas). */
+    replicasUnderTest: z.number().int().min(1, "expected at least 1 replica").optional(),
+    /** A value that forces a new run when it changes, e.g. the deployed image digest. */
+    trigger: z.string().default(""),
+    /** Where the run's progress is written, line by line, while it runs. */
+    progressFile: z.string().min(1).default(".local/loadtest/progress.log"),
+    /** More load than one generator gives: a k6-operator TestRun with this many runners (1 = run k6 here). */
+    parallelism: z.number().int().min(1).max(100).default(1),
     profile: z
       .object({
         baselineRps: z.number().nonnegative("expected a non-negative rate").default(40),

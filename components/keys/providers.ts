@@ -4,22 +4,10 @@
  * so it never reaches state, outputs or logs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { canonical } from "../platform/canonical";
 import type { KeySpec } from "./inventory";
 import { ensureKey, KeyRecord, pinFromEnv, readKey, TokenRef, validateTokens } from "./hsm";
 import { failureText, TokenRequirement } from "./slots";
-
-/** JSON with sorted keys: state returns objects with their keys reordered. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, val) =>
-    val && typeof val === "object" && !Array.isArray(val)
-      ? Object.fromEntries(
-          Object.entries(val as Record<string, unknown>)
-            .filter(([, x]) => x !== undefined)
-            .sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : val,
-  );
-}
 
 export interface SlotValidationInputs {
   modulePath: string;

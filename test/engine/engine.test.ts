@@ -5,11 +5,13 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listKeyLabels } from "../../components/keys/hsm";
 import { engineProject, EngineProject, stateText, USER_PIN } from "../helpers/engine";
 import { spawnSync } from "node:child_process";
-import { SOFTHSM_MODULE, toolsBin } from "../helpers/tools";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { PROJECT_ROOT, SOFTHSM_MODULE, toolsBin } from "../helpers/tools";
 
 const ENGINE_TIMEOUT = 600_000;
 
@@ -192,6 +194,61 @@ describe("preview stops before anything changes", () => {
       expect(text).toContain("cartorio-plataforma:scaling.cpuUtilization = 150");
       expect(text).toContain("cartorio-plataforma:gitops.path");
       expect(text).not.toMatch(/kubernetes:core\/v1:Namespace/);
+    },
+    ENGINE_TIMEOUT,
+  );
+});
+
+describe("the load gate through the engine", () => {
+  let server: http.Server;
+  let target: string;
+  beforeAll(async () => {
+    server = http.createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  const carga = (trigger: string) =>
+    project.stack("carga", (cfg) => {
+      cfg["cartorio-plataforma:features"] = { ...(cfg["cartorio-plataforma:features"] as object), loadtest: true };
+      cfg["cartorio-plataforma:loadtest"] = {
+        target,
+        trigger,
+        k6Path: path.join(PROJECT_ROOT, "test/k6-standin/k6"),
+        progressFile: ".local/loadtest/carga.log",
+        profile: {
+          baselineRps: 10,
+          peakRps: 30,
+          peakDurationSeconds: 1,
+          rampSeconds: 0,
+          preAllocatedVUs: 10,
+          maxVUs: 50,
+        },
+        thresholds: { minSamples: 10 },
+      };
+    });
+
+  it(
+    "up runs k6, records the measurements and feeds the capacity plan; a second up does not run it again",
+    async () => {
+      let stack = await carga("sha256:v1");
+      const first = await stack.up({ onOutput: collect });
+      const lt = first.outputs.loadtest.value;
+      expect(lt.result).toMatchObject({ passed: true, droppedIterations: 0, errorRate: 0 });
+      expect(lt.replicaThroughputRps).toBeGreaterThan(0);
+      expect(first.outputs.capacity.value.input.throughputSource).toMatch(/^load test \d{4}-/);
+      expect(first.outputs.capacity.value.input.replicaThroughputRps).toBeCloseTo(lt.replicaThroughputRps, 5);
+      expect(fs.readFileSync(path.join(project.dir, ".local/loadtest/carga.log"), "utf8")).toMatch(/running \(/);
+
+      const again = await stack.up({ onOutput: collect });
+      expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
+      expect(again.outputs.loadtest.value.result).toEqual(lt.result);
+
+      // A new image digest is a trigger: the gate runs again.
+      stack = await carga("sha256:v2");
+      const third = await stack.up({ onOutput: collect });
+      expect(third.summary.resourceChanges?.update).toBe(1);
     },
     ENGINE_TIMEOUT,
   );

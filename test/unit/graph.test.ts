@@ -192,4 +192,11 @@ describe("resource graph under mocks", () => {
     expect(fetched).toEqual(["https://github.com/fluxcd/flux2/releases/download/v2.7.3/install.yaml"]);
     expect(producao.find((r) => r.type === "pulumi:providers:github")!.inputs.owner).toBe("cartorio-digital");
   });
+
+  it("the load gate runs in producao only (local has no target)", () => {
+    expect(types(producao)).toEqual(
+      expect.arrayContaining(["cartorio:loadtest:LoadGate", "pulumi-nodejs:dynamic/cartorio:LoadTest"]),
+    );
+    expect(types(local)).not.toContain("cartorio:loadtest:LoadGate");
+  });
 });

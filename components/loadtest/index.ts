@@ -1,0 +1,111 @@
+/**
+ * The load gate: k6 runs of the corregedoria's profile as part of the
+ * deployment. With parallelism 1 the LoadTest resource runs k6 from here; above
+ * that, a k6-operator TestRun spreads the same script over N runner pods.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { LoadtestConfig } from "../config/schema";
+import { LABELS, MANAGED_BY, PART_OF } from "../platform/labels";
+import { LoadTest } from "./provider";
+import { k6Args, scriptDigest } from "./runner";
+import type { LoadTestResult } from "./summary";
+
+export interface LoadGateArgs {
+  /** cartorio-plataforma:loadtest (target required). */
+  loadtest: LoadtestConfig;
+  /** Project folder; the script path and progress file resolve against it. */
+  projectRoot: string;
+  /** Replicas serving during the run (loadtest.replicasUnderTest, else scaling.minReplicas). */
+  replicasUnderTest: number;
+  /** Namespace of the distributed runners. */
+  namespace: pulumi.Input<string>;
+}
+
+export class LoadGate extends pulumi.ComponentResource {
+  /** The run's measurements; undefined in distributed mode (read from the runners). */
+  public readonly result?: pulumi.Output<LoadTestResult>;
+  public readonly replicaThroughputRps?: pulumi.Output<number>;
+  public readonly finishedAt?: pulumi.Output<string>;
+  public readonly testRunName?: pulumi.Output<string>;
+
+  constructor(name: string, args: LoadGateArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cartorio:loadtest:LoadGate", name, {}, opts);
+    const l = args.loadtest;
+    const scriptPath = path.resolve(args.projectRoot, l.script);
+    const spec = {
+      k6Path: l.k6Path,
+      scriptPath,
+      target: l.target!,
+      profile: l.profile,
+      thresholds: l.thresholds,
+      timeoutSeconds: l.timeoutSeconds,
+      progressFile: path.resolve(args.projectRoot, l.progressFile),
+    };
+
+    if (l.parallelism === 1) {
+      const run = new LoadTest(
+        `${name}-k6`,
+        {
+          spec,
+          scriptSha256: scriptDigest(scriptPath),
+          trigger: l.trigger,
+          mode: l.mode,
+          replicasUnderTest: args.replicasUnderTest,
+        },
+        { parent: this },
+      );
+      this.result = run.result;
+      this.replicaThroughputRps = run.replicaThroughputRps;
+      this.finishedAt = run.finishedAt;
+      if (l.mode === "advisory") {
+        run.result.apply((r) => {
+          if (r && !r.passed) {
+            const failed = r.thresholds.filter((t) => !t.ok).map((t) => `${t.metric}: ${t.expression}`);
+            pulumi.log.warn(`load test thresholds failed (advisory mode, not stopping): ${failed.join("; ")}`, run);
+          }
+        });
+      }
+    } else {
+      const labels = { [LABELS.partOf]: PART_OF, [LABELS.managedBy]: MANAGED_BY, [LABELS.name]: "cartorio-loadtest" };
+      const script = new k8s.core.v1.ConfigMap(
+        `${name}-script`,
+        {
+          metadata: { name: "cartorio-loadtest-script", namespace: args.namespace, labels },
+          data: { "producao.js": fs.readFileSync(scriptPath, "utf8") },
+        },
+        { parent: this },
+      );
+      // Same arguments as a local run, minus the script path the operator supplies. Runner pods
+      // exit 99 when thresholds fail; the TestRun's status does not say so (k6-operator #577).
+      const argsLine = k6Args(spec, "/tmp/summary.json").slice(1, -1).join(" ");
+      const testRun = new k8s.apiextensions.CustomResource(
+        `${name}-testrun`,
+        {
+          apiVersion: "k6.io/v1alpha1",
+          kind: "TestRun",
+          metadata: {
+            name: `cartorio-loadtest-${scriptDigest(scriptPath).slice(0, 8)}`,
+            namespace: args.namespace,
+            labels,
+          },
+          spec: {
+            parallelism: l.parallelism,
+            script: { configMap: { name: script.metadata.name, file: "producao.js" } },
+            arguments: argsLine,
+            cleanup: "post",
+          },
+        },
+        { parent: this },
+      );
+      this.testRunName = testRun.metadata.name;
+    }
+    this.registerOutputs({
+      result: this.result,
+      replicaThroughputRps: this.replicaThroughputRps,
+      testRunName: this.testRunName,
+    });
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The load test as a dynamic resource: it runs k6 when what it measures
+ * changes (script content, target, profile, thresholds, k6 binary or the
+ * trigger, such as the deployed image digest), and never otherwise.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { canonical } from "../platform/canonical";
+import { RunSpec, runK6 } from "./runner";
+import type { LoadTestResult } from "./summary";
+
+export interface LoadTestInputs {
+  spec: RunSpec;
+  /** SHA-256 of the script's content. */
+  scriptSha256: string;
+  trigger: string;
+  mode: "gate" | "advisory";
+  replicasUnderTest: number;
+}
+
+export interface LoadTestOutputs extends LoadTestInputs {
+  result: LoadTestResult;
+  exitCode: number;
+  finishedAt: string;
+  /** Achieved requests per second divided by the replicas serving during the run. */
+  replicaThroughputRps: number;
+}
+
+/** What makes a new run; other input changes (timeout, progress file, mode) only update the record. */
+export function rerunKey(i: LoadTestInputs): string {
+  return canonical([
+    i.scriptSha256,
+    i.spec.target,
+    i.spec.profile,
+    i.spec.thresholds,
+    i.spec.k6Path,
+    i.trigger,
+    i.replicasUnderTest,
+  ]);
+}
+
+async function run(inputs: LoadTestInputs): Promise<LoadTestOutputs> {
+  const { result, exitCode } = await runK6(inputs.spec);
+  if (!result.passed && inputs.mode === "gate") {
+    const failed = result.thresholds.filter((t) => !t.ok).map((t) => `${t.metric}: ${t.expression}`);
+    throw new Error(
+      `the load test failed its thresholds (k6 exit ${exitCode}), so the update stops (loadtest.mode gate): ${failed.join("; ")}; ` +
+        `p95 ${result.p95Ms ?? "-"} ms, p99 ${result.p99Ms ?? "-"} ms, error rate ${result.errorRate ?? "-"}, dropped iterations ${result.droppedIterations}`,
+    );
+  }
+  return {
+    ...inputs,
+    result,
+    exitCode,
+    finishedAt: new Date().toISOString(),
+    replicaThroughputRps: (result.achievedRps ?? 0) / inputs.replicasUnderTest,
+  };
+}
+
+export const loadTestProvider: pulumi.dynamic.ResourceProvider = {
+  async diff(_id: string, olds: LoadTestOutputs, news: LoadTestInputs) {
+    const inputsOf = (x: LoadTestInputs) =>
+      canonical({
+        spec: x.spec,
+        scriptSha256: x.scriptSha256,
+        trigger: x.trigger,
+        mode: x.mode,
+        replicasUnderTest: x.replicasUnderTest,
+      });
+    const changes = inputsOf(olds) !== inputsOf(news);
+    return { changes: changes || rerunKey(olds) !== rerunKey(news) };
+  },
+  async create(inputs: LoadTestInputs) {
+    const outs = await run(inputs);
+    return { id: `k6-${inputs.scriptSha256.slice(0, 12)}`, outs };
+  },
+  async update(_id: string, olds: LoadTestOutputs, news: LoadTestInputs) {
+    if (rerunKey(olds) === rerunKey(news)) return { outs: { ...olds, ...news } };
+    return { outs: await run(news) };
+  },
+};
+
+export class LoadTest extends pulumi.dynamic.Resource {
+  declare public readonly result: pulumi.Output<LoadTestResult>;
+  declare public readonly exitCode: pulumi.Output<number>;
+  declare public readonly finishedAt: pulumi.Output<string>;
+  declare public readonly replicaThroughputRps: pulumi.Output<number>;
+  constructor(
+    name: string,
+    args: { [K in keyof LoadTestInputs]: pulumi.Input<LoadTestInputs[K]> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(
+      loadTestProvider,
+      name,
+      { ...args, result: undefined, exitCode: undefined, finishedAt: undefined, replicaThroughputRps: undefined },
+      opts,
+      "cartorio",
+      "LoadTest",
+    );
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The load-test provider against the k6 stand-in (test/k6-standin/k6) and, when
+ * a real k6 is on PATH, against it too, with a target served on 127.0.0.1.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadStackFile } from "../../components/config/load";
+import { LoadTestInputs, loadTestProvider, LoadTestOutputs, rerunKey } from "../../components/loadtest/provider";
+import { RunSpec, scriptDigest } from "../../components/loadtest/runner";
+import { parseSummary, SummaryError } from "../../components/loadtest/summary";
+import { capacityPlan } from "../../components/scaling/plan";
+import { PROJECT_ROOT, tempDir } from "../helpers/tools";
+
+const STANDIN = path.join(PROJECT_ROOT, "test/k6-standin/k6");
+const SCRIPT = path.join(PROJECT_ROOT, "testes/performance/producao.js");
+
+function realK6(): string | undefined {
+  try {
+    return execFileSync("bash", ["-c", "command -v k6"], { encoding: "utf8" }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+// The same tests run against every k6 there is: the stand-in always, the real one when installed.
+const RUNNERS: [string, string][] = [
+  ["stand-in", STANDIN],
+  ...(realK6() ? [["k6", realK6()!] as [string, string]] : []),
+];
+
+let mode: "ok" | "error" | "slow" = "ok";
+let server: http.Server;
+let target: string;
+
+beforeAll(async () => {
+  server = http.createServer((_req, res) => {
+    if (mode === "error") {
+      res.statusCode = 500;
+      res.end("erro");
+    } else if (mode === "slow") {
+      setTimeout(() => res.end("ok"), 60);
+    } else res.end("ok");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise((r) => server.close(r)));
+
+function inputs(k6Path: string, over: Partial<RunSpec> = {}, extra: Partial<LoadTestInputs> = {}): LoadTestInputs {
+  const dir = tempDir("k6");
+  const spec: RunSpec = {
+    k6Path,
+    scriptPath: SCRIPT,
+    target,
+    profile: { baselineRps: 20, peakRps: 40, peakDurationSeconds: 1, rampSeconds: 0, preAllocatedVUs: 10, maxVUs: 50 },
+    thresholds: { p95Ms: 500, p99Ms: 1500, errorRate: 0.01, minSamples: 10 },
+    timeoutSeconds: 60,
+    progressFile: path.join(dir, "progress.log"),
+    ...over,
+  };
+  return {
+    spec,
+    scriptSha256: scriptDigest(spec.scriptPath),
+    trigger: "sha256:aaaa",
+    mode: "gate",
+    replicasUnderTest: 2,
+    ...extra,
+  };
+}
+
+const create = (i: LoadTestInputs) => loadTestProvider.create!(i) as Promise<{ id: string; outs: LoadTestOutputs }>;
+
+describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
+  it("thresholds passed: the summary becomes outputs, and throughput per replica", async () => {
+    mode = "ok";
+    const { outs } = await create(inputs(k6Path));
+    expect(outs.exitCode).toBe(0);
+    expect(outs.result.passed).toBe(true);
+    expect(outs.result.requests).toBeGreaterThanOrEqual(10);
+    expect(outs.result.p95Ms).toBeGreaterThan(0);
+    expect(outs.result.p99Ms).toBeGreaterThanOrEqual(outs.result.p95Ms!);
+    expect(outs.result.errorRate).toBe(0);
+    expect(outs.result.droppedIterations).toBe(0);
+    expect(outs.result.thresholds.map((t) => `${t.metric} ${t.expression}`)).toEqual(
+      expect.arrayContaining([
+        "http_req_failed rate<0.01",
+        "dropped_iterations count==0",
+        "http_reqs count>=10",
+        "http_req_duration{expected_response:true} p(95)<500",
+      ]),
+    );
+    expect(outs.replicaThroughputRps).toBeCloseTo(outs.result.achievedRps! / 2, 5);
+    // Progress an operator can follow while it runs.
+    expect(fs.readFileSync(outs.spec.progressFile, "utf8")).toMatch(/running \(/);
+  }, 120_000);
+
+  it("thresholds failed: gate mode stops the update, advisory mode records it", async () => {
+    mode = "error";
+    await expect(create(inputs(k6Path))).rejects.toThrow(
+      /failed its thresholds \(k6 exit 99\).*http_req_failed: rate<0\.01/,
+    );
+    const { outs } = await create(inputs(k6Path, {}, { mode: "advisory" }));
+    expect(outs.exitCode).toBe(99);
+    expect(outs.result.passed).toBe(false);
+    expect(outs.result.errorRate).toBe(1);
+    mode = "ok";
+  }, 120_000);
+
+  it("a latency threshold fails on a slow target", async () => {
+    mode = "slow";
+    await expect(
+      create(inputs(k6Path, { thresholds: { p95Ms: 20, p99Ms: 1500, errorRate: 0.01, minSamples: 10 } })),
+    ).rejects.toThrow(/p\(95\)<20/);
+    mode = "ok";
+  }, 120_000);
+
+  it("a script error is reported as such, not as failed thresholds", async () => {
+    const bad = path.join(tempDir("script"), "quebrado.js");
+    fs.writeFileSync(bad, 'import http from "k6/http";\nexport const options = {;\n');
+    const i = inputs(k6Path, { scriptPath: bad });
+    await expect(create(i)).rejects.toThrow(/k6 script error: the script threw an exception \(exit 107\)/);
+  });
+
+  it("a timeout stops the run and says so", async () => {
+    const i = inputs(k6Path, {
+      timeoutSeconds: 1,
+      profile: { baselineRps: 5, peakRps: 5, peakDurationSeconds: 30, rampSeconds: 0, preAllocatedVUs: 5, maxVUs: 5 },
+    });
+    await expect(create(i)).rejects.toThrow(/ran longer than 1 s \(loadtest.timeoutSeconds\)/);
+  }, 30_000);
+
+  it("an unreachable target is an infrastructure error before k6 starts", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    await expect(create(inputs(k6Path, { target: `http://127.0.0.1:${port}` }))).rejects.toThrow(
+      /is unreachable .*nothing was measured/,
+    );
+  });
+});
+
+describe("when the load test runs", () => {
+  it("a missing binary is named, with the config key to fix", async () => {
+    await expect(create(inputs("/nao/existe/k6"))).rejects.toThrow(
+      /k6 was not found at '\/nao\/existe\/k6': install k6 or set loadtest.k6Path/,
+    );
+  });
+
+  it("runs again for each trigger: script content, target, profile, thresholds, binary, trigger", async () => {
+    const base = inputs(STANDIN);
+    const olds = {
+      ...base,
+      result: undefined,
+      exitCode: 0,
+      finishedAt: "",
+      replicaThroughputRps: 0,
+    } as unknown as LoadTestOutputs;
+    const variants: [string, LoadTestInputs][] = [
+      ["script content", { ...base, scriptSha256: "0".repeat(64) }],
+      ["target", { ...base, spec: { ...base.spec, target: "http://127.0.0.1:1" } }],
+      ["profile", { ...base, spec: { ...base.spec, profile: { ...base.spec.profile, peakRps: 41 } } }],
+      ["thresholds", { ...base, spec: { ...base.spec, thresholds: { ...base.spec.thresholds, p99Ms: 1400 } } }],
+      ["k6 binary", { ...base, spec: { ...base.spec, k6Path: "/usr/local/bin/k6" } }],
+      ["trigger (image digest)", { ...base, trigger: "sha256:bbbb" }],
+    ];
+    for (const [what, news] of variants) {
+      expect(rerunKey(news), what).not.toBe(rerunKey(base));
+      expect((await loadTestProvider.diff!("id", olds, news)).changes, what).toBe(true);
+    }
+  });
+
+  it("does not run again when nothing it measures changed", async () => {
+    mode = "ok";
+    const base = inputs(STANDIN);
+    const { outs } = await create(base);
+    // State gives objects back with their keys reordered; that is no change.
+    const reverse = (v: unknown): unknown =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.entries(v as object)
+              .reverse()
+              .map(([k, x]) => [k, reverse(x)]),
+          )
+        : Array.isArray(v)
+          ? v.map(reverse)
+          : v;
+    const reordered = reverse(outs) as LoadTestOutputs;
+    expect((await loadTestProvider.diff!("id", reordered, base)).changes).toBe(false);
+    // A new timeout updates the record without a run: finishedAt stays.
+    const updated = await loadTestProvider.update!("id", outs, {
+      ...base,
+      spec: { ...base.spec, timeoutSeconds: 120 },
+    });
+    expect(updated.outs.finishedAt).toBe(outs.finishedAt);
+    expect(updated.outs.spec.timeoutSeconds).toBe(120);
+  }, 60_000);
+});
+
+describe("the corregedoria's script", () => {
+  it("parses as an ES module and declares the thresholds the config names", async () => {
+    const cfg = loadStackFile(PROJECT_ROOT, "producao");
+    const dir = tempDir("esm");
+    fs.writeFileSync(path.join(dir, "http.mjs"), "export default {};\n");
+    fs.writeFileSync(path.join(dir, "k6.mjs"), "export function check() { return true; }\n");
+    const text = fs
+      .readFileSync(SCRIPT, "utf8")
+      .replace(/from "k6\/http"/, `from ${JSON.stringify(pathToFileURL(path.join(dir, "http.mjs")).href)}`)
+      .replace(/from "k6"/, `from ${JSON.stringify(pathToFileURL(path.join(dir, "k6.mjs")).href)}`);
+    fs.writeFileSync(path.join(dir, "script.mjs"), text);
+    const t = cfg.loadtest.thresholds;
+    (globalThis as { __ENV?: Record<string, string> }).__ENV = {
+      P95_MS: String(t.p95Ms),
+      P99_MS: String(t.p99Ms),
+      ERROR_RATE: String(t.errorRate),
+      MIN_SAMPLES: String(t.minSamples),
+    };
+    const mod = await import(pathToFileURL(path.join(dir, "script.mjs")).href);
+    expect(mod.options.thresholds).toEqual({
+      "http_req_duration{expected_response:true}": [`p(95)<${t.p95Ms}`, `p(99)<${t.p99Ms}`],
+      http_req_failed: [`rate<${t.errorRate}`],
+      checks: ["rate>0.99"],
+      dropped_iterations: ["count==0"],
+      http_reqs: [`count>=${t.minSamples}`],
+    });
+    expect(mod.options.scenarios.corregedoria.executor).toBe("ramping-arrival-rate");
+    expect(typeof mod.handleSummary).toBe("function");
+  });
+});
+
+describe("the summary and the capacity plan", () => {
+  it("refuses a summary without metrics, and reads an absent dropped_iterations as 0", () => {
+    expect(() => parseSummary("{}")).toThrow(SummaryError);
+    expect(() => parseSummary("nope")).toThrow(/not JSON/);
+    const r = parseSummary(JSON.stringify({ metrics: { http_reqs: { values: { count: 12, rate: 6 } } } }));
+    expect(r).toMatchObject({ droppedIterations: 0, requests: 12, achievedRps: 6, passed: true });
+  });
+
+  it("a new measurement changes the capacity plan", () => {
+    const cfg = loadStackFile(PROJECT_ROOT, "producao");
+    const fromConfig = capacityPlan(cfg);
+    const measured = capacityPlan(cfg, { replicaThroughputRps: 12.5, source: "load test 2026-11-29T08:00:00Z" });
+    expect(measured.input.throughputSource).toBe("load test 2026-11-29T08:00:00Z");
+    // ceil(200 × 1.2 / 12.5) = 20, +1 = 21 instead of 6.
+    expect([fromConfig.neededAtPeak, measured.neededAtPeak]).toEqual([6, 21]);
+  });
+});

@@ -1,0 +1,77 @@
+/** The load gate under mocks: a local k6 run, or a k6-operator TestRun for distributed load. */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadtestSchema } from "../../components/config/schema";
+import { PROJECT_ROOT } from "../helpers/tools";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
+closure.serializeFunction = async () => ({
+  text: "/* serialized by the engine tests */",
+  exportName: "handler",
+  containsSecrets: false,
+});
+
+const registered: { type: string; name: string; inputs: Record<string, any> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe("LoadGate under mocks", () => {
+  beforeAll(async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+          return { id: `${args.name}-id`, state: args.inputs };
+        },
+        call: (args) => args.inputs,
+      },
+      "cartorio-plataforma",
+      "producao",
+      true,
+    );
+    const { LoadGate } = await import("../../components/loadtest");
+    const base = { target: "https://api.cartorio.example", trigger: "sha256:cafe" };
+    new LoadGate("local-run", {
+      loadtest: loadtestSchema.parse(base),
+      projectRoot: PROJECT_ROOT,
+      replicasUnderTest: 3,
+      namespace: "cartorio",
+    });
+    new LoadGate("distributed", {
+      loadtest: loadtestSchema.parse({ ...base, parallelism: 4 }),
+      projectRoot: PROJECT_ROOT,
+      replicasUnderTest: 3,
+      namespace: "cartorio",
+    });
+    await new Promise((r) => setTimeout(r, 200));
+  });
+
+  it("parallelism 1 runs k6 here, with the script's digest, the trigger and the profile as inputs", () => {
+    const run = registered.find((r) => r.type === "pulumi-nodejs:dynamic/cartorio:LoadTest")!;
+    expect(run.name).toBe("local-run-k6");
+    expect(run.inputs).toMatchObject({
+      trigger: "sha256:cafe",
+      mode: "gate",
+      replicasUnderTest: 3,
+      scriptSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(run.inputs.spec).toMatchObject({
+      k6Path: "k6",
+      target: "https://api.cartorio.example",
+      timeoutSeconds: 900,
+    });
+  });
+
+  it("parallelism 4 declares a k6-operator TestRun over the script in a ConfigMap", () => {
+    const cm = registered.find((r) => r.type === "kubernetes:core/v1:ConfigMap")!;
+    expect(cm.inputs.metadata).toMatchObject({ name: "cartorio-loadtest-script", namespace: "cartorio" });
+    expect(cm.inputs.data["producao.js"]).toContain("handleSummary");
+    const tr = registered.find((r) => r.type === "kubernetes:k6.io/v1alpha1:TestRun")!;
+    expect(tr.inputs.spec).toMatchObject({
+      parallelism: 4,
+      script: { configMap: { name: "cartorio-loadtest-script", file: "producao.js" } },
+      cleanup: "post",
+    });
+    expect(tr.inputs.spec.arguments).toContain("-e TARGET_URL=https://api.cartorio.example");
+    expect(registered.filter((r) => r.type === "pulumi-nodejs:dynamic/cartorio:LoadTest")).toHaveLength(1);
+  });
+});
