@@ -22,6 +22,19 @@ const defaults: CapacityInput = {
   },
 };
 
+// 1000 rps from 2 replicas with a slow scale-up policy: 2 pods per 60 s.
+const slow: CapacityInput = {
+  ...defaults,
+  peakRps: 1000,
+  minReplicas: 2,
+  maxReplicas: 30,
+  scaleUp: {
+    stabilizationWindowSeconds: 0,
+    selectPolicy: "Max",
+    policies: [{ type: "Pods", value: 2, periodSeconds: 60 }],
+  },
+};
+
 describe("capacity plan", () => {
   it("default profile: needs 2 at baseline and 6 at peak, reached in one sync", () => {
     // baseline: ceil(40 × 1.2 / 50) = 1, +1 spare = 2; peak: ceil(200 × 1.2 / 50) = 5, +1 = 6.
@@ -45,38 +58,15 @@ describe("capacity plan", () => {
 
   it("a slow scale-up policy: 2 pods per 60 s from 2 to 20 takes 495 s", () => {
     // target ceil(1000 / 50) = 20; +2 at 15 s, then +2 each time the 60 s period clears: 75, 135, … 495.
-    const input = {
-      ...defaults,
-      peakRps: 1000,
-      minReplicas: 2,
-      maxReplicas: 30,
-      scaleUp: {
-        stabilizationWindowSeconds: 0,
-        selectPolicy: "Max" as const,
-        policies: [{ type: "Pods" as const, value: 2, periodSeconds: 60 }],
-      },
-    };
-    const sim = simulateScaleUp(input);
+    const sim = simulateScaleUp(slow);
     expect(sim.seconds).toBe(495);
     expect(sim.timeline.map((s) => s.t)).toEqual([0, 15, 75, 135, 195, 255, 315, 375, 435, 495]);
     expect(sim.timeline.map((s) => s.replicas)).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
-    expect(planCapacity(input).ok).toBe(true);
+    expect(planCapacity(slow).ok).toBe(true);
   });
 
   it("a peak shorter than the time to scale fails, saying so", () => {
-    const input = {
-      ...defaults,
-      peakRps: 1000,
-      peakDurationSeconds: 300,
-      minReplicas: 2,
-      maxReplicas: 30,
-      scaleUp: {
-        stabilizationWindowSeconds: 0,
-        selectPolicy: "Max" as const,
-        policies: [{ type: "Pods" as const, value: 2, periodSeconds: 60 }],
-      },
-    };
-    const p = planCapacity(input);
+    const p = planCapacity({ ...slow, peakDurationSeconds: 300 });
     expect(p.ok).toBe(false);
     expect(p.reasons).toEqual(["the HPA needs 495 s to grow from 2 to 20 replicas, longer than the 300 s peak"]);
   });

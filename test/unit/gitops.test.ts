@@ -1,25 +1,12 @@
 /** GitOps components under mocks: every resource and the properties that matter. */
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gitopsSchema } from "../../components/config/schema";
 import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../components/gitops/flux";
 import { filterInstallManifest } from "../../components/gitops/install";
 import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen";
+import { recordResources, Registered, settle } from "../helpers/mocks";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-closure.serializeFunction = async () => ({
-  text: "/* serialized by the engine tests */",
-  exportName: "handler",
-  containsSecrets: false,
-});
-
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-const registered: Registered[] = [];
+let registered: Registered[] = [];
 const find = (type: string) => registered.filter((r) => r.type === type);
 
 const INSTALL = [
@@ -57,27 +44,17 @@ const gitops = gitopsSchema.parse({ knownTeams: [] });
 
 describe("GitOps components under mocks", () => {
   beforeAll(async () => {
-    await pulumi.runtime.setMocks(
-      {
-        newResource: (args) => {
-          registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-          const state =
-            args.type === "pulumi-nodejs:dynamic/cartorio:DeployKeyPair"
-              ? { ...args.inputs, ...generateDeployKey("ecdsa-p384", args.inputs.comment) }
-              : args.inputs;
-          return { id: `${args.name}-id`, state };
-        },
-        call: (args) =>
-          args.token === "github:index/getTeam:getTeam" ? { id: "4242", slug: args.inputs.slug } : args.inputs,
-      },
-      "cartorio-plataforma",
-      "producao",
-      true,
-    );
+    registered = await recordResources("producao", {
+      state: (r) =>
+        r.type === "pulumi-nodejs:dynamic/cartorio:DeployKeyPair"
+          ? { ...generateDeployKey("ecdsa-p384", r.inputs.comment) }
+          : undefined,
+      calls: { "github:index/getTeam:getTeam": (i) => ({ id: "4242", slug: i.slug }) },
+    });
     const { FluxBootstrap, RepositoryHardening } = await import("../../components/gitops");
     const flux = new FluxBootstrap("flux", { gitops, renderOnly: false, installManifest: INSTALL });
     new RepositoryHardening("repository", { gitops, deployKeyPublic: flux.deployKeyPublic });
-    await new Promise((r) => setTimeout(r, 300));
+    await settle();
   });
 
   it("GitRepository flux-system with the CLI's URL form, branch, interval and secret", () => {

@@ -7,23 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { rawFromStackFile } from "../../components/config/load";
+import { recordResources, Registered, settle } from "../helpers/mocks";
 import { PROJECT_ROOT } from "../helpers/tools";
-
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-}
-
-// Closure serialization of dynamic providers does not survive vitest's module
-// transform; the engine tests serialize them for real. Here only the graph matters.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-closure.serializeFunction = async () => ({
-  text: "/* provider serialized by the engine tests */",
-  exportName: "handler",
-  containsSecrets: false,
-});
 
 // producao downloads Flux's install manifest; here a small stand-in answers instead of the network.
 const fetched: string[] = [];
@@ -34,27 +19,15 @@ globalThis.fetch = (async (url: string) => {
 
 async function graphOf(stack: string): Promise<Registered[]> {
   vi.resetModules();
-  const registered: Registered[] = [];
   const raw = rawFromStackFile(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`));
   const config = Object.fromEntries(
     Object.entries(raw).map(([k, v]) => [`cartorio-plataforma:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
   );
   pulumi.runtime.setAllConfig(config);
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: args.inputs };
-      },
-      call: (args) => args.inputs,
-    },
-    "cartorio-plataforma",
-    stack,
-    true,
-  );
+  const registered = await recordResources(stack);
   // Components register through the same monitor; record them too.
   const mod = await import("../../index");
-  await new Promise((r) => setTimeout(r, 200));
+  await settle();
   expect(mod.stack).toBe(stack);
   return registered;
 }

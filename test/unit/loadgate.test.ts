@@ -1,33 +1,14 @@
 /** The load gate under mocks: a local k6 run, or a k6-operator TestRun for distributed load. */
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadtestSchema } from "../../components/config/schema";
+import { recordResources, Registered, settle } from "../helpers/mocks";
 import { PROJECT_ROOT } from "../helpers/tools";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-closure.serializeFunction = async () => ({
-  text: "/* serialized by the engine tests */",
-  exportName: "handler",
-  containsSecrets: false,
-});
-
-const registered: { type: string; name: string; inputs: Record<string, any> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+let registered: Registered[] = [];
 
 describe("LoadGate under mocks", () => {
   beforeAll(async () => {
-    await pulumi.runtime.setMocks(
-      {
-        newResource: (args) => {
-          registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-          return { id: `${args.name}-id`, state: args.inputs };
-        },
-        call: (args) => args.inputs,
-      },
-      "cartorio-plataforma",
-      "producao",
-      true,
-    );
+    registered = await recordResources("producao");
     const { LoadGate } = await import("../../components/loadtest");
     const base = { target: "https://api.cartorio.example", trigger: "sha256:cafe" };
     new LoadGate("local-run", {
@@ -42,7 +23,7 @@ describe("LoadGate under mocks", () => {
       replicasUnderTest: 3,
       namespace: "cartorio",
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await settle();
   });
 
   it("parallelism 1 runs k6 here, with the script's digest, the trigger and the profile as inputs", () => {
