@@ -31,7 +31,8 @@ key=$(
   {
     cat "$here/versions.env"
     go env GOVERSION GOOS GOARCH
-    find "$here/engine" "$here/kubernetes" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 |
+    # Relative paths: the key must not depend on where the repository is cloned.
+    cd "$here" && find engine kubernetes -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 |
       sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-16
 )
