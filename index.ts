@@ -72,6 +72,7 @@ const loadGate =
           projectRoot,
           replicasUnderTest: cfg.loadtest.replicasUnderTest ?? cfg.scaling.minReplicas,
           namespace: scaling?.namespace ?? cfg.workload.namespace,
+          clusterContext: cfg.kubernetes.mode === "cluster" ? cfg.kubernetes.context : undefined,
         },
         { providers, dependsOn: scaling ? [scaling] : [] },
       )
@@ -80,6 +81,7 @@ export const loadtest = loadGate && {
   result: loadGate.result,
   replicaThroughputRps: loadGate.replicaThroughputRps,
   testRun: loadGate.testRunName,
+  distributedVerdict: loadGate.distributedVerdict,
 };
 
 /** The capacity plan for the corregedoria's profile: throughput from the latest load test, else from config. */

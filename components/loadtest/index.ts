@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { LoadtestConfig } from "../config/schema";
 import { LABELS, MANAGED_BY, PART_OF } from "../platform/labels";
-import { LoadTest } from "./provider";
+import { LoadTest, TestRunResult } from "./provider";
+import type { TestRunVerdict } from "./testrun";
 import { k6Args, scriptDigest } from "./runner";
 import type { LoadTestResult } from "./summary";
 
@@ -22,6 +23,11 @@ export interface LoadGateArgs {
   replicasUnderTest: number;
   /** Namespace of the distributed runners. */
   namespace: pulumi.Input<string>;
+  /**
+   * Kubeconfig context to read a distributed run's results from; undefined when
+   * objects are only rendered (no cluster to read from).
+   */
+  clusterContext?: string;
 }
 
 export class LoadGate extends pulumi.ComponentResource {
@@ -30,6 +36,8 @@ export class LoadGate extends pulumi.ComponentResource {
   public readonly replicaThroughputRps?: pulumi.Output<number>;
   public readonly finishedAt?: pulumi.Output<string>;
   public readonly testRunName?: pulumi.Output<string>;
+  /** A distributed run's outcome, read from its runner pods. */
+  public readonly distributedVerdict?: pulumi.Output<TestRunVerdict>;
 
   constructor(name: string, args: LoadGateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cartorio:loadtest:LoadGate", name, {}, opts);
@@ -101,6 +109,23 @@ export class LoadGate extends pulumi.ComponentResource {
         { parent: this },
       );
       this.testRunName = testRun.metadata.name;
+      if (args.clusterContext !== undefined) {
+        const result = new TestRunResult(
+          `${name}-testrun-result`,
+          {
+            read: pulumi.all([testRun.metadata.name, testRun.metadata.namespace]).apply(([trName, ns]) => ({
+              name: trName,
+              namespace: ns,
+              parallelism: l.parallelism,
+              timeoutSeconds: l.timeoutSeconds,
+              context: args.clusterContext!,
+            })),
+            mode: l.mode,
+          },
+          { parent: this, dependsOn: [testRun] },
+        );
+        this.distributedVerdict = result.verdict;
+      }
     }
     this.registerOutputs({
       result: this.result,

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { canonical } from "../platform/canonical";
 import { RunSpec, runK6 } from "./runner";
+import { readTestRun, ReadTestRunSpec, TestRunVerdict } from "./testrun";
 import type { LoadTestResult } from "./summary";
 
 export interface LoadTestInputs {
@@ -97,5 +98,40 @@ export class LoadTest extends pulumi.dynamic.Resource {
       "cartorio",
       "LoadTest",
     );
+  }
+}
+
+export interface TestRunResultInputs {
+  read: ReadTestRunSpec;
+  mode: "gate" | "advisory";
+}
+
+/** Reads a distributed run's outcome once the TestRun exists; in gate mode a failed run fails the update. */
+export const testRunResultProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: TestRunResultInputs) {
+    const verdict = await readTestRun(inputs.read);
+    if (!verdict.passed && inputs.mode === "gate") {
+      throw new Error(`the distributed load test did not pass (loadtest.mode gate): ${verdict.detail}`);
+    }
+    return { id: `${inputs.read.namespace}/${inputs.read.name}`, outs: { ...inputs, verdict } };
+  },
+  async diff(_id: string, olds: TestRunResultInputs, news: TestRunResultInputs) {
+    // A new TestRun (new script digest, new name) is a new run to read.
+    const replaces = canonical(olds.read) !== canonical(news.read) ? ["read"] : [];
+    return { changes: replaces.length > 0 || olds.mode !== news.mode, replaces };
+  },
+  async update(_id: string, olds: TestRunResultInputs & { verdict: unknown }, news: TestRunResultInputs) {
+    return { outs: { ...news, verdict: olds.verdict } };
+  },
+};
+
+export class TestRunResult extends pulumi.dynamic.Resource {
+  declare public readonly verdict: pulumi.Output<TestRunVerdict>;
+  constructor(
+    name: string,
+    args: { [K in keyof TestRunResultInputs]: pulumi.Input<TestRunResultInputs[K]> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(testRunResultProvider, name, { ...args, verdict: undefined }, opts, "cartorio", "TestRunResult");
   }
 }
