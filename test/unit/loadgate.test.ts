@@ -22,6 +22,7 @@ describe("LoadGate under mocks", () => {
       projectRoot: PROJECT_ROOT,
       replicasUnderTest: 3,
       namespace: "cartorio",
+      clusterContext: "producao",
     });
     await settle();
   });
@@ -54,5 +55,11 @@ describe("LoadGate under mocks", () => {
     });
     expect(tr.inputs.spec.arguments).toContain("-e TARGET_URL=https://api.cartorio.example");
     expect(registered.filter((r) => r.type === "pulumi-nodejs:dynamic/cartorio:LoadTest")).toHaveLength(1);
+    // With a cluster to read from, the runners' outcome is read back (and gates the update).
+    const result = registered.find((r) => r.type === "pulumi-nodejs:dynamic/cartorio:TestRunResult")!;
+    expect(result.inputs).toMatchObject({
+      mode: "gate",
+      read: { namespace: "cartorio", parallelism: 4, context: "producao" },
+    });
   });
 });
