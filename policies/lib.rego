@@ -5,7 +5,10 @@ package main
 
 import rego.v1
 
-params := data.catalogue.parameters
+# From --data policies/catalogue.yaml when given, else the generated copy (catalogue_data.rego).
+params := data.catalogue.parameters if data.catalogue.parameters
+
+else := catalogue_default.parameters
 
 combined if is_array(input)
 

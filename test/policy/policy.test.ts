@@ -10,6 +10,7 @@ import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
 import { evaluate, OBJECT_RULES, RULE_IDS, SET_RULES } from "../../components/policy/rules";
+import { catalogueDataRego, DATA_REGO } from "../../scripts/policy-data";
 import { corpus, Fixture } from "../helpers/corpus";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
 
@@ -147,5 +148,25 @@ describe("the Rego rules", () => {
     expect(msgs).toContain(
       "CART-K8S-001: Confimap typo: kind Confimap is not in the rulebook; fix the spelling or add it to parameters.knownKinds",
     );
+  });
+
+  it("run without --data too, from the generated copy of the catalogue, which is up to date", () => {
+    expect(fs.readFileSync(DATA_REGO, "utf8"), "run npm run policy:data").toBe(catalogueDataRego());
+    const verify = execFileSync(conftest, ["verify", "--policy", path.join(PROJECT_ROOT, "policies"), "--no-color"], {
+      encoding: "utf8",
+    });
+    expect(verify).toMatch(/(\d+) tests, \1 passed, 0 warnings, 0 failures/);
+    // The bare command still catches a violation: nothing passes for lack of parameters.
+    const dir = tempDir("nodata");
+    fs.writeFileSync(
+      path.join(dir, "svc.yaml"),
+      "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: cartorio}\nspec: {type: NodePort}\n",
+    );
+    const res = spawnSync(conftest, ["test", dir, "--policy", path.join(PROJECT_ROOT, "policies"), "--no-color"], {
+      encoding: "utf8",
+    });
+    expect(res.status).toBe(1);
+    expect(res.stdout).toContain("CART-NET-001: Service cartorio/api: type NodePort exposes the service on every node");
+    expect(res.stdout).toContain("CART-LGPD-001: Service cartorio/api: lacks the label cartorio.digital/owner");
   });
 });
