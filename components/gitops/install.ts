@@ -7,7 +7,8 @@ import { parseAllDocuments } from "yaml";
 import type { GitopsConfig } from "../config/schema";
 import { selectedControllers } from "./flux";
 
-const ALL_CONTROLLERS = [
+/** Every controller a Flux release ships. */
+export const ALL_CONTROLLERS = [
   "source-controller",
   "kustomize-controller",
   "helm-controller",

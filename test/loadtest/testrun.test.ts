@@ -49,6 +49,16 @@ describe("judging a TestRun", () => {
   });
 });
 
+/** The TestRun "carga" in namespace cartorio, two runners, polled quickly. */
+const READ = {
+  namespace: "cartorio",
+  name: "carga",
+  parallelism: 2,
+  timeoutSeconds: 30,
+  context: "producao",
+  pollSeconds: 0.05,
+};
+
 describe("reading a TestRun from the Kubernetes API", () => {
   let server: http.Server;
   let polls = 0;
@@ -101,14 +111,7 @@ describe("reading a TestRun from the Kubernetes API", () => {
   it("waits for stage finished, then reads each runner's exit code", async () => {
     polls = 0;
     exitCodes = [0, 0];
-    const v = await readTestRun({
-      namespace: "cartorio",
-      name: "carga",
-      parallelism: 2,
-      timeoutSeconds: 30,
-      context: "producao",
-      pollSeconds: 0.05,
-    });
+    const v = await readTestRun(READ);
     expect(v).toMatchObject({
       finished: true,
       passed: true,
@@ -127,14 +130,7 @@ describe("reading a TestRun from the Kubernetes API", () => {
     exitCodes = [0, 99];
     await expect(
       testRunResultProvider.create!({
-        read: {
-          namespace: "cartorio",
-          name: "carga",
-          parallelism: 2,
-          timeoutSeconds: 30,
-          context: "producao",
-          pollSeconds: 0.05,
-        },
+        read: READ,
         mode: "gate",
       }),
     ).rejects.toThrow(/did not pass \(loadtest.mode gate\): carga-2: thresholds failed \(exit 99\)/);

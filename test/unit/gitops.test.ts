@@ -2,21 +2,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { gitopsSchema } from "../../components/config/schema";
 import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../components/gitops/flux";
-import { filterInstallManifest } from "../../components/gitops/install";
+import { ALL_CONTROLLERS, filterInstallManifest } from "../../components/gitops/install";
 import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen";
 import { recordResources, Registered, settle } from "../helpers/mocks";
 
 let registered: Registered[] = [];
 const find = (type: string) => registered.filter((r) => r.type === type);
 
-const INSTALL = [
-  "source-controller",
-  "kustomize-controller",
-  "helm-controller",
-  "notification-controller",
-  "image-reflector-controller",
-  "image-automation-controller",
-]
+const INSTALL = ALL_CONTROLLERS.filter((c) => c !== "source-watcher")
   .map(
     (c) => `---
 apiVersion: apps/v1
