@@ -6,7 +6,7 @@
  * does not list. With --apply it creates what is missing. It never deletes.
  * Exit 0 when in sync (after --apply), 1 when something is missing.
  */
-import { ensureKey, listKeyLabels, pinFromEnv } from "../components/keys/hsm";
+import { ensureKeys, listKeyLabels, pinFromEnv } from "../components/keys/hsm";
 import { keyLabel, loadInventory } from "../components/keys/inventory";
 import { operatorOptions, run } from "./operator";
 
@@ -24,15 +24,17 @@ run(() => {
     const onHsm = new Set(listKeyLabels(opts.kms.module, ref, pin));
     const declared = inventory.keys.filter((k) => k.token === token.name);
     console.log(`token ${token.name} (label ${token.label}):`);
+    const toCreate = declared.filter((k) => k.state === "active" && !onHsm.has(keyLabel(k)));
+    // One login for every key the token lacks.
+    const created = new Map(opts.apply ? ensureKeys(opts.kms.module, ref, toCreate, pin).map((r) => [r.label, r]) : []);
     for (const k of declared) {
       const label = keyLabel(k);
       if (onHsm.has(label)) {
         console.log(`  = ${label} (${k.state})`);
       } else if (k.state === "retired") {
         console.log(`  . ${label} retired and absent from the token`);
-      } else if (opts.apply) {
-        const rec = ensureKey(opts.kms.module, ref, k, pin);
-        console.log(`  + ${label} created (${rec.fingerprint})`);
+      } else if (created.has(label)) {
+        console.log(`  + ${label} created (${created.get(label)!.fingerprint})`);
       } else {
         console.log(`  + ${label} missing: run with --apply to create it`);
         missing++;

@@ -154,49 +154,56 @@ function lookupPair(s: Session, key: Pick<KeySpec, "id" | "version">): { priv?: 
 
 /** Makes sure the key version exists as a sensitive, non-extractable token key pair. */
 export function ensureKey(modulePath: string, token: TokenRef, key: KeySpec, pin: string): KeyRecord {
-  return withUserSession(modulePath, token, pin, (s) => {
-    const found = lookupPair(s, key);
-    if (found.priv && found.pub) return describeKey(s, key, found.priv, found.pub, false);
-    if (found.priv || found.pub) {
-      throw new Error(
-        `key ${keyLabel(key)} is half present on token '${token.label}' (only the ${found.priv ? "private" : "public"} key); resolve it by hand`,
-      );
-    }
-    const { m, p, session } = s;
-    const label = keyLabel(key);
-    const id = keyObjectId(key);
-    const common = [
-      { type: m.CKA_TOKEN, value: true },
-      { type: m.CKA_LABEL, value: label },
-      { type: m.CKA_ID, value: id },
-    ];
-    const pubTemplate: Pkcs11.Template = [
-      { type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY },
-      ...common,
-      { type: m.CKA_VERIFY, value: true },
-    ];
-    const privTemplate: Pkcs11.Template = [
-      { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
-      ...common,
-      { type: m.CKA_PRIVATE, value: true },
-      { type: m.CKA_SENSITIVE, value: true },
-      { type: m.CKA_EXTRACTABLE, value: false },
-      { type: m.CKA_SIGN, value: true },
-    ];
-    let mechanism: number;
-    if (key.algorithm === "EC") {
-      mechanism = m.CKM_EC_KEY_PAIR_GEN;
-      pubTemplate.push({ type: m.CKA_EC_PARAMS, value: Buffer.from(CURVE_OIDS[key.curve!], "hex") });
-    } else {
-      mechanism = m.CKM_RSA_PKCS_KEY_PAIR_GEN;
-      pubTemplate.push(
-        { type: m.CKA_MODULUS_BITS, value: key.size! },
-        { type: m.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
-      );
-    }
-    const pair = p.C_GenerateKeyPair(session, { mechanism }, pubTemplate, privTemplate);
-    return describeKey(s, key, pair.privateKey, pair.publicKey, true);
-  });
+  return withUserSession(modulePath, token, pin, (s) => ensureInSession(s, token, key));
+}
+
+/** Ensures several key versions of one token in a single login (kms:sync); same result as ensureKey each. */
+export function ensureKeys(modulePath: string, token: TokenRef, keys: KeySpec[], pin: string): KeyRecord[] {
+  return withUserSession(modulePath, token, pin, (s) => keys.map((k) => ensureInSession(s, token, k)));
+}
+
+function ensureInSession(s: Session, token: TokenRef, key: KeySpec): KeyRecord {
+  const found = lookupPair(s, key);
+  if (found.priv && found.pub) return describeKey(s, key, found.priv, found.pub, false);
+  if (found.priv || found.pub) {
+    throw new Error(
+      `key ${keyLabel(key)} is half present on token '${token.label}' (only the ${found.priv ? "private" : "public"} key); resolve it by hand`,
+    );
+  }
+  const { m, p, session } = s;
+  const label = keyLabel(key);
+  const id = keyObjectId(key);
+  const common = [
+    { type: m.CKA_TOKEN, value: true },
+    { type: m.CKA_LABEL, value: label },
+    { type: m.CKA_ID, value: id },
+  ];
+  const pubTemplate: Pkcs11.Template = [
+    { type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY },
+    ...common,
+    { type: m.CKA_VERIFY, value: true },
+  ];
+  const privTemplate: Pkcs11.Template = [
+    { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
+    ...common,
+    { type: m.CKA_PRIVATE, value: true },
+    { type: m.CKA_SENSITIVE, value: true },
+    { type: m.CKA_EXTRACTABLE, value: false },
+    { type: m.CKA_SIGN, value: true },
+  ];
+  let mechanism: number;
+  if (key.algorithm === "EC") {
+    mechanism = m.CKM_EC_KEY_PAIR_GEN;
+    pubTemplate.push({ type: m.CKA_EC_PARAMS, value: Buffer.from(CURVE_OIDS[key.curve!], "hex") });
+  } else {
+    mechanism = m.CKM_RSA_PKCS_KEY_PAIR_GEN;
+    pubTemplate.push(
+      { type: m.CKA_MODULUS_BITS, value: key.size! },
+      { type: m.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+    );
+  }
+  const pair = p.C_GenerateKeyPair(session, { mechanism }, pubTemplate, privTemplate);
+  return describeKey(s, key, pair.privateKey, pair.publicKey, true);
 }
 
 /** Reads a key version without creating it; undefined when absent. */
