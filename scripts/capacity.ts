@@ -5,11 +5,11 @@
  * would show of the scaling rules, the capacity plan for the corregedoria's
  * profile and the verdict with its reason. Exit 0 when the rules hold, 1 when not.
  */
-import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { loadStackFile } from "../components/config/load";
 import { formatPlan } from "../components/scaling/capacity";
 import { capacityPlan } from "../components/scaling/plan";
+import { PROJECT_ROOT } from "./operator";
 
 const { values } = parseArgs({
   options: {
@@ -20,7 +20,7 @@ const { values } = parseArgs({
   strict: true,
 });
 try {
-  const cfg = loadStackFile(path.resolve(__dirname, ".."), values.stack!);
+  const cfg = loadStackFile(PROJECT_ROOT, values.stack!);
   let measured;
   if (values.throughput !== undefined) {
     const rps = Number(values.throughput);

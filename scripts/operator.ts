@@ -7,7 +7,8 @@ import { parseArgs } from "node:util";
 import { loadStackFile } from "../components/config/load";
 import type { KmsConfig } from "../components/config/schema";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
+/** The project folder: set by scripts/run.mjs (bundled commands), else this file's parent. */
+export const PROJECT_ROOT = process.env.CARTORIO_PROJECT_ROOT ?? path.resolve(__dirname, "..");
 
 export interface OperatorOptions {
   stack: string;

@@ -7,10 +7,11 @@ import { listKeyLabels } from "../../components/keys/hsm";
 import { makeSoftHsm } from "../helpers/softhsm";
 import { PROJECT_ROOT, SOFTHSM_MODULE, tempDir } from "../helpers/tools";
 
-const tsx = path.join(PROJECT_ROOT, "node_modules/.bin/tsx");
+// As `npm run hsm:slots` / `npm run kms:sync` run them.
+const runner = path.join(PROJECT_ROOT, "scripts/run.mjs");
 
 function runCommand(script: string, args: string[], env: Record<string, string>) {
-  const res = spawnSync(tsx, [path.join(PROJECT_ROOT, "scripts", script), ...args], {
+  const res = spawnSync(process.execPath, [runner, script.replace(/\.ts$/, ""), ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     encoding: "utf8",
