@@ -51,6 +51,9 @@ ensure_toolchain() {
   export PULUMI_CLI
 }
 
+# Go may be installed without being on PATH (e.g. /usr/local/go from the official tarball).
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then export PATH="/usr/local/go/bin:$PATH"; fi
+
 # Offline engine settings wherever the engine runs.
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
