@@ -39,35 +39,35 @@ function validate(inputs: SlotValidationInputs): { failures: string[]; tokens: V
   return { failures, tokens };
 }
 
+type SlotValidationState = SlotValidationInputs & { validated?: ValidatedToken[] };
+
+/** What the resource is: its inputs and what check found on the HSM. */
+const slotState = (x: SlotValidationState) =>
+  canonical({ modulePath: x.modulePath, pinEnv: x.pinEnv, tokens: x.tokens, validated: x.validated });
+
 export const slotValidationProvider: pulumi.dynamic.ResourceProvider = {
   // check runs on preview too, so an HSM that is not ready stops the deployment before anything changes.
+  // It is the one place that talks to the HSM: what it finds travels as the `validated` input, so diff,
+  // create and update log in to no token again.
   async check(_olds: SlotValidationInputs, news: SlotValidationInputs) {
-    let failures: string[];
     try {
-      failures = validate(news).failures;
+      const { failures, tokens } = validate(news);
+      return {
+        inputs: { ...news, validated: tokens },
+        failures: failures.map((reason) => ({ property: "tokens", reason })),
+      };
     } catch (e) {
-      failures = [(e as Error).message];
+      return { inputs: news, failures: [{ property: "tokens", reason: (e as Error).message }] };
     }
-    return { inputs: news, failures: failures.map((reason) => ({ property: "tokens", reason })) };
   },
-  async diff(_id: string, olds: SlotValidationInputs & { validated?: ValidatedToken[] }, news: SlotValidationInputs) {
-    const tokens = validate(news).tokens;
-    const changed =
-      olds.modulePath !== news.modulePath ||
-      olds.pinEnv !== news.pinEnv ||
-      canonical(olds.tokens) !== canonical(news.tokens) ||
-      canonical(olds.validated) !== canonical(tokens);
-    return { changes: changed };
+  async diff(_id: string, olds: SlotValidationState, news: SlotValidationState) {
+    return { changes: slotState(olds) !== slotState(news) };
   },
-  async create(inputs: SlotValidationInputs) {
-    const { failures, tokens } = validate(inputs);
-    if (failures.length) throw new Error(failures.join("; "));
-    return { id: "hsm-slots", outs: { ...inputs, validated: tokens } };
+  async create(inputs: SlotValidationState) {
+    return { id: "hsm-slots", outs: inputs };
   },
-  async update(_id: string, _olds: SlotValidationInputs, news: SlotValidationInputs) {
-    const { failures, tokens } = validate(news);
-    if (failures.length) throw new Error(failures.join("; "));
-    return { outs: { ...news, validated: tokens } };
+  async update(_id: string, _olds: SlotValidationState, news: SlotValidationState) {
+    return { outs: news };
   },
 };
 
