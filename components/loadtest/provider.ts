@@ -58,6 +58,7 @@ async function run(inputs: LoadTestInputs): Promise<LoadTestOutputs> {
 }
 
 export const loadTestProvider: pulumi.dynamic.ResourceProvider = {
+  // Any input change is a change; update decides through rerunKey whether it needs a new run.
   async diff(_id: string, olds: LoadTestOutputs, news: LoadTestInputs) {
     const inputsOf = (x: LoadTestInputs) =>
       canonical({
@@ -67,8 +68,7 @@ export const loadTestProvider: pulumi.dynamic.ResourceProvider = {
         mode: x.mode,
         replicasUnderTest: x.replicasUnderTest,
       });
-    const changes = inputsOf(olds) !== inputsOf(news);
-    return { changes: changes || rerunKey(olds) !== rerunKey(news) };
+    return { changes: inputsOf(olds) !== inputsOf(news) };
   },
   async create(inputs: LoadTestInputs) {
     const outs = await run(inputs);
