@@ -14,7 +14,7 @@ import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { GitopsConfig } from "../config/schema";
-import { LABELS, MANAGED_BY, PART_OF } from "../platform/labels";
+import { LABELS, platformLabels } from "../platform/labels";
 import {
   codeowners,
   deployKeyTitle,
@@ -52,7 +52,7 @@ export class FluxBootstrap extends pulumi.ComponentResource {
   constructor(name: string, args: FluxBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cartorio:gitops:FluxBootstrap", name, {}, opts);
     const g = args.gitops;
-    const labels = { [LABELS.partOf]: PART_OF, [LABELS.managedBy]: MANAGED_BY };
+    const labels = platformLabels();
 
     const ns = new k8s.core.v1.Namespace(
       `${name}-namespace`,

@@ -7,7 +7,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { LABELS, MANAGED_BY, PART_OF } from "../platform/labels";
+import { LABELS, platformLabels } from "../platform/labels";
 import { Inventory, keyLabel } from "./inventory";
 import { HsmKey, HsmSlotValidation, ValidatedToken } from "./providers";
 
@@ -90,7 +90,7 @@ export class Kms extends pulumi.ComponentResource {
         metadata: {
           name: "cartorio-kms-inventory",
           namespace: args.namespace,
-          labels: { [LABELS.partOf]: PART_OF, [LABELS.managedBy]: MANAGED_BY, [LABELS.name]: "cartorio-kms" },
+          labels: platformLabels({ [LABELS.name]: "cartorio-kms" }),
         },
         data: {
           "inventory.json": pulumi.all([this.tokens, this.keys]).apply(([tokens, keys]) =>

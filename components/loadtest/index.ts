@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { LoadtestConfig } from "../config/schema";
-import { LABELS, MANAGED_BY, PART_OF } from "../platform/labels";
+import { LABELS, platformLabels } from "../platform/labels";
 import { LoadTest, TestRunResult } from "./provider";
 import type { TestRunVerdict } from "./testrun";
 import { k6Args, scriptDigest } from "./runner";
@@ -77,7 +77,7 @@ export class LoadGate extends pulumi.ComponentResource {
         });
       }
     } else {
-      const labels = { [LABELS.partOf]: PART_OF, [LABELS.managedBy]: MANAGED_BY, [LABELS.name]: "cartorio-loadtest" };
+      const labels = platformLabels({ [LABELS.name]: "cartorio-loadtest" });
       const script = new k8s.core.v1.ConfigMap(
         `${name}-script`,
         {

@@ -15,3 +15,8 @@ export const LABELS = {
 
 export const PART_OF = "cartorio-plataforma";
 export const MANAGED_BY = "pulumi";
+
+/** The labels everything this program creates carries, plus any given. */
+export function platformLabels(extra: Record<string, string> = {}): Record<string, string> {
+  return { [LABELS.partOf]: PART_OF, [LABELS.managedBy]: MANAGED_BY, ...extra };
+}

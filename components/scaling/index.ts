@@ -6,7 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ScalingConfig, WorkloadConfig } from "../config/schema";
-import { LABELS, MANAGED_BY, PART_OF } from "../platform/labels";
+import { LABELS, platformLabels } from "../platform/labels";
 import { pdbMaxUnavailable } from "./rules";
 
 export interface ScalingArgs {
@@ -27,12 +27,9 @@ export class Scaling extends pulumi.ComponentResource {
     const w = pulumi.output(args.workload);
     const s = pulumi.output(args.scaling);
 
-    const baseLabels = w.apply((wl) => ({
-      [LABELS.partOf]: PART_OF,
-      [LABELS.managedBy]: MANAGED_BY,
-      [LABELS.owner]: wl.owner,
-      [LABELS.dataClassification]: wl.dataClassification,
-    }));
+    const baseLabels = w.apply((wl) =>
+      platformLabels({ [LABELS.owner]: wl.owner, [LABELS.dataClassification]: wl.dataClassification }),
+    );
 
     const ns = new k8s.core.v1.Namespace(
       `${name}-namespace`,
