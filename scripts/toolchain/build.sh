@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Builds the Pulumi engine and the policy tools from pinned Go modules, so the
-# program runs where Pulumi's release downloads are unreachable (air-gapped
-# cartórios, this project's CI). Only the Go module proxy is needed.
+# Builds the toolchain from pinned Go modules, so the program runs where release
+# downloads are unreachable (air-gapped cartórios, this project's CI). Only the
+# Go module proxy is needed. Pieces, each in a folder of its own beside this file:
+#   engine/        the Pulumi CLI and our Node.js language host
+#   kubernetes/    the Pulumi Kubernetes provider plugin
+#   (policy)       opa, conftest, actionlint (go install, no wrapper)
+#   controlplane/  etcd, kube-apiserver, kube-controller-manager, kubectl: one binary
+#   flux/          the pinned Flux release's manifests, collected from its modules
 #
 #   scripts/toolchain/build.sh          build what is missing, install, print paths
 #   scripts/toolchain/build.sh --check  exit 1 (and say what is missing) without building
 #
-# Results are cached in $CARTORIO_TOOLCHAIN_CACHE/<key> (default
-# ~/.cache/cartorio-toolchain), keyed by the pinned versions and the wrapper
-# sources: a second run rebuilds nothing. The CLI is placed where the npm
+# Results are cached in $CARTORIO_TOOLCHAIN_CACHE/<piece>-<key> (default
+# ~/.cache/cartorio-toolchain), each keyed by its pinned versions and wrapper
+# sources: a second run rebuilds nothing, a changed piece rebuilds alone. The CLI is placed where the npm
 # `pulumi` package looks ($PULUMI_HOME/versions/<version>/bin), so `npx pulumi`
 # works offline; the Kubernetes provider is installed as a plugin.
 set -euo pipefail
@@ -27,37 +32,68 @@ say() { printf '[toolchain %4ds] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
 command -v go >/dev/null || { say "go is not installed; install Go 1.25 or newer"; exit 1; }
 
-key=$(
+# Each piece is cached under its own key (its pinned versions and wrapper
+# sources, relative paths only: the key must not depend on where the repository
+# is cloned), so a change to one piece rebuilds only that piece.
+piece_key() { # name vars... -- dirs...
+  local name=$1 v
+  shift
   {
-    cat "$here/versions.env"
+    echo "$name"
     go env GOVERSION GOOS GOARCH
-    # Relative paths: the key must not depend on where the repository is cloned.
-    cd "$here" && find engine kubernetes -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 |
-      sort -z | xargs -0 sha256sum
+    while [[ $# -gt 0 && $1 != -- ]]; do v=$1; echo "$v=${!v}"; shift; done
+    [[ ${1:-} == -- ]] && shift
+    if (($#)); then
+      (cd "$here" && find "$@" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 |
+        sort -z | xargs -0 sha256sum)
+    fi
   } | sha256sum | cut -c1-16
-)
-cache="$cache_root/$key"
-bin="$cache/bin"
+}
+engine_bin="$cache_root/engine-$(piece_key engine PULUMI_VERSION -- engine)/bin"
+k8s_bin="$cache_root/kubernetes-$(piece_key kubernetes KUBERNETES_VERSION -- kubernetes)/bin"
+policy_bin="$cache_root/policy-$(piece_key policy OPA_VERSION CONFTEST_VERSION ACTIONLINT_VERSION)/bin"
+cp_bin="$cache_root/controlplane-$(piece_key controlplane KUBERNETES_RELEASE ETCD_VERSION -- controlplane)/bin"
+flux_dir="$cache_root/flux/$FLUX_VERSION"
 cli_dir="$pulumi_home/versions/$PULUMI_VERSION/bin"
 tools_dir="$cache_root/bin"
+plugin_dir="$pulumi_home/plugins/resource-kubernetes-v$KUBERNETES_VERSION"
+
+# What each piece puts in its bin folder.
+declare -A want=(
+  [engine]="pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs"
+  [kubernetes]="pulumi-resource-kubernetes"
+  [policy]="opa conftest actionlint"
+  [controlplane]="kube"
+)
+declare -A dir_of=([engine]=$engine_bin [kubernetes]=$k8s_bin [policy]=$policy_bin [controlplane]=$cp_bin)
+# Links in $tools_dir: the policy tools, and the control plane's multi-call binary under each tool's name.
+declare -A links=(
+  [opa]=$policy_bin/opa [conftest]=$policy_bin/conftest [actionlint]=$policy_bin/actionlint
+  [kube]=$cp_bin/kube [etcd]=$cp_bin/kube [kube-apiserver]=$cp_bin/kube
+  [kube-controller-manager]=$cp_bin/kube [kubectl]=$cp_bin/kube
+)
 
 missing=()
-for t in pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-resource-kubernetes opa conftest actionlint; do
-  [[ -x "$bin/$t" ]] || missing+=("$t")
+for piece in engine kubernetes policy controlplane; do
+  for t in ${want[$piece]}; do [[ -x "${dir_of[$piece]}/$t" ]] || missing+=("$t"); done
 done
-plugin_dir="$pulumi_home/plugins/resource-kubernetes-v$KUBERNETES_VERSION"
-installed() { [[ -x "$cli_dir/pulumi" && -x "$plugin_dir/pulumi-resource-kubernetes" && -x "$tools_dir/conftest" ]] &&
-  cmp -s "$bin/pulumi" "$cli_dir/pulumi" 2>/dev/null; }
+[[ -f "$flux_dir/.complete" ]] || missing+=("flux $FLUX_VERSION manifests")
+installed() {
+  [[ -x "$cli_dir/pulumi" && -x "$plugin_dir/pulumi-resource-kubernetes" ]] &&
+    cmp -s "$engine_bin/pulumi" "$cli_dir/pulumi" 2>/dev/null || return 1
+  local l
+  for l in "${!links[@]}"; do [[ "$(readlink "$tools_dir/$l" 2>/dev/null)" == "${links[$l]}" ]] || return 1; done
+}
 
 if ((check_only)); then
   if ((${#missing[@]})) || ! installed; then
-    say "the engine toolchain is not built (missing: ${missing[*]:-installation}); run scripts/toolchain/build.sh"
+    say "the toolchain is not built (missing: ${missing[*]:-installation}); run scripts/toolchain/build.sh"
     exit 1
   fi
   exit 0
 fi
 
-mkdir -p "$bin"
+mkdir -p "$engine_bin" "$k8s_bin" "$policy_bin" "$cp_bin"
 export CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath"
 
 # The folder of a module in the module cache, downloading it first (a fresh cache has none).
@@ -65,63 +101,87 @@ module_dir() { # wrapper-dir module
   (cd "$1" && go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 }
 
-build_in() { # dir output package ldflags
+build_in() { # dir output-path package ldflags
   local dir=$1 out=$2 pkg=$3 ldflags=$4
-  say "building $out ..."
+  say "building $(basename "$out") ..."
   local t0=$SECONDS
-  (cd "$dir" && go build -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$pkg")
-  mv "$bin/$out.tmp" "$bin/$out"
-  say "built $out in $((SECONDS - t0))s"
+  (cd "$dir" && go build -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+  mv "$out.tmp" "$out"
+  say "built $(basename "$out") in $((SECONDS - t0))s"
 }
 
+# ---- engine: the CLI, our Node.js language host, the dynamic-provider shim
 sdk_ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
-[[ -x "$bin/pulumi" ]] || build_in "$here/engine" pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk_ldflags"
-[[ -x "$bin/pulumi-language-nodejs" ]] ||
-  build_in "$here/engine" pulumi-language-nodejs ./cmd/pulumi-language-nodejs "$sdk_ldflags"
-
-if [[ ! -x "$bin/pulumi-resource-pulumi-nodejs" ]]; then
+[[ -x "$engine_bin/pulumi" ]] ||
+  build_in "$here/engine" "$engine_bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk_ldflags"
+[[ -x "$engine_bin/pulumi-language-nodejs" ]] ||
+  build_in "$here/engine" "$engine_bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "$sdk_ldflags"
+if [[ ! -x "$engine_bin/pulumi-resource-pulumi-nodejs" ]]; then
   # The dynamic-provider shim ships in sdk/v3 under nodejs/dist; module zips drop its run bit.
   sdk_dir=$(module_dir "$here/engine" github.com/pulumi/pulumi/sdk/v3)
   [[ -n "$sdk_dir" ]] || { say "could not download github.com/pulumi/pulumi/sdk/v3"; exit 1; }
-  install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$bin/pulumi-resource-pulumi-nodejs"
+  install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$engine_bin/pulumi-resource-pulumi-nodejs"
   say "installed pulumi-resource-pulumi-nodejs from $sdk_dir"
 fi
 
-if [[ ! -x "$bin/pulumi-resource-kubernetes" ]]; then
+# ---- the Kubernetes provider plugin
+if [[ ! -x "$k8s_bin/pulumi-resource-kubernetes" ]]; then
   k8s_dir=$(module_dir "$here/kubernetes" github.com/pulumi/pulumi-kubernetes/provider/v4)
   [[ -n "$k8s_dir" ]] || { say "could not download github.com/pulumi/pulumi-kubernetes/provider/v4"; exit 1; }
   for f in schema.json terraform-mapping.json; do
     install -m 0644 "$k8s_dir/cmd/pulumi-resource-kubernetes/$f" "$here/kubernetes/cmd/pulumi-resource-kubernetes/$f"
   done
-  build_in "$here/kubernetes" pulumi-resource-kubernetes ./cmd/pulumi-resource-kubernetes \
+  build_in "$here/kubernetes" "$k8s_bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes \
     "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION"
 fi
 
+# ---- policy tools
 go_install() { # name module version
   local name=$1 mod=$2 ver=$3
-  [[ -x "$bin/$name" ]] && return
+  [[ -x "$policy_bin/$name" ]] && return
   say "building $name $ver ..."
   local t0=$SECONDS
-  (cd "$cache" && GOFLAGS=-trimpath GOBIN="$bin" go install -ldflags "-s -w" "$mod@$ver")
+  (cd "$policy_bin/.." && GOFLAGS=-trimpath GOBIN="$policy_bin" go install -ldflags "-s -w" "$mod@$ver")
   say "built $name in $((SECONDS - t0))s"
 }
 go_install opa github.com/open-policy-agent/opa "$OPA_VERSION"
 go_install conftest github.com/open-policy-agent/conftest "$CONFTEST_VERSION"
 go_install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
 
-# Install: the CLI and its bundled plugins side by side, where `npx pulumi` looks.
-mkdir -p "$cli_dir" "$tools_dir"
-for t in pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
-  cmp -s "$bin/$t" "$cli_dir/$t" 2>/dev/null || install -m 0755 "$bin/$t" "$cli_dir/$t"
-done
-for t in opa conftest actionlint; do ln -sfn "$bin/$t" "$tools_dir/$t"; done
-
-if ! cmp -s "$bin/pulumi-resource-kubernetes" "$plugin_dir/pulumi-resource-kubernetes" 2>/dev/null; then
-  say "installing the kubernetes v$KUBERNETES_VERSION plugin ..."
-  PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$cli_dir/pulumi" plugin install resource kubernetes \
-    "v$KUBERNETES_VERSION" --file "$bin/pulumi-resource-kubernetes" --reinstall >&2
+# ---- the embedded control plane: etcd, kube-apiserver, kube-controller-manager, kubectl in one binary
+if [[ ! -x "$cp_bin/kube" ]]; then
+  for pin in "k8s.io/kubernetes $KUBERNETES_RELEASE" "go.etcd.io/etcd/server/v3 $ETCD_VERSION"; do
+    grep -Eq "^(require)?[[:space:]]*$pin([[:space:]]|\$)" "$here/controlplane/go.mod" ||
+      { say "controlplane/go.mod does not require $pin (versions.env): keep the two in step"; exit 1; }
+  done
+  v=$KUBERNETES_RELEASE minor=${KUBERNETES_RELEASE#v1.}
+  # Without these, the binaries call themselves v0.0.0-master and clients warn about the skew.
+  build_in "$here/controlplane" "$cp_bin/kube" . \
+    "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 \
+     -X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
 fi
 
-say "toolchain ready (cache $cache)"
+# ---- Flux: the pieces of the pinned release, from the Go modules that carry them
+if [[ ! -f "$flux_dir/.complete" ]]; then
+  say "collecting Flux $FLUX_VERSION manifests from Go modules ..."
+  bash "$here/flux/collect.sh" "$FLUX_VERSION" "$flux_dir.tmp" >&2
+  rm -rf "$flux_dir" && mv "$flux_dir.tmp" "$flux_dir"
+fi
+
+# ---- install: the CLI and its bundled plugins side by side, where `npx pulumi` looks; links for the rest
+mkdir -p "$cli_dir" "$tools_dir"
+for t in ${want[engine]}; do
+  cmp -s "$engine_bin/$t" "$cli_dir/$t" 2>/dev/null || install -m 0755 "$engine_bin/$t" "$cli_dir/$t"
+done
+for l in "${!links[@]}"; do ln -sfn "${links[$l]}" "$tools_dir/$l"; done
+
+if ! cmp -s "$k8s_bin/pulumi-resource-kubernetes" "$plugin_dir/pulumi-resource-kubernetes" 2>/dev/null; then
+  say "installing the kubernetes v$KUBERNETES_VERSION plugin ..."
+  PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$cli_dir/pulumi" plugin install resource kubernetes \
+    "v$KUBERNETES_VERSION" --file "$k8s_bin/pulumi-resource-kubernetes" --reinstall >&2
+fi
+
+say "toolchain ready (cache $cache_root)"
 echo "PULUMI_CLI=$cli_dir/pulumi"
 echo "TOOLS_BIN=$tools_dir"
+echo "FLUX_MANIFESTS=$flux_dir"
