@@ -1,0 +1,531 @@
+/**
+ * The embedded control plane of the local stack: etcd, kube-apiserver and
+ * kube-controller-manager as processes on 127.0.0.1, from the multi-call binary
+ * scripts/toolchain/controlplane builds. No kubelet and no scheduler: objects
+ * are admitted, stored and reconciled by the controllers (namespaces, garbage
+ * collection, Deployment -> ReplicaSet, HPA), but no pod ever runs.
+ *
+ * Plain Node only (no Pulumi import): `npm run cluster` and the test setup use it.
+ *
+ * Everything lives in one folder (default .local/cluster/):
+ *   pki/             CA, serving and client certificates, service-account keys
+ *   etcd/            etcd's data
+ *   logs/<tool>.log  each process's output
+ *   run/<tool>.pid   the processes this folder started (down stops only these)
+ *   ports.json       the ports chosen on first start, reused so the kubeconfig stays valid
+ *   kubeconfig       context `local`, user with group system:masters
+ */
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { stringify } from "yaml";
+
+export const CONTEXT = "local";
+export const TOOLS = ["etcd", "kube-apiserver", "kube-controller-manager"] as const;
+export type Tool = (typeof TOOLS)[number];
+/** Links to the multi-call binary, one per tool; kubectl is for people and tests. */
+export const LINKS = [...TOOLS, "kubectl"] as const;
+
+export interface ClusterOptions {
+  /** The cluster's folder. */
+  dir: string;
+  /** Folder holding `kube` and its links (the toolchain's bin). */
+  toolsBin: string;
+  /** Skip etcd's fsync: for throwaway test clusters only. */
+  unsafeNoFsync?: boolean;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  /** Seconds to wait for each component (default 60). */
+  timeoutSeconds?: number;
+}
+
+export interface Ports {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+  controllerManager: number;
+}
+
+export interface ClusterInfo {
+  dir: string;
+  kubeconfig: string;
+  context: string;
+  server: string;
+  ports: Ports;
+  /** true when this call started it, false when it was already running. */
+  started: boolean;
+  seconds: number;
+}
+
+export class ClusterError extends Error {}
+
+/** The default tools folder: where scripts/toolchain/build.sh links the binaries. */
+export function defaultToolsBin(): string {
+  return (
+    process.env.CARTORIO_TOOLS_BIN ??
+    path.join(process.env.CARTORIO_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache/cartorio-toolchain"), "bin")
+  );
+}
+
+export function paths(dir: string) {
+  return {
+    dir,
+    pki: path.join(dir, "pki"),
+    etcdData: path.join(dir, "etcd"),
+    logs: path.join(dir, "logs"),
+    run: path.join(dir, "run"),
+    ports: path.join(dir, "ports.json"),
+    kubeconfig: path.join(dir, "kubeconfig"),
+    controllerManagerKubeconfig: path.join(dir, "pki", "controller-manager.kubeconfig"),
+    log: (t: Tool) => path.join(dir, "logs", `${t}.log`),
+    pid: (t: Tool) => path.join(dir, "run", `${t}.pid`),
+  };
+}
+
+// ---------------------------------------------------------------- processes
+
+/** The pid of a tool this folder started, if that process is still alive and still ours. */
+export function runningPid(dir: string, tool: Tool): number | undefined {
+  const file = paths(dir).pid(tool);
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(file, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  // A pid can be reused: it is ours only if its command line names this folder.
+  let cmdline: string;
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const args = cmdline.split("\0");
+  if (path.basename(args[0] ?? "") !== tool || !args.some((a) => a.includes(path.resolve(dir)))) return undefined;
+  // A zombie (exited, not yet reaped) is not running.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (/\) Z /.test(stat)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return pid;
+}
+
+export function tailOf(file: string, lines = 20): string {
+  try {
+    const all = fs.readFileSync(file, "utf8").trimEnd().split("\n");
+    return all.slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function crashed(dir: string, tool: Tool, how: string): ClusterError {
+  const log = paths(dir).log(tool);
+  return new ClusterError(
+    `${tool} ${how}; the last lines of ${log}:\n${tailOf(log)
+      .split("\n")
+      .map((l) => `  | ${l}`)
+      .join("\n")}`,
+  );
+}
+
+// ---------------------------------------------------------------- ports
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+async function freePort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once("error", reject);
+      srv.listen({ port: 0, host: "127.0.0.1" }, () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    if (!taken.has(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new ClusterError("could not find a free port on 127.0.0.1");
+}
+
+/** The ports of this folder's cluster: chosen once, then reused so the kubeconfig keeps working. */
+async function choosePorts(dir: string): Promise<Ports> {
+  const file = paths(dir).ports;
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, "utf8")) as Ports;
+    const busy: string[] = [];
+    for (const [name, port] of Object.entries(saved)) {
+      if (!(await portFree(port))) busy.push(`${name} ${port}`);
+    }
+    if (busy.length > 0) {
+      throw new ClusterError(
+        `port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} on 127.0.0.1 ${busy.length > 1 ? "are" : "is"} in use by another process ` +
+          `(this cluster's ports are kept in ${file}). Stop that process, or remove ${file} to choose new ports ` +
+          `(the kubeconfig is rewritten; stacks that applied to the old address then see a different server).`,
+      );
+    }
+    return saved;
+  }
+  const taken = new Set<number>();
+  const ports: Ports = {
+    etcdClient: await freePort(taken),
+    etcdPeer: await freePort(taken),
+    apiserver: await freePort(taken),
+    controllerManager: await freePort(taken),
+  };
+  fs.writeFileSync(file, JSON.stringify(ports, null, 2) + "\n");
+  return ports;
+}
+
+// ---------------------------------------------------------------- health
+
+interface Probe {
+  ok: boolean;
+  status?: number;
+  body?: string;
+  error?: string;
+}
+
+function get(url: string, tls?: https.RequestOptions): Promise<Probe> {
+  return new Promise((resolve) => {
+    const mod = url.startsWith("https:") ? https : http;
+    const req = mod.get(url, { ...tls, timeout: 2000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ ok: res.statusCode === 200, status: res.statusCode, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", (e) => resolve({ ok: false, error: (e as NodeJS.ErrnoException).code ?? e.message }));
+  });
+}
+
+function adminTls(dir: string): https.RequestOptions {
+  const pki = paths(dir).pki;
+  return {
+    ca: fs.readFileSync(path.join(pki, "ca.crt")),
+    cert: fs.readFileSync(path.join(pki, "admin.crt")),
+    key: fs.readFileSync(path.join(pki, "admin.key")),
+  };
+}
+
+/** Polls `probe` until it answers ok, failing early with the log tail when the process dies. */
+async function waitFor(dir: string, tool: Tool, probe: () => Promise<Probe>, timeoutSeconds: number): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last: Probe = { ok: false };
+  while (Date.now() < deadline) {
+    if (runningPid(dir, tool) === undefined) throw crashed(dir, tool, "exited while starting");
+    last = await probe();
+    if (last.ok) return;
+    await sleep(200);
+  }
+  throw crashed(
+    dir,
+    tool,
+    `was not ready after ${timeoutSeconds}s (last answer: ${last.error ?? `${last.status} ${last.body?.slice(0, 300)}`})`,
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- start
+
+function binary(toolsBin: string, tool: string): string {
+  const p = path.join(toolsBin, tool);
+  if (!fs.existsSync(p)) {
+    throw new ClusterError(
+      `${p} does not exist: the control plane is not built. Run scripts/toolchain/build.sh ` +
+        `(npm run cluster -- up and npm test build it), or set CARTORIO_TOOLS_BIN to the folder holding ${tool}.`,
+    );
+  }
+  return p;
+}
+
+function usableDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const probe = path.join(dir, `.write-test-${process.pid}`);
+    fs.writeFileSync(probe, "");
+    fs.rmSync(probe);
+  } catch (e) {
+    throw new ClusterError(
+      `the cluster folder ${dir} is not usable (${(e as Error).message}); ` +
+        `fix its permissions or choose another with --dir`,
+    );
+  }
+  for (const sub of ["logs", "run"]) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+}
+
+function startProcess(o: ClusterOptions, tool: Tool, args: string[]): number {
+  const p = paths(o.dir);
+  const out = fs.openSync(p.log(tool), "a");
+  fs.writeSync(out, `\n--- ${new Date().toISOString()} ${tool} ${args.join(" ")}\n`);
+  // Detached in its own session: it outlives `npm run cluster -- up`, and a
+  // Ctrl-C in the user's terminal does not reach it.
+  const child = spawn(binary(o.toolsBin, tool), args, { detached: true, stdio: ["ignore", out, out] });
+  fs.closeSync(out);
+  child.unref();
+  if (child.pid === undefined) throw crashed(o.dir, tool, "could not be started");
+  fs.writeFileSync(p.pid(tool), `${child.pid}\n`);
+  return child.pid;
+}
+
+function kubeconfigYaml(dir: string, server: string, user: string, certName: string): string {
+  const pki = paths(dir).pki;
+  const b64 = (f: string) => fs.readFileSync(path.join(pki, f)).toString("base64");
+  return stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "cartorio-local", cluster: { server, "certificate-authority-data": b64("ca.crt") } }],
+    users: [
+      {
+        name: user,
+        user: { "client-certificate-data": b64(`${certName}.crt`), "client-key-data": b64(`${certName}.key`) },
+      },
+    ],
+    contexts: [{ name: CONTEXT, context: { cluster: "cartorio-local", user } }],
+    "current-context": CONTEXT,
+  });
+}
+
+function writePrivate(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** Starts what is not running; returns when the API server is ready and the controllers serve. */
+export async function up(o: ClusterOptions): Promise<ClusterInfo> {
+  const t0 = Date.now();
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const timeout = o.timeoutSeconds ?? 60;
+  const p = paths(o.dir);
+  const kube = binary(o.toolsBin, "kube");
+  for (const t of TOOLS) binary(o.toolsBin, t);
+  usableDir(o.dir);
+
+  const already = TOOLS.map((t) => runningPid(o.dir, t));
+  const ports = already.every((pid) => pid !== undefined)
+    ? (JSON.parse(fs.readFileSync(p.ports, "utf8")) as Ports)
+    : await choosePortsFor(o.dir, already);
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+
+  try {
+    execFileSync(kube, ["pki", `--dir=${p.pki}`], { stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    throw new ClusterError(
+      `could not write the certificates in ${p.pki}: ${String((e as { stderr?: Buffer }).stderr ?? e)}`,
+    );
+  }
+  writePrivate(p.kubeconfig, kubeconfigYaml(o.dir, server, "cartorio-admin", "admin"));
+  writePrivate(
+    p.controllerManagerKubeconfig,
+    kubeconfigYaml(o.dir, server, "system:kube-controller-manager", "controller-manager"),
+  );
+
+  let started = false;
+  if (runningPid(o.dir, "etcd") === undefined) {
+    log(`starting etcd on 127.0.0.1:${ports.etcdClient} ...`);
+    fs.mkdirSync(p.etcdData, { recursive: true, mode: 0o700 });
+    const client = `http://127.0.0.1:${ports.etcdClient}`;
+    const peer = `http://127.0.0.1:${ports.etcdPeer}`;
+    startProcess(o, "etcd", [
+      "--name=cartorio-local",
+      `--data-dir=${p.etcdData}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=cartorio-local=${peer}`,
+      "--log-level=warn",
+      ...(o.unsafeNoFsync ? ["--unsafe-no-fsync"] : []),
+    ]);
+    started = true;
+  }
+  await waitFor(o.dir, "etcd", () => get(`http://127.0.0.1:${ports.etcdClient}/health`), timeout);
+
+  if (runningPid(o.dir, "kube-apiserver") === undefined) {
+    log(`starting kube-apiserver on ${server} ...`);
+    startProcess(o, "kube-apiserver", [
+      `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${ports.apiserver}`,
+      `--tls-cert-file=${p.pki}/apiserver.crt`,
+      `--tls-private-key-file=${p.pki}/apiserver.key`,
+      `--client-ca-file=${p.pki}/ca.crt`,
+      // The aggregation layer's front-proxy trust, as kubeadm sets it; controllers read it to
+      // delegate authentication. No certificate with that name is ever issued here.
+      `--requestheader-client-ca-file=${p.pki}/ca.crt`,
+      "--requestheader-allowed-names=front-proxy-client",
+      "--requestheader-username-headers=X-Remote-User",
+      "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+      "--authorization-mode=RBAC",
+      // PodSecurity is on by default; named so nobody wonders. Privileged pods are
+      // allowed by the API, as on kubeadm clusters, so Pod Security is what refuses them.
+      "--enable-admission-plugins=PodSecurity",
+      "--allow-privileged=true",
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${p.pki}/service-account.pub`,
+      `--service-account-signing-key-file=${p.pki}/service-account.key`,
+      // Only allocated from, never routed: nothing runs pods here.
+      "--service-cluster-ip-range=10.96.0.0/16",
+      // The `kubernetes` Service would need a non-loopback endpoint; no pod reads it here.
+      "--endpoint-reconciler-type=none",
+      "--profiling=false",
+    ]);
+    started = true;
+  }
+  const tls = adminTls(o.dir);
+  await waitFor(o.dir, "kube-apiserver", () => get(`${server}/readyz`, tls), timeout);
+
+  if (runningPid(o.dir, "kube-controller-manager") === undefined) {
+    log("starting kube-controller-manager ...");
+    const kc = p.controllerManagerKubeconfig;
+    startProcess(o, "kube-controller-manager", [
+      `--kubeconfig=${kc}`,
+      `--authentication-kubeconfig=${kc}`,
+      `--authorization-kubeconfig=${kc}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${ports.controllerManager}`,
+      "--leader-elect=false",
+      // Each controller under its own service account, as kubeadm runs it.
+      "--use-service-account-credentials=true",
+      `--service-account-private-key-file=${p.pki}/service-account.key`,
+      `--root-ca-file=${p.pki}/ca.crt`,
+      `--cluster-signing-cert-file=${p.pki}/ca.crt`,
+      `--cluster-signing-key-file=${p.pki}/ca.key`,
+      "--profiling=false",
+    ]);
+    started = true;
+  }
+  await waitFor(
+    o.dir,
+    "kube-controller-manager",
+    () => get(`https://127.0.0.1:${ports.controllerManager}/healthz`, { rejectUnauthorized: false }),
+    timeout,
+  );
+  // The serviceaccount controller has run once the default namespace has its account:
+  // before that, no pod can be admitted anywhere.
+  await waitFor(
+    o.dir,
+    "kube-controller-manager",
+    () => get(`${server}/api/v1/namespaces/default/serviceaccounts/default`, tls),
+    timeout,
+  );
+
+  const seconds = (Date.now() - t0) / 1000;
+  log(`${started ? "ready" : "already running"} in ${seconds.toFixed(1)}s: ${server}, kubeconfig ${p.kubeconfig}`);
+  return { dir: o.dir, kubeconfig: p.kubeconfig, context: CONTEXT, server, ports, started, seconds };
+}
+
+/** Reuses the saved ports when nothing runs; keeps the ports of what still runs. */
+async function choosePortsFor(dir: string, running: (number | undefined)[]): Promise<Ports> {
+  if (running.some((pid) => pid !== undefined)) {
+    // Part of the cluster runs: its ports are the saved ones, and only the stopped parts need theirs free.
+    const saved = JSON.parse(fs.readFileSync(paths(dir).ports, "utf8")) as Ports;
+    const needed: [Tool, number[]][] = [
+      ["etcd", [saved.etcdClient, saved.etcdPeer]],
+      ["kube-apiserver", [saved.apiserver]],
+      ["kube-controller-manager", [saved.controllerManager]],
+    ];
+    for (const [tool, ports] of needed) {
+      if (runningPid(dir, tool) !== undefined) continue;
+      for (const port of ports) {
+        if (!(await portFree(port)))
+          throw new ClusterError(`port ${port} (${tool}) on 127.0.0.1 is in use by another process; stop it first`);
+      }
+    }
+    return saved;
+  }
+  return choosePorts(dir);
+}
+
+// ---------------------------------------------------------------- stop
+
+/** Stops exactly the processes this folder started, controllers first. */
+export async function down(o: Pick<ClusterOptions, "dir" | "log">): Promise<Tool[]> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const stopped: Tool[] = [];
+  for (const tool of [...TOOLS].reverse()) {
+    const pid = runningPid(o.dir, tool);
+    if (pid !== undefined) {
+      log(`stopping ${tool} (pid ${pid}) ...`);
+      process.kill(pid, "SIGTERM");
+      const deadline = Date.now() + 15_000;
+      while (runningPid(o.dir, tool) !== undefined && Date.now() < deadline) await sleep(100);
+      if (runningPid(o.dir, tool) !== undefined) {
+        log(`${tool} did not stop within 15s; killing it`);
+        process.kill(pid, "SIGKILL");
+        while (runningPid(o.dir, tool) !== undefined) await sleep(50);
+      }
+      stopped.push(tool);
+    }
+    fs.rmSync(paths(o.dir).pid(tool), { force: true });
+  }
+  return stopped;
+}
+
+// ---------------------------------------------------------------- status
+
+export interface ComponentStatus {
+  tool: Tool;
+  pid?: number;
+  port?: number;
+  log: string;
+}
+
+export interface Status {
+  dir: string;
+  kubeconfig: string;
+  components: ComponentStatus[];
+  ready: boolean;
+  readyz?: string;
+}
+
+export async function status(o: Pick<ClusterOptions, "dir">): Promise<Status> {
+  const p = paths(o.dir);
+  const ports: Partial<Ports> = fs.existsSync(p.ports) ? JSON.parse(fs.readFileSync(p.ports, "utf8")) : {};
+  const portOf: Record<Tool, number | undefined> = {
+    etcd: ports.etcdClient,
+    "kube-apiserver": ports.apiserver,
+    "kube-controller-manager": ports.controllerManager,
+  };
+  const components = TOOLS.map((tool) => ({
+    tool,
+    pid: runningPid(o.dir, tool),
+    port: portOf[tool],
+    log: p.log(tool),
+  }));
+  let readyz: string | undefined;
+  let ready = false;
+  if (components.every((c) => c.pid !== undefined) && ports.apiserver) {
+    const r = await get(`https://127.0.0.1:${ports.apiserver}/readyz`, adminTls(o.dir));
+    ready = r.ok;
+    readyz = r.ok ? "ok" : (r.error ?? `${r.status} ${r.body}`);
+  }
+  return { dir: o.dir, kubeconfig: p.kubeconfig, components, ready, readyz };
+}
+
+/** Shell lines that point kubectl (and the seed's commands) at this cluster. */
+export function envLines(o: Pick<ClusterOptions, "dir" | "toolsBin">): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return [`export KUBECONFIG=${q(paths(o.dir).kubeconfig)}`, `export PATH=${q(o.toolsBin)}:"$PATH"`].join("\n");
+}
