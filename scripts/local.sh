@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `npm run local`: the main job on the embedded `local` stack, on one machine.
-# Installs what it needs, prepares the SoftHSM2 token, runs `pulumi up` with the
-# policy pack on a file backend, checks the rendered output and manifests/ with
-# conftest, and prints a short summary.
+# Installs what it needs, starts the embedded Kubernetes control plane when it
+# is not running, prepares the SoftHSM2 token, runs `pulumi up` with the policy
+# pack on a file backend, checks with conftest both the repository's manifests
+# and what the stack applied (read back from the state after `up`), and prints
+# a short summary with `kubectl describe hpa cartorio-api -n cartorio`.
 set -euo pipefail
 CARTORIO_STEP=local
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -13,6 +15,9 @@ ensure_node_modules
 ensure_toolchain
 eval "$(bash scripts/local-hsm.sh)"
 
+log "embedded cluster (npm run cluster -- up) ..."
+eval "$(node scripts/run.mjs cluster up)"
+
 export PULUMI_BACKEND_URL="file://$root/.pulumi-state"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-cartorio-local}"
 mkdir -p .pulumi-state
@@ -22,9 +27,13 @@ pulumi stack select --create local --non-interactive >/dev/null
 log "pulumi up --stack local --policy-pack policypack ..."
 pulumi up --stack local --yes --non-interactive --skip-preview --policy-pack policypack --suppress-progress
 
-log "conftest over the rendered output, manifests/, clusters/, infrastructure/ and the key inventory (combined: set rules too) ..."
-conftest test rendered/local manifests clusters infrastructure configs/kms/local.yaml --combine --policy policies/ --data policies/catalogue.yaml --no-color
+log "conftest over what the stack applied (.local/declared/, from the state), manifests/, clusters/, infrastructure/ and the key inventory (combined: set rules too) ..."
+pulumi stack export --stack local | node scripts/declared.mjs .local/declared
+conftest test .local/declared manifests clusters infrastructure configs/kms/local.yaml --combine --policy policies/ --data policies/catalogue.yaml --no-color
 
 log "summary"
 pulumi stack output --stack local --json | node scripts/summary.mjs
+echo
+echo "\$ kubectl describe hpa cartorio-api -n cartorio"
+kubectl describe hpa cartorio-api -n cartorio
 log "done in $((SECONDS - t0))s"

@@ -154,6 +154,13 @@ function crossChecks(cfg: PlatformConfig, ctx: LoadContext): ConfigProblem[] {
       expected: "expected no context in render mode (rendering needs no cluster); remove it or set mode: cluster",
     });
   }
+  if (cfg.kubernetes.mode === "render" && cfg.kubernetes.kubeconfig) {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:kubernetes.kubeconfig`,
+      value: show(cfg.kubernetes.kubeconfig),
+      expected: "expected no kubeconfig in render mode (rendering needs no cluster); remove it or set mode: cluster",
+    });
+  }
   if (cfg.kubernetes.mode === "render" && path.isAbsolute(cfg.kubernetes.renderDirectory) === false) {
     const rel = path.normalize(cfg.kubernetes.renderDirectory);
     if (rel.startsWith("..")) {

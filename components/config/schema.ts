@@ -22,6 +22,19 @@ const KNOWN_HOSTS_LINE = /^(\S+)\s+(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ss
 const SEMVER_TAG = /^v\d+\.\d+\.\d+$/;
 const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
+// Kubernetes label value: at most 63, alphanumeric at both ends, '-', '_' and '.' inside.
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+// Replica counts and policy values are int32 in the Kubernetes API.
+const INT32_MAX = 2147483647;
+
+const labelValue = (what: string) =>
+  z
+    .string()
+    .regex(
+      LABEL_VALUE,
+      `expected ${what} usable as a Kubernetes label value (letters, digits, '-', '_' or '.', at most 63, alphanumeric at both ends)`,
+    );
+
 const dnsLabel = (what: string) =>
   z.string().regex(DNS_LABEL, `expected a DNS-1123 label for ${what} (lowercase letters, digits and '-', at most 63)`);
 
@@ -55,19 +68,26 @@ export const kubernetesSchema = z
     /** render: write YAML to renderDirectory (no cluster); cluster: apply through kubeconfig. */
     mode: z.enum(["render", "cluster"]).default("cluster"),
     renderDirectory: z.string().min(1).default("rendered/local"),
-    /** kubeconfig context; empty means the ambient current context. */
+    /**
+     * kubeconfig file in cluster mode, relative to the project or absolute; empty means the ambient one
+     * (KUBECONFIG, else ~/.kube/config). A path, never the file's contents: the credentials stay out of state.
+     */
+    kubeconfig: z.string().default(""),
+    /** kubeconfig context; empty means the file's current context. */
     context: z.string().default(""),
   })
   .strict();
 
 export const fluxSchema = z
   .object({
-    version: z.string().regex(SEMVER_TAG, "expected a pinned Flux release such as v2.7.3").default("v2.7.3"),
+    version: z.string().regex(SEMVER_TAG, "expected a pinned Flux release such as v2.9.5").default("v2.9.5"),
     /**
      * upstream: the release's install.yaml; mirror: the same file from an internal mirror (air-gapped);
-     * preinstalled: the controllers come from elsewhere (Flux Operator, a platform image), only the sync is declared.
+     * embedded: the release's pieces collected from its Go modules by the toolchain build (no download at run time;
+     * this round the CRDs only); preinstalled: the controllers come from elsewhere (Flux Operator, a platform image),
+     * only the sync is declared.
      */
-    source: z.enum(["upstream", "mirror", "preinstalled"]).default("upstream"),
+    source: z.enum(["upstream", "mirror", "embedded", "preinstalled"]).default("upstream"),
     mirrorUrl: httpUrl.optional(),
     components: z
       .array(z.enum(["source-controller", "kustomize-controller", "helm-controller", "notification-controller"]))
@@ -104,11 +124,12 @@ export const fluxSchema = z
 
 export const teamsSchema = z
   .object({
-    application: z.string().min(1).default("time-aplicacao"),
-    security: z.string().min(1).default("time-seguranca"),
-    infrastructure: z.string().min(1).default("time-infraestrutura"),
+    // Team slugs also label what each team owns (cartorio.digital/owner).
+    application: labelValue("a team slug").default("time-aplicacao"),
+    security: labelValue("a team slug").default("time-seguranca"),
+    infrastructure: labelValue("a team slug").default("time-infraestrutura"),
     /** Who approves deployments to the producao environment. */
-    deployReviewers: z.string().min(1).default("time-infraestrutura"),
+    deployReviewers: labelValue("a team slug").default("time-infraestrutura"),
   })
   .strict();
 
@@ -152,14 +173,14 @@ export const workloadSchema = z
     manifestsDir: z.string().min(1).default("manifests"),
     /** LGPD data-classification label value of the namespace. */
     dataClassification: z.enum(["publico", "interno", "confidencial", "restrito"]).default("confidencial"),
-    owner: z.string().min(1).default("time-aplicacao"),
+    owner: labelValue("the owner").default("time-aplicacao"),
   })
   .strict();
 
 const scalingPolicy = z
   .object({
     type: z.enum(["Pods", "Percent"]),
-    value: z.number().int().positive("expected a positive integer"),
+    value: z.number().int().positive("expected a positive integer").max(INT32_MAX, "expected at most 2147483647"),
     periodSeconds: z.number().int().min(1).max(1800, "expected periodSeconds between 1 and 1800"),
   })
   .strict();
@@ -185,7 +206,12 @@ const utilisation = z
 export const scalingSchema = z
   .object({
     minReplicas: z.number().int("expected an integer").min(1, "expected at least 1 replica").default(3),
-    maxReplicas: z.number().int("expected an integer").min(1, "expected at least 1 replica").default(20),
+    maxReplicas: z
+      .number()
+      .int("expected an integer")
+      .min(1, "expected at least 1 replica")
+      .max(INT32_MAX, "expected at most 2147483647")
+      .default(20),
     cpuUtilization: utilisation.default(70),
     memoryUtilization: utilisation.default(80),
     behavior: z

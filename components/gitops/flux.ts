@@ -24,13 +24,14 @@ export function deployKeyTitle(g: Pick<GitopsConfig, "branch" | "path">): string
   return `${FLUX_NAMESPACE}-${g.branch}-${FLUX_SYNC_NAME}-${syncPath(g.path)}`;
 }
 
-/** Where the controllers' manifest comes from; undefined when they are preinstalled. */
+/** Where the controllers' manifest is downloaded from; undefined when embedded or preinstalled. */
 export function installManifestUrl(flux: GitopsConfig["flux"]): string | undefined {
   switch (flux.source) {
     case "upstream":
       return `https://github.com/fluxcd/flux2/releases/download/${flux.version}/install.yaml`;
     case "mirror":
       return flux.mirrorUrl;
+    case "embedded":
     case "preinstalled":
       return undefined;
   }

@@ -26,6 +26,7 @@ import {
   kustomizationSpec,
   syncUrl,
 } from "./flux";
+import { embeddedCrds } from "./embedded";
 import { fetchInstallManifest, filterInstallManifest } from "./install";
 import { DeployKeyPair } from "./providers";
 
@@ -75,14 +76,18 @@ export class FluxBootstrap extends pulumi.ComponentResource {
     );
 
     const dependsOn: pulumi.Resource[] = [ns];
+    // One install mechanism whatever the source: the release's objects, filtered, in one ConfigGroup.
     const url = installManifestUrl(g.flux);
-    if (url) {
-      const text = args.installManifest ?? pulumi.output(fetchInstallManifest(url));
-      const install = new k8s.yaml.v2.ConfigGroup(
-        `${name}-install`,
-        { objs: pulumi.output(text).apply((t) => filterInstallManifest(t, g.flux)) },
-        { parent: this, dependsOn: [ns] },
-      );
+    const objs =
+      g.flux.source === "embedded"
+        ? pulumi.output(embeddedCrds(g.flux))
+        : url
+          ? pulumi
+              .output(args.installManifest ?? fetchInstallManifest(url))
+              .apply((t) => filterInstallManifest(t, g.flux))
+          : undefined;
+    if (objs) {
+      const install = new k8s.yaml.v2.ConfigGroup(`${name}-install`, { objs }, { parent: this, dependsOn: [ns] });
       dependsOn.push(install);
     }
 

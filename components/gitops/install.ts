@@ -34,7 +34,11 @@ function controllerOf(doc: Doc): string | undefined {
   return undefined;
 }
 
-/** Keeps the chosen controllers, drops the network policies when off, adds tolerations. */
+/**
+ * Keeps the chosen controllers, drops the network policies when off, adds
+ * tolerations. Drops the release's own Namespace: FluxBootstrap declares
+ * flux-system (retained on destroy), and one object must have one owner.
+ */
 export function filterInstallManifest(text: string, flux: GitopsConfig["flux"]): Doc[] {
   const keep = new Set(selectedControllers(flux));
   const docs = parseAllDocuments(text).map((d) => {
@@ -43,6 +47,7 @@ export function filterInstallManifest(text: string, flux: GitopsConfig["flux"]):
   });
   return docs
     .filter((d): d is Doc => !!d && typeof d.kind === "string")
+    .filter((d) => d.kind !== "Namespace")
     .filter((d) => {
       const c = controllerOf(d);
       if (c && !keep.has(c) && d.kind !== "CustomResourceDefinition") return false;

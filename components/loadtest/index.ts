@@ -28,6 +28,8 @@ export interface LoadGateArgs {
    * objects are only rendered (no cluster to read from).
    */
   clusterContext?: string;
+  /** Kubeconfig file for that context; empty for the ambient one. */
+  clusterKubeconfig?: string;
 }
 
 export class LoadGate extends pulumi.ComponentResource {
@@ -119,6 +121,7 @@ export class LoadGate extends pulumi.ComponentResource {
               parallelism: l.parallelism,
               timeoutSeconds: l.timeoutSeconds,
               context: args.clusterContext!,
+              kubeconfig: args.clusterKubeconfig ?? "",
             })),
             mode: l.mode,
           },

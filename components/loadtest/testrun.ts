@@ -59,6 +59,8 @@ export interface ReadTestRunSpec {
   timeoutSeconds: number;
   /** kubeconfig context; empty for the current one. */
   context: string;
+  /** kubeconfig file; empty for the ambient one (KUBECONFIG, ~/.kube/config). */
+  kubeconfig?: string;
   pollSeconds?: number;
 }
 
@@ -68,7 +70,8 @@ export async function readTestRun(spec: ReadTestRunSpec): Promise<TestRunVerdict
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
   const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
+  if (spec.kubeconfig) kc.loadFromFile(spec.kubeconfig);
+  else kc.loadFromDefault();
   if (spec.context) kc.setCurrentContext(spec.context);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);

@@ -2,12 +2,12 @@
  * Scaling of cartorio-api: its namespace (Pod Security restricted, closed by a
  * default-deny NetworkPolicy), the HorizontalPodAutoscaler that owns its
  * replica count, and a PodDisruptionBudget consistent with the HPA's minimum.
+ * The objects themselves are built by plain functions (./objects).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ScalingConfig, WorkloadConfig } from "../config/schema";
-import { LABELS, platformLabels } from "../platform/labels";
-import { pdbMaxUnavailable } from "./rules";
+import { defaultDenyObject, hpaObject, namespaceObject, pdbObject } from "./objects";
 
 export interface ScalingArgs {
   /** Namespace, deployment, owner and data classification of the workload. */
@@ -26,77 +26,37 @@ export class Scaling extends pulumi.ComponentResource {
     super("cartorio:scaling:Scaling", name, {}, opts);
     const w = pulumi.output(args.workload);
     const s = pulumi.output(args.scaling);
+    const both = pulumi.all([w, s]);
 
-    const baseLabels = w.apply((wl) =>
-      platformLabels({ [LABELS.owner]: wl.owner, [LABELS.dataClassification]: wl.dataClassification }),
-    );
-
+    const nsObj = w.apply(namespaceObject);
     const ns = new k8s.core.v1.Namespace(
       `${name}-namespace`,
-      {
-        metadata: {
-          name: w.namespace,
-          labels: pulumi.all([baseLabels, w]).apply(([l, wl]) => ({
-            ...l,
-            [LABELS.name]: wl.namespace,
-            "pod-security.kubernetes.io/enforce": "restricted",
-            "pod-security.kubernetes.io/enforce-version": "latest",
-            "pod-security.kubernetes.io/audit": "restricted",
-            "pod-security.kubernetes.io/warn": "restricted",
-          })),
-        },
-      },
+      { metadata: nsObj.metadata },
       // The namespace holds the citizens' workload: never delete it by accident.
       { parent: this, retainOnDelete: true },
     );
+    // Children name the namespace through the resource, so they wait for it.
+    const inNamespace = <T extends { metadata: object }>(o: pulumi.Output<T>) =>
+      pulumi.all([o, ns.metadata.name]).apply(([obj, n]) => ({ ...obj.metadata, namespace: n }));
 
-    // Every namespace starts closed (CART-NET-003); manifests/ opens what the workload needs.
+    const deny = w.apply(defaultDenyObject);
     new k8s.networking.v1.NetworkPolicy(
       `${name}-default-deny`,
-      {
-        metadata: { name: "default-deny", namespace: ns.metadata.name, labels: baseLabels },
-        spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
-      },
+      { metadata: inNamespace(deny), spec: deny.spec },
       { parent: this },
     );
 
-    const appLabels = pulumi
-      .all([baseLabels, w])
-      .apply(([l, wl]) => ({ ...l, [LABELS.name]: wl.deployment, [LABELS.citizenFacing]: "true" }));
-
+    const hpaObj = both.apply(([wl, sc]) => hpaObject(wl, sc));
     const hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(
       `${name}-hpa`,
-      {
-        metadata: { name: w.deployment, namespace: ns.metadata.name, labels: appLabels },
-        spec: {
-          scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: w.deployment },
-          minReplicas: s.minReplicas,
-          maxReplicas: s.maxReplicas,
-          metrics: s.apply((sc) => [
-            {
-              type: "Resource",
-              resource: { name: "cpu", target: { type: "Utilization", averageUtilization: sc.cpuUtilization } },
-            },
-            {
-              type: "Resource",
-              resource: { name: "memory", target: { type: "Utilization", averageUtilization: sc.memoryUtilization } },
-            },
-          ]),
-          behavior: s.behavior,
-        },
-      },
+      { metadata: inNamespace(hpaObj), spec: hpaObj.spec },
       { parent: this },
     );
 
+    const pdbObj = both.apply(([wl, sc]) => pdbObject(wl, sc));
     new k8s.policy.v1.PodDisruptionBudget(
       `${name}-pdb`,
-      {
-        metadata: { name: w.deployment, namespace: ns.metadata.name, labels: appLabels },
-        spec: {
-          maxUnavailable: s.minReplicas.apply(pdbMaxUnavailable),
-          selector: { matchLabels: w.apply((wl) => ({ [LABELS.name]: wl.deployment })) },
-        },
-      },
+      { metadata: inNamespace(pdbObj), spec: pdbObj.spec },
       { parent: this },
     );
 

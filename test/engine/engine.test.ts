@@ -19,7 +19,7 @@ let project: EngineProject;
 const logs: string[] = [];
 const collect = (s: string) => logs.push(s);
 
-describe("the local stack through the engine", () => {
+describe("the local stack in render mode through the engine", () => {
   beforeAll(async () => {
     project = await engineProject();
   }, ENGINE_TIMEOUT);
@@ -27,7 +27,7 @@ describe("the local stack through the engine", () => {
   it(
     "up renders the expected manifests and runs the HSM providers",
     async () => {
-      const stack = await project.stack("local");
+      const stack = await project.stack("render");
       const res = await stack.up({ onOutput: collect, policyPacks: [path.join(project.dir, "policypack")] });
       expect(res.summary.result).toBe("succeeded");
       const files = Object.keys(project.rendered()).sort();
@@ -54,7 +54,7 @@ describe("the local stack through the engine", () => {
       const repo = Object.entries(project.rendered()).find(([f]) => f.includes("gitrepository"))![1];
       expect(repo).toContain("url: ssh://git@github.com/cartorio-digital/infraestrutura");
       expect(res.outputs.gitops.value).toMatchObject({
-        fluxVersion: "v2.7.3",
+        fluxVersion: "v2.9.5",
         deployKeyFingerprint: expect.stringMatching(/^SHA256:/),
       });
 
@@ -81,7 +81,7 @@ describe("the local stack through the engine", () => {
         path.join(toolsBin(), "conftest"),
         [
           "test",
-          "rendered/local",
+          "rendered/render",
           "manifests",
           "--policy",
           "policies",
@@ -93,7 +93,7 @@ describe("the local stack through the engine", () => {
       );
       expect(res.stdout).toMatch(/(\d+) tests?, \1 passed, 0 warnings, 0 failures/);
       expect(res.status).toBe(0);
-      const outputs = await (await project.stack("local")).outputs();
+      const outputs = await (await project.stack("render")).outputs();
       expect(outputs.capacity.value).toMatchObject({ ok: true, neededAtPeak: 6, secondsToScale: 15 });
     },
     ENGINE_TIMEOUT,
@@ -102,7 +102,7 @@ describe("the local stack through the engine", () => {
   it(
     "a second up changes nothing",
     async () => {
-      const stack = await project.stack("local");
+      const stack = await project.stack("render");
       const res = await stack.up({ onOutput: collect, policyPacks: [path.join(project.dir, "policypack")] });
       const changes = res.summary.resourceChanges ?? {};
       expect(Object.keys(changes)).toEqual(["same"]);
@@ -114,7 +114,7 @@ describe("the local stack through the engine", () => {
   it(
     "preview runs the policy pack and passes on the local stack",
     async () => {
-      const stack = await project.stack("local");
+      const stack = await project.stack("render");
       const res = await stack.preview({ onOutput: collect, policyPacks: [path.join(project.dir, "policypack")] });
       expect(res.stdout).toMatch(/cartorio-plataforma@v0\.1\.0/);
       expect(res.stdout).not.toMatch(/mandatory/);
@@ -125,7 +125,7 @@ describe("the local stack through the engine", () => {
   it(
     "neither the HSM PIN nor the deploy key appears in any state file, engine log, output or rendered manifest",
     async () => {
-      const stack = await project.stack("local");
+      const stack = await project.stack("render");
       const outputs = JSON.stringify(await stack.outputs());
       const rendered = Object.values(project.rendered()).join("\n");
       const haystacks = { state: stateText(project), logs: logs.join(""), outputs, rendered };
@@ -258,7 +258,7 @@ describe("state safety", () => {
   it(
     "two concurrent ups on one stack: the second is refused by the lock and the state stays intact",
     async () => {
-      const stack = await project.stack("local");
+      const stack = await project.stack("render");
       const results = await Promise.allSettled([stack.up({}), stack.up({})]);
       const refused = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
       expect(refused.length).toBeGreaterThanOrEqual(1);
@@ -274,7 +274,7 @@ describe("state safety", () => {
   it(
     "destroy leaves the retained namespace and every key on the HSM",
     async () => {
-      const stack = await project.stack("local");
+      const stack = await project.stack("render");
       await stack.destroy({ onOutput: collect });
       const files = Object.keys(project.rendered());
       expect(files.some((f) => /v1-namespace-(default-)?cartorio\.yaml$/.test(f))).toBe(true);

@@ -32,14 +32,29 @@ export interface EngineProject {
   hsm: SoftHsm;
   env: Record<string, string>;
   stack(name: string, config?: (cfg: Record<string, unknown>) => void): Promise<Stack>;
-  /** The rendered manifests of a stack, file name -> text. */
+  /** The rendered manifests of a stack (default: stack `render`), file name -> text. */
   rendered(stackRenderDir?: string): Record<string, string>;
 }
 
-/** Copies the project (node_modules linked) so tests can change stack files freely. */
-export async function engineProject(): Promise<EngineProject> {
+export interface EngineProjectOptions {
+  /** The kubeconfig the local stack applies to (a test cluster's), instead of .local/cluster/kubeconfig. */
+  kubeconfig?: string;
+}
+
+/**
+ * Copies the project (node_modules linked) so tests can change stack files freely.
+ * Stack `local` is the real one (cluster mode: pass the test cluster's kubeconfig);
+ * any other name is `local` in render mode, rendering to rendered/<name>.
+ */
+export async function engineProject(opts: EngineProjectOptions = {}): Promise<EngineProject> {
   const dir = tempDir("engine");
   for (const entry of COPIED) fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true });
+  if (opts.kubeconfig) {
+    const file = path.join(dir, "Pulumi.local.yaml");
+    const doc = parse(fs.readFileSync(file, "utf8"));
+    (doc.config["cartorio-plataforma:kubernetes"] as Record<string, unknown>).kubeconfig = opts.kubeconfig;
+    fs.writeFileSync(file, stringify(doc));
+  }
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
   const backend = path.join(dir, ".pulumi-state");
   fs.mkdirSync(backend);
@@ -70,6 +85,7 @@ export async function engineProject(): Promise<EngineProject> {
         const doc = parse(fs.readFileSync(path.join(dir, "Pulumi.local.yaml"), "utf8"));
         const cfg = doc.config as Record<string, unknown>;
         cfg["cartorio-plataforma:kubernetes"] = { mode: "render", renderDirectory: `rendered/${name}` };
+        // The embedded Flux source needs no network in render mode either.
         config?.(cfg);
         fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
       } else if (config) {
@@ -77,7 +93,7 @@ export async function engineProject(): Promise<EngineProject> {
       }
       return Stack.createOrSelect(name, ws);
     },
-    rendered(renderDir = "rendered/local") {
+    rendered(renderDir = "rendered/render") {
       const out: Record<string, string> = {};
       const root = path.join(dir, renderDir);
       if (!fs.existsSync(root)) return out;

@@ -44,9 +44,14 @@ describe("stack files", () => {
     expect(cfg.kms.inventory).toBe("configs/kms/producao.yaml");
   });
 
-  it("local validates as the embedded stack: rendering, no GitHub, no load gate", () => {
+  it("local validates as the embedded stack: the embedded cluster, embedded Flux, no GitHub, no load gate", () => {
     const cfg = loadStackFile(PROJECT_ROOT, "local");
-    expect(cfg.kubernetes).toMatchObject({ mode: "render", renderDirectory: "rendered/local" });
+    expect(cfg.kubernetes).toMatchObject({
+      mode: "cluster",
+      kubeconfig: ".local/cluster/kubeconfig",
+      context: "local",
+    });
+    expect(cfg.gitops.flux.source).toBe("embedded");
     expect(cfg.features.repositoryHardening).toBe(false);
     expect(cfg.features.loadtest).toBe(false);
     expect(cfg.kms.module).toBe("/usr/lib/softhsm/libsofthsm2.so");
@@ -171,6 +176,12 @@ describe("bad configuration", () => {
       { kubernetes: { mode: "render", context: "producao" } },
       "cartorio-plataforma:kubernetes.context",
       /no context in render mode/,
+    ],
+    [
+      "render mode with a kubeconfig",
+      { kubernetes: { mode: "render", kubeconfig: ".local/cluster/kubeconfig" } },
+      "cartorio-plataforma:kubernetes.kubeconfig",
+      /no kubeconfig in render mode/,
     ],
     [
       "mirror without a URL",

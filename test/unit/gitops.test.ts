@@ -1,7 +1,12 @@
 /** GitOps components under mocks: every resource and the properties that matter. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { gitopsSchema } from "../../components/config/schema";
 import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../components/gitops/flux";
+import { embeddedCrds } from "../../components/gitops/embedded";
 import { ALL_CONTROLLERS, filterInstallManifest } from "../../components/gitops/install";
 import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen";
 import { recordResources, Registered, settle } from "../helpers/mocks";
@@ -161,7 +166,7 @@ describe("Flux decisions", () => {
     expect(syncUrl(gitops)).toBe("ssh://git@github.com/cartorio-digital/infraestrutura");
     expect(deployKeyTitle(gitops)).toBe("flux-system-main-flux-system-./clusters/producao");
     expect(installManifestUrl(gitops.flux)).toBe(
-      "https://github.com/fluxcd/flux2/releases/download/v2.7.3/install.yaml",
+      "https://github.com/fluxcd/flux2/releases/download/v2.9.5/install.yaml",
     );
     expect(
       installManifestUrl({
@@ -202,5 +207,78 @@ describe("Flux decisions", () => {
     expect(codeowners({ ...gitops, teams: { ...gitops.teams, security: "sec" } })).toContain(
       "/policies/            @cartorio-digital/sec",
     );
+  });
+});
+
+describe("the embedded Flux source", () => {
+  /** A collected release as scripts/toolchain/flux/collect.sh lays it out, small. */
+  function fakeRelease(components: Record<string, { collected: boolean; reason?: string }>): string {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-flux-"));
+    const dir = path.join(cache, "flux", "v9.9.9");
+    const label = (file: string, labels: Record<string, string>) => {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, stringify({ apiVersion: "builtin", kind: "LabelTransformer", labels }));
+    };
+    label(path.join(dir, "flux2/install/labels.yaml"), { "app.kubernetes.io/part-of": "flux" });
+    const entries: Record<string, object> = {};
+    for (const [c, v] of Object.entries(components)) {
+      entries[c] = { version: "v1.0.0", module: `github.com/fluxcd/${c}`, ...v };
+      label(path.join(dir, "flux2/bases", c, "labels.yaml"), { "app.kubernetes.io/component": c });
+      if (!v.collected) continue;
+      const crd = path.join(dir, c, "config/crd");
+      fs.mkdirSync(path.join(crd, "bases"), { recursive: true });
+      fs.writeFileSync(path.join(crd, "kustomization.yaml"), stringify({ resources: [`bases/${c}.yaml`] }));
+      fs.writeFileSync(
+        path.join(crd, "bases", `${c}.yaml`),
+        `---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: things.${c}\n`,
+      );
+    }
+    fs.writeFileSync(path.join(dir, "components.json"), JSON.stringify({ release: "v9.9.9", components: entries }));
+    fs.writeFileSync(path.join(dir, ".complete"), "");
+    return cache;
+  }
+  const flux = (components: string[]) =>
+    gitopsSchema.parse({ flux: { version: "v9.9.9", source: "embedded", components } }).flux;
+
+  it("yields the chosen controllers' CRDs, labelled as install.yaml labels them", () => {
+    const cache = fakeRelease({
+      "source-controller": { collected: true },
+      "kustomize-controller": { collected: true },
+    });
+    const crds = embeddedCrds(flux(["source-controller"]), { CARTORIO_TOOLCHAIN_CACHE: cache });
+    expect(crds.map((c) => c.metadata.name)).toEqual(["things.source-controller"]);
+    expect(crds[0].metadata.labels).toEqual({
+      "app.kubernetes.io/part-of": "flux",
+      "app.kubernetes.io/component": "source-controller",
+      "app.kubernetes.io/version": "v9.9.9",
+    });
+  });
+
+  it("refuses a controller whose module was not collected, saying why and what to do", () => {
+    const cache = fakeRelease({
+      "source-controller": { collected: true },
+      "notification-controller": { collected: false, reason: "this module version is not available" },
+    });
+    expect(() =>
+      embeddedCrds(flux(["source-controller", "notification-controller"]), { CARTORIO_TOOLCHAIN_CACHE: cache }),
+    ).toThrow(
+      /gitops\.flux\.components\/componentsExtra: .*notification-controller v1\.0\.0 \(this module version is not available\)\. Remove it from the list, or use source upstream or mirror/,
+    );
+  });
+
+  it("names the missing release, the version the toolchain collects and the command", () => {
+    expect(() =>
+      embeddedCrds(flux(["source-controller"]), {
+        CARTORIO_TOOLCHAIN_CACHE: fs.mkdtempSync(path.join(os.tmpdir(), "x-")),
+      }),
+    ).toThrow(/gitops\.flux\.version v9\.9\.9 with gitops\.flux\.source embedded: .*run scripts\/toolchain\/build\.sh/);
+  });
+
+  it("the install manifest's own Namespace is dropped: FluxBootstrap owns flux-system", () => {
+    const docs = filterInstallManifest(
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n---\n" + INSTALL,
+      gitops.flux,
+    );
+    expect(docs.some((d) => d.kind === "Namespace")).toBe(false);
   });
 });

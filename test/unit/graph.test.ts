@@ -27,8 +27,10 @@ async function graphOf(stack: string): Promise<Registered[]> {
   const registered = await recordResources(stack);
   // Components register through the same monitor; record them too.
   const mod = await import("../../index");
+  // The cluster pre-flight is the engine tests' business: here no API server is asked.
+  const outputs = await mod.default({ clusterProblem: async () => undefined });
   await settle();
-  expect(mod.stack).toBe(stack);
+  expect(outputs.stack).toBe(stack);
   return registered;
 }
 
@@ -42,10 +44,12 @@ describe("resource graph under mocks", () => {
     producao = await graphOf("producao");
   });
 
-  it("local renders: its Kubernetes provider writes YAML to rendered/local", () => {
+  it("local applies to the embedded cluster: its kubeconfig path (never its contents) and context local", () => {
     const provider = local.find((r) => r.type === "pulumi:providers:kubernetes")!;
-    expect(provider.name).toBe("render");
-    expect(provider.inputs.renderYamlToDirectory).toBe("rendered/local");
+    expect(provider.name).toBe("cluster");
+    expect(provider.inputs.kubeconfig).toBe(".local/cluster/kubeconfig");
+    expect(provider.inputs.context).toBe("local");
+    expect(provider.inputs.renderYamlToDirectory).toBeUndefined();
   });
 
   it("producao applies to the producao cluster context", () => {
@@ -135,7 +139,7 @@ describe("resource graph under mocks", () => {
     expect(pdb.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": "cartorio-api" } });
   });
 
-  it("GitOps: both stacks declare the Flux sync; only producao installs controllers, hardens GitHub and keeps the source Secret", () => {
+  it("GitOps: both stacks declare the Flux sync and its Secret; local installs the embedded CRDs without a download; only producao hardens GitHub", () => {
     for (const g of [local, producao]) {
       expect(types(g)).toEqual(
         expect.arrayContaining([
@@ -146,9 +150,22 @@ describe("resource graph under mocks", () => {
         ]),
       );
     }
-    // local renders to files: the private key would land there in plaintext, so no Secret; no network, no install.
-    expect(types(local)).not.toContain("kubernetes:core/v1:Secret");
-    expect(types(local)).not.toContain("kubernetes:yaml/v2:ConfigGroup");
+    // local applies to the embedded cluster: the Secret goes to the API server, the CRDs come from the toolchain.
+    expect(types(local)).toEqual(
+      expect.arrayContaining(["kubernetes:core/v1:Secret", "kubernetes:yaml/v2:ConfigGroup"]),
+    );
+    const install = local.find((r) => r.type === "kubernetes:yaml/v2:ConfigGroup")!;
+    const kinds = (install.inputs.objs as { kind: string; metadata: { name: string } }[]).map(
+      (o) => `${o.kind}/${o.metadata.name}`,
+    );
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        "CustomResourceDefinition/gitrepositories.source.toolkit.fluxcd.io",
+        "CustomResourceDefinition/kustomizations.kustomize.toolkit.fluxcd.io",
+        "CustomResourceDefinition/helmreleases.helm.toolkit.fluxcd.io",
+      ]),
+    );
+    expect(kinds.every((k) => k.startsWith("CustomResourceDefinition/"))).toBe(true);
     expect(types(local).some((t) => t.startsWith("github:"))).toBe(false);
     expect(types(producao)).toEqual(
       expect.arrayContaining([
@@ -162,7 +179,7 @@ describe("resource graph under mocks", () => {
         "github:index/repositoryEnvironment:RepositoryEnvironment",
       ]),
     );
-    expect(fetched).toEqual(["https://github.com/fluxcd/flux2/releases/download/v2.7.3/install.yaml"]);
+    expect(fetched).toEqual(["https://github.com/fluxcd/flux2/releases/download/v2.9.5/install.yaml"]);
     expect(producao.find((r) => r.type === "pulumi:providers:github")!.inputs.owner).toBe("cartorio-digital");
   });
 

@@ -1,0 +1,241 @@
+/**
+ * The local stack through the real engine against a real API server: the
+ * embedded control plane (etcd, kube-apiserver with Pod Security admission,
+ * kube-controller-manager) started for this file and stopped after.
+ */
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { loadManifests } from "../../components/platform/manifests";
+import { listKeyLabels } from "../../components/keys/hsm";
+import { startTestCluster, TestCluster } from "../helpers/cluster";
+import { engineProject, EngineProject, USER_PIN } from "../helpers/engine";
+import { PROJECT_ROOT, SOFTHSM_MODULE } from "../helpers/tools";
+
+const ENGINE_TIMEOUT = 600_000;
+let cluster: TestCluster;
+let project: EngineProject;
+const logs: string[] = [];
+const collect = (s: string) => logs.push(s);
+const pack = () => [path.join(project.dir, "policypack")];
+
+describe("the local stack on the embedded cluster", () => {
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    project = await engineProject({ kubeconfig: cluster.kubeconfig });
+  }, ENGINE_TIMEOUT);
+  afterAll(async () => cluster?.stop());
+
+  it(
+    "up applies everything with the policy pack; a second up changes nothing",
+    async () => {
+      const stack = await project.stack("local");
+      const res = await stack.up({ onOutput: collect, policyPacks: pack() });
+      expect(res.summary.result).toBe("succeeded");
+      expect(res.outputs.kubernetesMode.value).toBe("cluster");
+      const again = await stack.up({ onOutput: collect, policyPacks: pack() });
+      expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it("the objects are in the API server: namespaces, HPA, PDB, default deny, KMS inventory, Flux CRDs and sync objects", () => {
+    for (const ns of ["cartorio", "flux-system"]) cluster.kubectlOk(["get", "namespace", ns]);
+    const labels = JSON.parse(cluster.kubectlOk(["get", "namespace", "cartorio", "-o", "json"])).metadata.labels;
+    expect(labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    for (const [kind, name] of [
+      ["hpa", "cartorio-api"],
+      ["pdb", "cartorio-api"],
+      ["networkpolicy", "default-deny"],
+      ["configmap", "cartorio-kms-inventory"],
+    ])
+      cluster.kubectlOk(["get", kind, name, "-n", "cartorio"]);
+    for (const crd of ["gitrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io"]) {
+      const obj = JSON.parse(cluster.kubectlOk(["get", "crd", crd, "-o", "json"]));
+      expect(obj.metadata.labels).toMatchObject({
+        "app.kubernetes.io/part-of": "flux",
+        "app.kubernetes.io/instance": "flux-system",
+        "app.kubernetes.io/version": "v2.9.5",
+      });
+    }
+    const repo = JSON.parse(
+      cluster.kubectlOk(["get", "gitrepository", "flux-system", "-n", "flux-system", "-o", "json"]),
+    );
+    expect(repo.spec.url).toBe("ssh://git@github.com/cartorio-digital/infraestrutura");
+    cluster.kubectlOk(["get", "kustomization", "flux-system", "-n", "flux-system"]);
+    // The deploy key reached the cluster as a Secret and nowhere in the engine's output.
+    const secret = JSON.parse(cluster.kubectlOk(["get", "secret", "flux-system", "-n", "flux-system", "-o", "json"]));
+    const identity = Buffer.from(secret.data.identity, "base64").toString();
+    expect(identity).toMatch(/PRIVATE KEY/);
+    expect(logs.join("").includes(identity.split("\n")[1])).toBe(false);
+  });
+
+  it("kubectl describe hpa cartorio-api -n cartorio shows the bounds, both metrics and the behavior from config", () => {
+    const text = cluster.kubectlOk(["describe", "hpa", "cartorio-api", "-n", "cartorio"]);
+    expect(text).toMatch(/Min replicas:\s+3/);
+    expect(text).toMatch(/Max replicas:\s+20/);
+    expect(text).toMatch(/resource cpu on pods\s+\(as a percentage of request\):\s+<unknown> \/ 70%/);
+    expect(text).toMatch(/resource memory on pods\s+\(as a percentage of request\):\s+<unknown> \/ 80%/);
+    expect(text).toMatch(
+      /Scale Up:\s+Stabilization Window: 0 seconds\s+Select Policy: Max\s+Policies:\s+- Type: Percent\s+Value: 100\s+Period: 15 seconds\s+- Type: Pods\s+Value: 4\s+Period: 15 seconds/,
+    );
+    expect(text).toMatch(
+      /Scale Down:\s+Stabilization Window: 300 seconds\s+Select Policy: Max\s+Policies:\s+- Type: Percent\s+Value: 100\s+Period: 15 seconds/,
+    );
+    expect(text).toMatch(/Deployment\/cartorio-api/);
+  });
+
+  describe("Pod Security admission on namespace cartorio", () => {
+    const pod = (name: string, container: Record<string, unknown>, podSecurity: Record<string, unknown> = {}) =>
+      stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: "cartorio" },
+        spec: {
+          securityContext: podSecurity,
+          containers: [{ name: "app", image: "registry.cartorio.example/app@sha256:" + "b".repeat(64), ...container }],
+        },
+      });
+    const restricted = {
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
+    };
+
+    it("rejects a privileged pod, in the API's own words", () => {
+      const res = cluster.kubectl(
+        ["apply", "--dry-run=server", "-f", "-"],
+        // Privileged implies escalation: the API's validation refuses allowPrivilegeEscalation: false beside it.
+        pod("privilegiado", {
+          securityContext: { ...restricted.securityContext, allowPrivilegeEscalation: undefined, privileged: true },
+        }),
+      );
+      expect(res.status).not.toBe(0);
+      expect(res.stderr).toMatch(
+        /violates PodSecurity "restricted:latest": .*privileged \(container "app" must not set securityContext\.privileged=true\)/,
+      );
+    });
+
+    it("rejects a pod without runAsNonRoot", () => {
+      const { runAsNonRoot: _omit, ...rest } = restricted.securityContext;
+      const res = cluster.kubectl(
+        ["apply", "--dry-run=server", "-f", "-"],
+        pod("sem-nonroot", { securityContext: rest }),
+      );
+      expect(res.status).not.toBe(0);
+      expect(res.stderr).toMatch(/violates PodSecurity "restricted:latest": runAsNonRoot != true/);
+    });
+
+    it("admits a restricted pod (the rejections above are Pod Security's, not something else)", () => {
+      cluster.kubectlOk(["apply", "--dry-run=server", "-f", "-"], pod("conforme", restricted));
+    });
+
+    it("admits every file of manifests/, and the pods its workloads would create", () => {
+      const dir = path.join(PROJECT_ROOT, "manifests");
+      // Every Kubernetes object of the folder (its kustomization.yaml is kustomize's, not the API's).
+      const objects = loadManifests(dir).filter((m) => !m.doc.apiVersion?.startsWith("kustomize.config.k8s.io/"));
+      expect(objects.length).toBeGreaterThan(3);
+      for (const m of objects) {
+        const res = cluster.kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], stringify(m.doc));
+        expect(res.stderr, m.file).not.toMatch(/Warning|violates/);
+        expect(res.status, `${m.file}: ${res.stderr}`).toBe(0);
+      }
+      // Deployments are only warned about; the pods their ReplicaSets create are what enforcement judges.
+      // Those pods name their ServiceAccounts, which admission looks up: create them for real (what Flux
+      // would apply first), then remove them.
+      const accounts = objects.filter((m) => m.doc.kind === "ServiceAccount");
+      for (const m of accounts) cluster.kubectlOk(["apply", "--server-side", "-f", "-"], stringify(m.doc));
+      const workloads = objects.map((m) => m.doc).filter((d) => d.kind === "Deployment");
+      expect(workloads.length).toBeGreaterThan(0);
+      for (const d of workloads) {
+        const tpl = (d.spec as { template: { metadata?: object; spec: object } }).template;
+        const asPod = stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { ...(tpl.metadata ?? {}), name: `${d.metadata?.name}-pod`, namespace: "cartorio" },
+          spec: tpl.spec,
+        });
+        const res = cluster.kubectl(["apply", "--dry-run=server", "-f", "-"], asPod);
+        expect(res.status, `${d.metadata?.name}: ${res.stderr}`).toBe(0);
+        expect(res.stderr).not.toMatch(/Warning|violates/);
+      }
+      for (const m of accounts) cluster.kubectlOk(["delete", "-f", "-"], stringify(m.doc));
+    });
+  });
+
+  it(
+    "drift: maxReplicas changed with kubectl shows in preview --refresh, and up --refresh restores it",
+    async () => {
+      cluster.kubectlOk([
+        "patch",
+        "hpa",
+        "cartorio-api",
+        "-n",
+        "cartorio",
+        "--type=merge",
+        "-p",
+        '{"spec":{"maxReplicas":7}}',
+      ]);
+      const stack = await project.stack("local");
+      const preview = await stack.preview({ refresh: true, diff: true, onOutput: collect });
+      expect(preview.changeSummary.update).toBe(1);
+      expect(preview.stdout).toMatch(/maxReplicas\s*:\s*7\s*=>\s*20/);
+      const res = await stack.up({ refresh: true, onOutput: collect, policyPacks: pack() });
+      expect(res.summary.resourceChanges?.update).toBe(1);
+      const hpa = JSON.parse(cluster.kubectlOk(["get", "hpa", "cartorio-api", "-n", "cartorio", "-o", "json"]));
+      expect(hpa.spec.maxReplicas).toBe(20);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "with the cluster down, up fails naming the kubeconfig and context, and the state is unchanged",
+    async () => {
+      const stack = await project.stack("local");
+      const before = (await stack.exportStack()).deployment.resources.map((r: { urn: string }) => r.urn).sort();
+      await cluster.stop();
+      try {
+        const err = await stack.up({ onOutput: collect }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        const text = String(err);
+        expect(text).toContain(`context local of kubeconfig ${cluster.kubeconfig}`);
+        expect(text).toMatch(/is not reachable: ECONNREFUSED/);
+        expect(text).toContain("npm run cluster -- up");
+        expect(text).not.toMatch(/at .*\.ts:\d+/);
+        const after = (await stack.exportStack()).deployment.resources.map((r: { urn: string }) => r.urn).sort();
+        expect(after).toEqual(before);
+      } finally {
+        await cluster.start();
+      }
+      const preview = await stack.preview({ onOutput: collect });
+      expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "destroy keeps namespaces cartorio and flux-system and every HSM key; up after destroy converges",
+    async () => {
+      const stack = await project.stack("local");
+      await stack.destroy({ onOutput: collect });
+      for (const ns of ["cartorio", "flux-system"]) cluster.kubectlOk(["get", "namespace", ns]);
+      expect(cluster.kubectl(["get", "hpa", "cartorio-api", "-n", "cartorio"]).status).not.toBe(0);
+      project.hsm.activate();
+      expect(listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN)).toEqual([
+        "atos-notariais-v1",
+        "selo-digital-v1",
+      ]);
+      const res = await stack.up({ onOutput: collect, policyPacks: pack() });
+      expect(res.summary.result).toBe("succeeded");
+      const again = await stack.up({ onOutput: collect });
+      expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
+      cluster.kubectlOk(["get", "hpa", "cartorio-api", "-n", "cartorio"]);
+    },
+    ENGINE_TIMEOUT,
+  );
+});
