@@ -58,6 +58,14 @@ async function program(deps: ProgramDeps = { clusterProblem }) {
     }
   }
   if (cfg.features.gitops && cfg.gitops.flux.source === "embedded") attempt(() => embeddedCrds(cfg.gitops.flux));
+  // A deployment logs in to the HSM; a preview (of a PR, untrusted) has no PIN and validates without it.
+  // Only the variable's presence is read here: the PIN itself stays with the providers.
+  if (cfg.features.keys && !pulumi.runtime.isDryRun() && !process.env[cfg.kms.pinEnv]) {
+    problems.push(
+      `cartorio-plataforma:kms.pinEnv: set the user PIN in the environment variable ${cfg.kms.pinEnv} (kms.pinEnv); ` +
+        "a deployment logs in to the HSM (previews validate the slots without it)",
+    );
+  }
   // Every component applies Kubernetes objects: in cluster mode the API server must answer first.
   if (cfg.kubernetes.mode === "cluster") {
     const problem = await deps.clusterProblem(cfg.kubernetes, projectRoot);

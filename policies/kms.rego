@@ -87,6 +87,6 @@ deny_cart_kms_003 contains msg if {
 	k.state == "active"
 	valid_date(object.get(k, "activatedOn", null))
 	ends := time.parse_rfc3339_ns(sprintf("%vT00:00:00Z", [k.activatedOn])) + ((k.cryptoperiodDays * 86400) * 1000000000)
-	ends < time.now_ns()
+	ends < now_ns
 	msg := sprintf("CART-KMS-003: %v expired on %v; rotate it", [key_where(obj, k), time.format([ends, "UTC", "2006-01-02"])])
 }

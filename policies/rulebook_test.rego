@@ -138,14 +138,23 @@ test_sec_001_private_key if {
 	count(deny_cart_sec_001) == 0 with input as {"kind": "Secret", "metadata": {"name": "chave", "namespace": "cartorio"}, "stringData": {"tls.crt": "-----BEGIN CERTIFICATE-----"}}
 }
 
-inventory(key) := {"apiVersion": "cartorio.digital/v1", "kind": "KmsInventory", "metadata": {"name": "teste"}, "tokens": [{"name": "assinatura"}], "keys": [object.union({"id": "atos", "version": 1, "purpose": "notarial-signing", "algorithm": "EC", "curve": "P-384", "token": "assinatura", "cryptoperiodDays": 730, "activatedOn": "2099-01-01", "state": "active"}, key)]}
+inventory(key) := {"apiVersion": "cartorio.digital/v1", "kind": "KmsInventory", "metadata": {"name": "teste"}, "tokens": [{"name": "assinatura"}], "keys": [object.union({"id": "atos", "version": 1, "purpose": "notarial-signing", "algorithm": "EC", "curve": "P-384", "token": "assinatura", "cryptoperiodDays": 730, "activatedOn": "2026-01-05", "state": "active"}, key)]}
+
+# Cryptoperiods are judged at a fixed time (data.clock.now), never at the day the tests run.
+clock_at(day) := {"now": sprintf("%vT00:00:00Z", [day])}
 
 test_kms_rules if {
-	count(((deny_cart_kms_001 | deny_cart_kms_002) | deny_cart_kms_003)) == 0 with input as inventory({})
+	count(((deny_cart_kms_001 | deny_cart_kms_002) | deny_cart_kms_003)) == 0 with input as inventory({}) with data.clock as clock_at("2026-12-01")
 	deny_cart_kms_001["CART-KMS-001: KmsInventory teste: key atos v1 names token software, which is not an HSM token of the inventory"] with input as inventory({"token": "software"})
 	deny_cart_kms_002["CART-KMS-002: KmsInventory teste: key atos v1 uses RSA size 2048; allowed: 3072, 4096"] with input as inventory({"algorithm": "RSA", "size": 2048})
 	deny_cart_kms_002["CART-KMS-002: KmsInventory teste: key atos v1 uses EC curve P-521; allowed: P-256, P-384"] with input as inventory({"curve": "P-521"})
-	deny_cart_kms_003["CART-KMS-003: KmsInventory teste: key atos v1 has a cryptoperiod of 1500 days; at most 1095 for notarial-signing"] with input as inventory({"cryptoperiodDays": 1500})
-	deny_cart_kms_003["CART-KMS-003: KmsInventory teste: key atos v1 expired on 2020-12-31; rotate it"] with input as inventory({"activatedOn": "2020-01-01", "cryptoperiodDays": 365})
-	count(deny_cart_kms_003) == 0 with input as inventory({"activatedOn": "2020-01-01", "cryptoperiodDays": 365, "state": "retired"})
+	deny_cart_kms_003["CART-KMS-003: KmsInventory teste: key atos v1 has a cryptoperiod of 1500 days; at most 1095 for notarial-signing"] with input as inventory({"cryptoperiodDays": 1500}) with data.clock as clock_at("2026-12-01")
+	deny_cart_kms_003["CART-KMS-003: KmsInventory teste: key atos v1 expired on 2020-12-31; rotate it"] with input as inventory({"activatedOn": "2020-01-01", "cryptoperiodDays": 365}) with data.clock as clock_at("2026-12-01")
+	count(deny_cart_kms_003) == 0 with input as inventory({"activatedOn": "2020-01-01", "cryptoperiodDays": 365, "state": "retired"}) with data.clock as clock_at("2026-12-01")
+}
+
+test_kms_cryptoperiod_ends_at_the_injected_clock if {
+	# activatedOn 2026-01-05 + 730 days = 2028-01-05: valid the day before, expired the day after.
+	count(deny_cart_kms_003) == 0 with input as inventory({}) with data.clock as clock_at("2028-01-04")
+	deny_cart_kms_003["CART-KMS-003: KmsInventory teste: key atos v1 expired on 2028-01-05; rotate it"] with input as inventory({}) with data.clock as clock_at("2028-01-06")
 }

@@ -8,7 +8,7 @@
 import { PolicyPack, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { loadCatalogue } from "../components/policy/catalogue";
 import { inventoryFromResources, k8sDoc } from "../components/policy/resources";
-import { OBJECT_RULES, SET_RULES } from "../components/policy/rules";
+import { OBJECT_RULES, RuleContext, SET_RULES, wallClock } from "../components/policy/rules";
 
 const catalogue = loadCatalogue();
 const params = catalogue.parameters;
@@ -36,9 +36,16 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
   if (rule.kinds.includes("inventory")) {
     return {
       ...base,
+      // The time cryptoperiods are judged at: the wall clock, unless the run pins it
+      // (--policy-pack-config {"<rule id>": {"now": "<RFC 3339>"}}): PR previews pin it to the
+      // inventory's last change, so a key expiring later fails no unrelated PR (npm run kms:expiry
+      // reports it on schedule), while a deployment always judges at the wall clock.
+      configSchema: { properties: { now: { type: "string", format: "date-time" } } },
       validateStack: (args, reportViolation) => {
+        const { now } = args.getConfig<{ now?: string }>();
+        const ctx: RuleContext = now ? { now: Date.parse(now) } : wallClock();
         const inventory = inventoryFromResources(args.resources, "hsm-keys");
-        if (inventory) for (const message of objectRule(inventory, params)) reportViolation(message);
+        if (inventory) for (const message of objectRule(inventory, params, ctx)) reportViolation(message);
       },
     };
   }

@@ -75,17 +75,23 @@ export function kustomizationSpec(g: GitopsConfig) {
 export function codeowners(g: GitopsConfig): string {
   const t = (slug: string) => `@${g.owner}/${slug}`;
   const { application, security, infrastructure } = g.teams;
+  // The last matching pattern wins: general lines first, the security team's last, so
+  // enforcement (rules, the pack's logic), key handling and the pipeline itself cannot be
+  // weakened without its review, even where they live under components/.
   return [
     "# Managed by cartorio-plataforma (components/gitops); edit the config, not this file.",
+    "# The last matching pattern wins.",
     `*                     ${t(infrastructure)}`,
     `/manifests/           ${t(application)}`,
-    `/policies/            ${t(security)}`,
-    `/policypack/          ${t(security)}`,
-    `/configs/kms/         ${t(security)}`,
     `/components/          ${t(infrastructure)}`,
     `/clusters/            ${t(infrastructure)}`,
     `/Pulumi.*.yaml        ${t(infrastructure)}`,
-    `/.github/             ${t(infrastructure)} ${t(security)}`,
+    `/policies/            ${t(security)}`,
+    `/policypack/          ${t(security)}`,
+    `/components/policy/   ${t(security)}`,
+    `/components/keys/     ${t(security)}`,
+    `/configs/kms/         ${t(security)}`,
+    `/.github/             ${t(security)}`,
     "",
   ].join("\n");
 }

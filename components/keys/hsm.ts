@@ -19,14 +19,27 @@ export function pinFromEnv(pinEnv: string): string | undefined {
 }
 
 /** Validates every required token; at most one login per token. */
-export function validateTokens(modulePath: string, reqs: TokenRequirement[], pin: string | undefined): TokenVerdict[] {
+/**
+ * Judges each required token. Without a PIN, `loginRequired: false` (a preview
+ * of untrusted code, which gets no PIN) checks everything that needs no login —
+ * the token, its flags, its mechanisms — and reports the login as not tried;
+ * with `loginRequired` (a deployment) a missing PIN is a failure.
+ */
+export function validateTokens(
+  modulePath: string,
+  reqs: TokenRequirement[],
+  pin: string | undefined,
+  opts: { loginRequired: boolean } = { loginRequired: true },
+): TokenVerdict[] {
   return withModule(modulePath, (p, m) => {
     const slots = listSlots(p, m);
     return reqs.map((req) =>
       judgeToken(req, slots, (slot) =>
-        pin === undefined
-          ? { ok: false, code: "NO_PIN", message: "no user PIN was provided (see kms.pinEnv)" }
-          : tryLogin(p, m, slotHandle(p, slot.slotId), pin),
+        pin !== undefined
+          ? tryLogin(p, m, slotHandle(p, slot.slotId), pin)
+          : opts.loginRequired
+            ? { ok: false, code: "NO_PIN", message: "no user PIN was provided (see kms.pinEnv)" }
+            : { ok: "not tried" },
       ),
     );
   });

@@ -45,7 +45,14 @@ export class Kms extends pulumi.ComponentResource {
 
     const validation = new HsmSlotValidation(
       `${name}-slots`,
-      { modulePath: args.modulePath, pinEnv: args.pinEnv, tokens: inv.tokens },
+      {
+        modulePath: args.modulePath,
+        pinEnv: args.pinEnv,
+        tokens: inv.tokens,
+        // A preview (a PR's, of untrusted code) gets no PIN and checks what needs no login;
+        // a deployment must log in.
+        loginRequired: !pulumi.runtime.isDryRun(),
+      },
       { parent: this },
     );
 

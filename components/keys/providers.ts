@@ -13,6 +13,11 @@ export interface SlotValidationInputs {
   modulePath: string;
   pinEnv: string;
   tokens: TokenRequirement[];
+  /**
+   * Whether a missing PIN fails validation: true when deploying, false in a preview, which may run
+   * untrusted code and so gets no PIN. Not part of what the resource is (diff ignores it).
+   */
+  loginRequired?: boolean;
 }
 
 export interface ValidatedToken {
@@ -24,7 +29,9 @@ export interface ValidatedToken {
 }
 
 function validate(inputs: SlotValidationInputs): { failures: string[]; tokens: ValidatedToken[] } {
-  const verdicts = validateTokens(inputs.modulePath, inputs.tokens, pinFromEnv(inputs.pinEnv));
+  const verdicts = validateTokens(inputs.modulePath, inputs.tokens, pinFromEnv(inputs.pinEnv), {
+    loginRequired: inputs.loginRequired ?? true,
+  });
   const failures = verdicts.flatMap(failureText);
   if (verdicts.some((v) => v.checks.some((c) => c.requirement === "user login" && /NO_PIN/.test(c.detail)))) {
     failures.push(`set the user PIN in the environment variable ${inputs.pinEnv} (kms.pinEnv)`);
@@ -75,6 +82,8 @@ export interface HsmSlotValidationArgs {
   modulePath: pulumi.Input<string>;
   pinEnv: pulumi.Input<string>;
   tokens: pulumi.Input<TokenRequirement[]>;
+  /** A missing PIN fails validation (deployments); false lets a preview check without logging in. */
+  loginRequired?: pulumi.Input<boolean>;
 }
 
 /** Stops preview when a signing token is missing, locked, short of mechanisms or refuses the PIN. */

@@ -106,7 +106,7 @@ export function preLoginChecks(req: TokenRequirement, slot: SlotSnapshot): { che
 export function judgeToken(
   req: TokenRequirement,
   slots: SlotSnapshot[],
-  login: (slot: SlotSnapshot) => { ok: true } | { ok: false; code: string; message: string },
+  login: (slot: SlotSnapshot) => { ok: true } | { ok: "not tried" } | { ok: false; code: string; message: string },
 ): TokenVerdict {
   const { slot, problem } = matchSlot(req, slots);
   if (!slot) {
@@ -128,12 +128,15 @@ export function judgeToken(
     const r = login(slot);
     checks.push({
       requirement: "user login",
-      ok: r.ok,
-      detail: r.ok
-        ? "succeeded"
-        : r.code === "CKR_PIN_INCORRECT"
-          ? "the PIN was refused (CKR_PIN_INCORRECT); not retried, since each try counts toward the lock"
-          : `${r.code}: ${r.message}`,
+      ok: r.ok !== false,
+      detail:
+        r.ok === true
+          ? "succeeded"
+          : r.ok === "not tried"
+            ? "not tried: this run has no PIN (a preview); the deployment logs in"
+            : r.code === "CKR_PIN_INCORRECT"
+              ? "the PIN was refused (CKR_PIN_INCORRECT); not retried, since each try counts toward the lock"
+              : `${r.code}: ${r.message}`,
     });
   } else {
     checks.push({ requirement: "user login", ok: false, detail: "not attempted (see the PIN checks above)" });

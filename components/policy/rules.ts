@@ -16,8 +16,21 @@ export interface K8sObject {
   [k: string]: unknown;
 }
 
+/**
+ * What a rule may know besides the documents: the time it judges at. The pack
+ * passes the wall clock; tests pass a fixed date, as they pass
+ * `--data clock.yaml` (data.clock.now) to conftest, so no verdict depends on
+ * the day the tests run.
+ */
+export interface RuleContext {
+  /** Milliseconds since the epoch. */
+  now: number;
+}
+
+export const wallClock = (): RuleContext => ({ now: Date.now() });
+
 /** Rules over one document at a time. */
-export type ObjectRule = (obj: K8sObject, p: Parameters) => string[];
+export type ObjectRule = (obj: K8sObject, p: Parameters, ctx?: RuleContext) => string[];
 /** Rules over a set of documents (conftest --combine; stack policies in the pack). */
 export type SetRule = (docs: K8sObject[], p: Parameters) => string[];
 
@@ -289,9 +302,9 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       return [`${where} uses algorithm ${algorithm}; allowed: EC, RSA`];
     });
   },
-  "CART-KMS-003": (obj, p) => {
+  "CART-KMS-003": (obj, p, ctx = wallClock()) => {
     if (obj.kind !== "KmsInventory") return [];
-    const now = Date.now();
+    const now = ctx.now;
     return ((obj.keys ?? []) as Any[]).flatMap((k) => {
       const where = `CART-KMS-003: ${keyWhere(obj, k)}`;
       const purpose = k.purpose ?? UNSET;
@@ -371,12 +384,17 @@ export const SET_RULES: Record<string, SetRule> = {
 };
 
 /** Every finding of the rulebook over a set of documents, as conftest --combine reports them. */
-export function evaluate(docs: K8sObject[], p: Parameters, ruleIds: string[]): string[] {
+export function evaluate(
+  docs: K8sObject[],
+  p: Parameters,
+  ruleIds: string[],
+  ctx: RuleContext = wallClock(),
+): string[] {
   const out: string[] = [];
   for (const id of ruleIds) {
     const obj = OBJECT_RULES[id];
     const set = SET_RULES[id];
-    if (obj) for (const d of docs) out.push(...obj(d, p));
+    if (obj) for (const d of docs) out.push(...obj(d, p, ctx));
     else if (set) out.push(...set(docs, p));
     else throw new Error(`rule ${id} has no implementation in components/policy/rules.ts`);
   }

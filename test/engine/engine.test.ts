@@ -199,6 +199,33 @@ describe("preview stops before anything changes", () => {
   );
 });
 
+describe("a preview of untrusted code gets no PIN", () => {
+  it(
+    "preview without the PIN validates the HSM slots without logging in; up without it stops, naming kms.pinEnv",
+    async () => {
+      const stack = await project.stack("semPin".toLowerCase());
+      const ws = stack.workspace as unknown as { envVars: Record<string, string> };
+      const pin = ws.envVars.CARTORIO_HSM_PIN;
+      delete ws.envVars.CARTORIO_HSM_PIN;
+      try {
+        const preview = await stack.preview({ onOutput: collect, policyPacks: [path.join(project.dir, "policypack")] });
+        expect(preview.changeSummary.create).toBeGreaterThan(5);
+        const err = await stack.up({ onOutput: collect }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        expect(String(err)).toContain("set the user PIN in the environment variable CARTORIO_HSM_PIN (kms.pinEnv)");
+        // Nothing but the stack's own root resource was recorded.
+        const types = ((await stack.exportStack()).deployment.resources ?? []).map((r: { type: string }) => r.type);
+        expect(types.filter((t: string) => t !== "pulumi:pulumi:Stack")).toEqual([]);
+      } finally {
+        ws.envVars.CARTORIO_HSM_PIN = pin;
+      }
+    },
+    ENGINE_TIMEOUT,
+  );
+});
+
 describe("the load gate through the engine", () => {
   let server: http.Server;
   let target: string;

@@ -155,7 +155,7 @@ export function compliant(ns: string): Record<string, K8sObject> {
           token: "assinatura",
           version: 2,
           cryptoperiodDays: 730,
-          activatedOn: "2099-01-01",
+          activatedOn: "2026-01-05",
           state: "active",
         },
         {
@@ -166,7 +166,7 @@ export function compliant(ns: string): Record<string, K8sObject> {
           token: "assinatura",
           version: 1,
           cryptoperiodDays: 1095,
-          activatedOn: "2099-01-01",
+          activatedOn: "2026-01-05",
           state: "active",
         },
       ],

@@ -49,6 +49,15 @@ export interface EngineProjectOptions {
 export async function engineProject(opts: EngineProjectOptions = {}): Promise<EngineProject> {
   const dir = tempDir("engine");
   for (const entry of COPIED) fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true });
+  // The policy pack judges cryptoperiods at the wall clock (as it must in production): the copy's
+  // local keys start today, so these tests pass on any day. The repository's own calendar is
+  // npm run kms:expiry's business.
+  const inventory = path.join(dir, "configs/kms/local.yaml");
+  const today = new Date().toISOString().slice(0, 10);
+  fs.writeFileSync(
+    inventory,
+    fs.readFileSync(inventory, "utf8").replace(/activatedOn: "\d{4}-\d{2}-\d{2}"/g, `activatedOn: "${today}"`),
+  );
   if (opts.kubeconfig) {
     const file = path.join(dir, "Pulumi.local.yaml");
     const doc = parse(fs.readFileSync(file, "utf8"));

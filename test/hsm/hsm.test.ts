@@ -136,6 +136,25 @@ describe("HSM slot validation (SoftHSM2)", () => {
     expect(v.ok).toBe(false);
     expect(checkOf(v, "user login").detail).toContain("NO_PIN");
   });
+
+  it("a preview without a PIN checks token, flags and mechanisms, and reports the login as not tried", () => {
+    const hsm = fresh();
+    hsm.initToken("assinatura");
+    const req = [{ name: "a", label: "assinatura", mechanisms: SIGNING }];
+    const [v] = validateTokens(SOFTHSM_MODULE, req, undefined, { loginRequired: false });
+    expect(v.ok).toBe(true);
+    expect(checkOf(v, "user login").detail).toMatch(/not tried: this run has no PIN/);
+    expect(checkOf(v, "mechanisms present").ok).toBe(true);
+    // What needs no login is still judged: a missing mechanism fails the preview.
+    const [short] = validateTokens(
+      SOFTHSM_MODULE,
+      [{ name: "a", label: "assinatura", mechanisms: [...SIGNING, "CKM_ML_DSA"] }],
+      undefined,
+      { loginRequired: false },
+    );
+    expect(short.ok).toBe(false);
+    expect(checkOf(short, "mechanisms present").detail).toBe("missing CKM_ML_DSA");
+  });
 });
 
 describe("HSM keys (SoftHSM2)", () => {

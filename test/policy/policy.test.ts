@@ -9,18 +9,28 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { evaluate, OBJECT_RULES, RULE_IDS, SET_RULES } from "../../components/policy/rules";
+import { evaluate, OBJECT_RULES, RULE_IDS, RuleContext, SET_RULES } from "../../components/policy/rules";
 import { catalogueDataRego, DATA_REGO } from "../../scripts/policy-data";
 import { corpus, Fixture } from "../helpers/corpus";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
 
 const conftest = path.join(toolsBin(), "conftest");
 const catalogue = loadCatalogue();
+/**
+ * The time both enforcers judge cryptoperiods at: fixed, so no verdict depends on the day the tests run
+ * (the real inventory's calendar is `npm run kms:expiry`'s job). conftest reads it as data.clock.now.
+ */
+const TEST_CLOCK = "2026-12-01T00:00:00Z";
+const CTX: RuleContext = { now: Date.parse(TEST_CLOCK) };
+const clockFile = path.join(tempDir("clock"), "clock.yaml");
+fs.writeFileSync(clockFile, stringify({ clock: { now: TEST_CLOCK } }));
 const POLICY_ARGS = [
   "--policy",
   path.join(PROJECT_ROOT, "policies"),
   "--data",
   path.join(PROJECT_ROOT, "policies/catalogue.yaml"),
+  "--data",
+  clockFile,
 ];
 
 interface ConftestResult {
@@ -60,7 +70,7 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
       rego[path.basename(r.filename, ".yaml")] = (r.failures ?? []).map((x) => x.msg).sort();
     }
     const objectRules = Object.keys(OBJECT_RULES);
-    for (const f of objectIds) pack[f.id] = evaluate(f.docs, catalogue.parameters, objectRules);
+    for (const f of objectIds) pack[f.id] = evaluate(f.docs, catalogue.parameters, objectRules, CTX);
 
     // Sets of documents: conftest --combine per fixture, every rule.
     for (const f of fixtures.filter((x) => x.mode === "set")) {
@@ -69,7 +79,7 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
       f.docs.forEach((d, i) => fs.writeFileSync(path.join(sub, `doc-${i}.yaml`), stringify(d)));
       const [combined] = runConftest([sub, "--combine"]);
       rego[f.id] = (combined.failures ?? []).map((x) => x.msg).sort();
-      pack[f.id] = evaluate(f.docs, catalogue.parameters, RULE_IDS);
+      pack[f.id] = evaluate(f.docs, catalogue.parameters, RULE_IDS, CTX);
     }
   });
 
@@ -135,6 +145,41 @@ describe("the Rego rules", () => {
     const results = runConftest(targets);
     expect(results.flatMap((r) => r.failures ?? [])).toEqual([]);
     expect(results.length).toBeGreaterThan(4);
+  });
+
+  it("npm run policy:check, the PR's command, passes on the repository and fails on a seeded violation", () => {
+    const script = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts["policy:check"];
+    expect(script).toBe("node scripts/run.mjs policy-check");
+    const copy = tempDir("policy-check");
+    for (const d of ["manifests", "clusters", "infrastructure", "configs", "policies"])
+      fs.cpSync(path.join(PROJECT_ROOT, d), path.join(copy, d), { recursive: true });
+    // As the PR's conftest job runs it (with --root on the copy, so a violation can be seeded there).
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [
+          path.join(PROJECT_ROOT, "scripts/run.mjs"),
+          "policy-check",
+          "--root",
+          copy,
+          "--data",
+          clockFile,
+          "--output",
+          "github",
+        ],
+        { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, PATH: `${toolsBin()}:${process.env.PATH}` } },
+      );
+    const clean = run();
+    expect(clean.stdout).not.toMatch(/::error/);
+    expect(clean.status, clean.stdout + clean.stderr).toBe(0);
+    // A Deployment that also sets spec.replicas: a set rule (CART-SCL-002), which only --combine sees.
+    const dep = path.join(copy, "manifests/cartorio-api/deployment.yaml");
+    fs.writeFileSync(dep, fs.readFileSync(dep, "utf8").replace(/^spec:\n/m, "spec:\n  replicas: 2\n"));
+    const seeded = run();
+    expect(seeded.status).toBe(1);
+    expect(seeded.stdout).toMatch(
+      /::error file=.*::CART-SCL-002: Deployment cartorio\/cartorio-api: sets spec\.replicas \(2\)/,
+    );
   });
 
   it("report a document without kind and an unknown kind instead of passing them", () => {

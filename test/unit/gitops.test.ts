@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import ignore from "ignore";
 import { stringify } from "yaml";
 import { gitopsSchema } from "../../components/config/schema";
 import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../components/gitops/flux";
@@ -134,21 +135,30 @@ describe("GitOps components under mocks", () => {
     ]);
   });
 
-  it("CODEOWNERS maps each path to its team", () => {
+  it("CODEOWNERS: security owns the rules, the pack's logic, key handling, the inventories and .github/", () => {
     const [file] = find("github:index/repositoryFile:RepositoryFile");
     expect(file.inputs).toMatchObject({ file: ".github/CODEOWNERS", branch: "main" });
-    const lines = Object.fromEntries(
-      (file.inputs.content as string)
-        .split("\n")
-        .filter((l) => l && !l.startsWith("#"))
-        .map((l) => l.split(/\s+/))
-        .map(([p, ...owners]) => [p, owners.join(" ")]),
-    );
-    expect(lines["/manifests/"]).toBe("@cartorio-digital/time-aplicacao");
-    for (const p of ["/policies/", "/policypack/", "/configs/kms/"])
-      expect(lines[p]).toBe("@cartorio-digital/time-seguranca");
-    for (const p of ["/components/", "/clusters/", "/Pulumi.*.yaml"])
-      expect(lines[p]).toBe("@cartorio-digital/time-infraestrutura");
+    const owner = ownerOf(file.inputs.content as string);
+    const sec = "@cartorio-digital/time-seguranca";
+    const infra = "@cartorio-digital/time-infraestrutura";
+    expect(owner("manifests/cartorio-api/deployment.yaml")).toBe("@cartorio-digital/time-aplicacao");
+    for (const f of [
+      "policies/kms.rego",
+      "policies/catalogue.yaml",
+      "policypack/index.ts",
+      "policypack/PulumiPolicy.yaml",
+      "components/policy/rules.ts",
+      "components/keys/hsm.ts",
+      "components/keys/providers.ts",
+      "configs/kms/producao.yaml",
+      ".github/workflows/pr.yml",
+      ".github/CODEOWNERS",
+    ])
+      expect(owner(f), f).toBe(sec);
+    for (const f of ["components/gitops/index.ts", "components/scaling/objects.ts", "clusters/producao/apps.yaml"])
+      expect(owner(f), f).toBe(infra);
+    expect(owner("Pulumi.producao.yaml")).toBe(infra);
+    expect(owner("README.md")).toBe(infra);
   });
 
   it("the producao environment needs a reviewer from the configured team", () => {
@@ -160,6 +170,16 @@ describe("GitOps components under mocks", () => {
     });
   });
 });
+
+/** Who owns a path under a CODEOWNERS text: gitignore-style patterns, the last match wins (GitHub's rule). */
+function ownerOf(text: string): (file: string) => string | undefined {
+  const rules = text
+    .split("\n")
+    .filter((l) => l.trim() && !l.startsWith("#"))
+    .map((l) => l.trim().split(/\s+/))
+    .map(([pattern, ...owners]) => ({ match: ignore().add(pattern), owners: owners.join(" ") }));
+  return (file) => rules.filter((r) => r.match.ignores(file)).at(-1)?.owners;
+}
 
 describe("Flux decisions", () => {
   it("name things as flux bootstrap github does", () => {

@@ -40,3 +40,80 @@ describe("workflows", () => {
     );
   });
 });
+
+/** Every `secrets.NAME` a job can read: its own env, its steps' env and inputs, its `if`. */
+function secretsOf(job: unknown): string[] {
+  return [...new Set([...JSON.stringify(job).matchAll(/secrets\.([A-Za-z0-9_]+)/g)].map((m) => m[1]))].sort();
+}
+
+/** job -> [environment, secrets], over every workflow. */
+function secretMatrix(): Record<string, { environment?: string; secrets: string[] }> {
+  const out: Record<string, { environment?: string; secrets: string[] }> = {};
+  for (const file of fs.readdirSync(path.join(PROJECT_ROOT, ".github/workflows"))) {
+    const w = wf(file);
+    expect(secretsOf({ env: w.env, on: w.on }), `${file}: secrets at workflow level reach every job`).toEqual([]);
+    for (const [name, job] of Object.entries(w.jobs as Record<string, { environment?: string }>))
+      out[`${file.replace(/\.yml$/, "")}/${name}`] = { environment: job.environment, secrets: secretsOf(job) };
+  }
+  return out;
+}
+
+describe("the pipeline's trust boundaries", () => {
+  it("only two jobs see secrets, each only its environment's: the deploy job alone has the HSM PIN", () => {
+    const m = secretMatrix();
+    expect(m["pr/preview"]).toEqual({
+      environment: "producao-preview",
+      secrets: ["CARTORIO_GITHUB_READ_TOKEN", "KUBECONFIG_PRODUCAO_READONLY", "PULUMI_BACKEND_URL_READONLY"],
+    });
+    expect(m["deploy/up"]).toEqual({
+      environment: "producao",
+      secrets: ["CARTORIO_GITHUB_TOKEN", "CARTORIO_HSM_PIN", "KUBECONFIG_PRODUCAO", "PULUMI_BACKEND_URL"],
+    });
+    for (const [job, v] of Object.entries(m)) {
+      if (job === "pr/preview" || job === "deploy/up") continue;
+      expect(v.secrets, `${job} sees secrets`).toEqual([]);
+    }
+    const withPin = Object.entries(m).filter(([, v]) => v.secrets.includes("CARTORIO_HSM_PIN"));
+    expect(withPin.map(([j]) => j)).toEqual(["deploy/up"]);
+  });
+
+  it("PRs from forks never reach the office runner; the deploy job runs only from main in environment producao", () => {
+    const pr = wf("pr.yml");
+    expect(pr.on).toEqual({ pull_request: { branches: ["main"] } });
+    expect(pr.jobs.preview.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+    expect(pr.jobs.preview["runs-on"]).toEqual(["self-hosted", "cartorio-hsm-preview"]);
+    for (const [name, job] of Object.entries(pr.jobs as Record<string, { "runs-on": unknown }>))
+      if (name !== "preview") expect(job["runs-on"], name).toBe("ubuntu-latest");
+    const deploy = wf("deploy.yml");
+    expect(Object.keys(deploy.on).sort()).toEqual(["push", "workflow_dispatch"]);
+    expect(deploy.jobs.up.environment).toBe("producao");
+  });
+
+  it("the README shows the same secret-to-job matrix", () => {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    for (const [job, v] of Object.entries(secretMatrix())) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| \`${job}\``));
+      expect(row, `README has no row for ${job}`).toBeDefined();
+      const cells = row!.split("|").map((c) => c.trim());
+      expect(cells[2], job).toBe(v.environment ? `\`${v.environment}\`` : "—");
+      const listed = cells[3] === "none" ? [] : [...cells[3].matchAll(/`([A-Z0-9_]+)`/g)].map((x) => x[1]).sort();
+      expect(listed, job).toEqual(v.secrets);
+    }
+  });
+
+  it("every action is pinned by its full commit SHA, with the tag in a comment", () => {
+    for (const file of fs.readdirSync(path.join(PROJECT_ROOT, ".github/workflows"))) {
+      const text = fs.readFileSync(path.join(PROJECT_ROOT, ".github/workflows", file), "utf8");
+      const uses = text.split("\n").filter((l) => /^\s*(- )?uses:/.test(l));
+      expect(uses.length, file).toBeGreaterThan(0);
+      for (const l of uses) expect(l, file).toMatch(/uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it("the scheduled workflow runs kms:expiry, which no PR job runs", () => {
+    const s = wf("scheduled.yml");
+    expect(s.on.schedule).toHaveLength(1);
+    expect(JSON.stringify(s.jobs)).toContain("npm run kms:expiry -- --stack producao");
+    expect(JSON.stringify(wf("pr.yml"))).not.toContain("kms:expiry");
+  });
+});
