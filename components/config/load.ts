@@ -67,9 +67,11 @@ function keyOf(p: (string | number)[]): string {
 function describeIssue(issue: z.ZodIssue): string {
   switch (issue.code) {
     case z.ZodIssueCode.invalid_type:
-      return issue.received === "undefined"
-        ? `expected a value of type ${issue.expected}; the key is required`
-        : `expected ${issue.expected}, got ${issue.received}`;
+      if (issue.received === "undefined") return `expected a value of type ${issue.expected}; the key is required`;
+      // A schema's own wording (invalid_type_error) says more than zod's default "Expected x, received y".
+      return /^Expected /.test(issue.message)
+        ? `expected ${issue.expected}, got ${issue.received}`
+        : `${issue.message}, got ${issue.received}`;
     case z.ZodIssueCode.unrecognized_keys:
       return `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}; remove them or fix the spelling`;
     case z.ZodIssueCode.invalid_enum_value:
@@ -138,6 +140,15 @@ function crossChecks(cfg: PlatformConfig, ctx: LoadContext): ConfigProblem[] {
       key: `${CONFIG_NAMESPACE}:features.repositoryHardening`,
       value: "true",
       expected: "expected features.gitops to be true as well: the hardening protects the GitOps repository",
+    });
+  }
+  if (cfg.features.repositoryHardening && !cfg.gitops.automation) {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:gitops.automation`,
+      value: "(missing)",
+      expected:
+        "expected the deploy identity, e.g. {actorType: Integration, actorId: <the GitHub App's id>}: the ruleset " +
+        "must let it bypass the PR rule, since the provider commits .github/CODEOWNERS straight to the branch",
     });
   }
   if (cfg.gitops.flux.source === "mirror" && !cfg.gitops.flux.mirrorUrl) {

@@ -160,6 +160,23 @@ export const gitopsSchema = z
     teams: teamsSchema.default({}),
     /** Known team slugs of the organisation; team references must be among them when set. */
     knownTeams: z.array(z.string().min(1)).default([]),
+    /**
+     * The deploy identity: the GitHub App (Integration) or team that `pulumi up` acts as, by numeric id.
+     * The ruleset lets it bypass the PR rule, because the provider commits .github/CODEOWNERS straight to
+     * the branch; required with features.repositoryHardening.
+     */
+    automation: z
+      .object({
+        actorType: z.enum(["Integration", "Team"]),
+        actorId: z
+          .number({ invalid_type_error: "expected the numeric id of the GitHub App or team" })
+          .int("expected the numeric id of the GitHub App or team")
+          .positive("expected the numeric id of the GitHub App or team"),
+      })
+      .strict()
+      .optional(),
+    /** The ruleset requires signed commits, and Flux verifies them (flux.verify) before applying. */
+    requireSignedCommits: z.boolean().default(false),
     /** The PR workflow's check names that the ruleset on the branch requires. */
     requiredChecks: z.array(z.string().min(1)).default(["typecheck", "lint", "test", "conftest", "preview"]),
   })

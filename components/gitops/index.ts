@@ -176,9 +176,14 @@ export class RepositoryHardening extends pulumi.ComponentResource {
         target: "branch",
         enforcement: "active",
         conditions: { refName: { includes: [`refs/heads/${g.branch}`], excludes: [] } },
+        // The deploy identity commits CODEOWNERS below; everyone else goes through a PR.
+        bypassActors: g.automation
+          ? [{ actorId: g.automation.actorId, actorType: g.automation.actorType, bypassMode: "always" }]
+          : [],
         rules: {
           deletion: true,
           nonFastForward: true,
+          requiredSignatures: g.requireSignedCommits,
           pullRequest: {
             requireCodeOwnerReview: true,
             requiredApprovingReviewCount: 1,
@@ -194,7 +199,8 @@ export class RepositoryHardening extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Committed straight to the branch by the provider; the ruleset must let its actor bypass (see README).
+    // Committed straight to the branch by the provider, after the ruleset exists: the ruleset lets the
+    // deploy identity (gitops.automation) bypass the PR rule, so this commit is accepted.
     new github.RepositoryFile(
       `${name}-codeowners`,
       {

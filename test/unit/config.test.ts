@@ -184,6 +184,18 @@ describe("bad configuration", () => {
       /no kubeconfig in render mode/,
     ],
     [
+      "repository hardening without the deploy identity",
+      { features: { repositoryHardening: true } },
+      "cartorio-plataforma:gitops.automation",
+      /deploy identity.*bypass the PR rule/,
+    ],
+    [
+      "a deploy identity that is not a numeric id",
+      { gitops: { automation: { actorType: "Integration", actorId: "deploy-bot" } } },
+      "cartorio-plataforma:gitops.automation.actorId",
+      /numeric id/,
+    ],
+    [
       "mirror without a URL",
       { gitops: { flux: { source: "mirror" } } },
       "cartorio-plataforma:gitops.flux.mirrorUrl",

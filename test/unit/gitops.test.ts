@@ -39,7 +39,7 @@ kind: CustomResourceDefinition
 metadata: {name: gitrepositories.source.toolkit.fluxcd.io, labels: {app.kubernetes.io/component: source-controller}}
 `);
 
-const gitops = gitopsSchema.parse({ knownTeams: [] });
+const gitops = gitopsSchema.parse({ knownTeams: [], automation: { actorType: "Integration", actorId: 314159 } });
 
 describe("GitOps components under mocks", () => {
   beforeAll(async () => {
@@ -126,6 +126,13 @@ describe("GitOps components under mocks", () => {
       nonFastForward: true,
       pullRequest: { requireCodeOwnerReview: true, requiredApprovingReviewCount: 1 },
     });
+    // The deploy identity may bypass the PR rule: the provider commits CODEOWNERS straight to main.
+    expect(rs.inputs.bypassActors).toEqual([{ actorId: 314159, actorType: "Integration", bypassMode: "always" }]);
+    // CODEOWNERS is committed after the ruleset exists, which lets the deploy identity through.
+    const order = registered.map((r) => r.type);
+    expect(order.indexOf("github:index/repositoryFile:RepositoryFile")).toBeGreaterThan(
+      order.indexOf("github:index/repositoryRuleset:RepositoryRuleset"),
+    );
     expect(rs.inputs.rules.requiredStatusChecks.requiredChecks.map((c: { context: string }) => c.context)).toEqual([
       "typecheck",
       "lint",
