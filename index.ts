@@ -157,7 +157,9 @@ async function program(deps: ProgramDeps = { clusterProblem }) {
 
   const keys = kms && { tokens: kms.tokens, keys: kms.keys, configMap: kms.configMapName };
 
-  return { stack, features, kubernetesMode, hpa, loadtest, capacity, gitops, keys };
+  const outputs = { stack, features, kubernetesMode, hpa, loadtest, capacity, gitops, keys };
+  // An area that is off exports nothing (the engine warns about undefined outputs).
+  return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)) as typeof outputs;
 }
 
 export = program;

@@ -33,6 +33,8 @@ describe("the local stack on the embedded cluster", () => {
       const res = await stack.up({ onOutput: collect, policyPacks: pack() });
       expect(res.summary.result).toBe("succeeded");
       expect(res.outputs.kubernetesMode.value).toBe("cluster");
+      // Nothing to warn about: no undefined outputs, no provider complaints.
+      expect(res.stdout).not.toMatch(/warning:/);
       const again = await stack.up({ onOutput: collect, policyPacks: pack() });
       expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
     },
