@@ -164,14 +164,30 @@ async function freePort(taken: Set<number>): Promise<number> {
   throw new ClusterError("could not find a free port on 127.0.0.1");
 }
 
-/** The ports of this folder's cluster: chosen once, then reused so the kubeconfig keeps working. */
+/** Which tool listens on which saved port. */
+const PORTS_OF: Record<Tool, (keyof Ports)[]> = {
+  etcd: ["etcdClient", "etcdPeer"],
+  "kube-apiserver": ["apiserver"],
+  "kube-controller-manager": ["controllerManager"],
+};
+
+function readPorts(dir: string): Ports | undefined {
+  const file = paths(dir).ports;
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Ports) : undefined;
+}
+
+/**
+ * The ports of this folder's cluster: chosen once, then reused so the kubeconfig keeps working.
+ * A running part keeps its ports; those of every stopped part must be free.
+ */
 async function choosePorts(dir: string): Promise<Ports> {
   const file = paths(dir).ports;
-  if (fs.existsSync(file)) {
-    const saved = JSON.parse(fs.readFileSync(file, "utf8")) as Ports;
+  const saved = readPorts(dir);
+  if (saved) {
     const busy: string[] = [];
-    for (const [name, port] of Object.entries(saved)) {
-      if (!(await portFree(port))) busy.push(`${name} ${port}`);
+    for (const tool of TOOLS) {
+      if (runningPid(dir, tool) !== undefined) continue;
+      for (const name of PORTS_OF[tool]) if (!(await portFree(saved[name]))) busy.push(`${name} ${saved[name]}`);
     }
     if (busy.length > 0) {
       throw new ClusterError(
@@ -320,10 +336,7 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   for (const t of TOOLS) binary(o.toolsBin, t);
   usableDir(o.dir);
 
-  const already = TOOLS.map((t) => runningPid(o.dir, t));
-  const ports = already.every((pid) => pid !== undefined)
-    ? (JSON.parse(fs.readFileSync(p.ports, "utf8")) as Ports)
-    : await choosePortsFor(o.dir, already);
+  const ports = await choosePorts(o.dir);
   const server = `https://127.0.0.1:${ports.apiserver}`;
 
   try {
@@ -436,28 +449,6 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   return { dir: o.dir, kubeconfig: p.kubeconfig, context: CONTEXT, server, ports, started, seconds };
 }
 
-/** Reuses the saved ports when nothing runs; keeps the ports of what still runs. */
-async function choosePortsFor(dir: string, running: (number | undefined)[]): Promise<Ports> {
-  if (running.some((pid) => pid !== undefined)) {
-    // Part of the cluster runs: its ports are the saved ones, and only the stopped parts need theirs free.
-    const saved = JSON.parse(fs.readFileSync(paths(dir).ports, "utf8")) as Ports;
-    const needed: [Tool, number[]][] = [
-      ["etcd", [saved.etcdClient, saved.etcdPeer]],
-      ["kube-apiserver", [saved.apiserver]],
-      ["kube-controller-manager", [saved.controllerManager]],
-    ];
-    for (const [tool, ports] of needed) {
-      if (runningPid(dir, tool) !== undefined) continue;
-      for (const port of ports) {
-        if (!(await portFree(port)))
-          throw new ClusterError(`port ${port} (${tool}) on 127.0.0.1 is in use by another process; stop it first`);
-      }
-    }
-    return saved;
-  }
-  return choosePorts(dir);
-}
-
 // ---------------------------------------------------------------- stop
 
 /** Stops exactly the processes this folder started, controllers first. */
@@ -502,16 +493,12 @@ export interface Status {
 
 export async function status(o: Pick<ClusterOptions, "dir">): Promise<Status> {
   const p = paths(o.dir);
-  const ports: Partial<Ports> = fs.existsSync(p.ports) ? JSON.parse(fs.readFileSync(p.ports, "utf8")) : {};
-  const portOf: Record<Tool, number | undefined> = {
-    etcd: ports.etcdClient,
-    "kube-apiserver": ports.apiserver,
-    "kube-controller-manager": ports.controllerManager,
-  };
+  const ports: Partial<Ports> = readPorts(o.dir) ?? {};
   const components = TOOLS.map((tool) => ({
     tool,
     pid: runningPid(o.dir, tool),
-    port: portOf[tool],
+    // The port a person connects to: the first of the tool's (etcd's client port, not its peer port).
+    port: ports[PORTS_OF[tool][0]],
     log: p.log(tool),
   }));
   let readyz: string | undefined;
