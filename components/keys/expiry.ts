@@ -2,14 +2,19 @@
  * The key inventory's calendar: when each active key version leaves its
  * cryptoperiod, judged like a certificate renewal window — within `warnDays`
  * (default 90) it is "expiring" (a warning), past its end "expired" (an
- * error). The same arithmetic as CART-KMS-003 (activatedOn at 00:00 UTC plus
- * cryptoperiodDays). Plain module: the kms:expiry command and tests use it
- * with an explicit date, never the ambient clock.
+ * error). CART-KMS-003 uses the same cryptoperiodEnd. Plain module: the
+ * kms:expiry command and tests use it with an explicit date, never the
+ * ambient clock.
  */
 import type { Inventory } from "./inventory";
 import { keyLabel } from "./keyid";
 
 const DAY_MS = 86_400_000;
+
+/** The end of a key version's cryptoperiod (ms since the epoch): activatedOn at 00:00 UTC plus its days. */
+export function cryptoperiodEnd(activatedOn: string, cryptoperiodDays: number): number {
+  return Date.parse(`${activatedOn}T00:00:00Z`) + cryptoperiodDays * DAY_MS;
+}
 
 export type ExpiryStatus = "ok" | "expiring" | "expired";
 
@@ -30,7 +35,7 @@ export function expiryReport(inventory: Inventory, at: Date, warnDays = 90): Key
   return inventory.keys
     .filter((k) => k.state === "active")
     .map((k) => {
-      const ends = Date.parse(`${k.activatedOn}T00:00:00Z`) + k.cryptoperiodDays * DAY_MS;
+      const ends = cryptoperiodEnd(k.activatedOn, k.cryptoperiodDays);
       const left = ends - at.getTime();
       const status: ExpiryStatus = left < 0 ? "expired" : left <= warnDays * DAY_MS ? "expiring" : "ok";
       return {

@@ -5,6 +5,7 @@
  * documents conftest evaluates with policies/*.rego. Messages are identical on
  * both sides, word for word.
  */
+import { cryptoperiodEnd } from "../keys/expiry";
 import type { Parameters } from "./catalogue";
 
 /** A document as YAML or a Pulumi resource's inputs give it. */
@@ -80,7 +81,6 @@ function decodeBase64(value: string): string | undefined {
   return Buffer.from(value, "base64").toString("latin1");
 }
 
-const DAY_MS = 86_400_000;
 /** How both enforcers print a missing value. */
 const UNSET = "<unset>";
 
@@ -319,7 +319,7 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
         if (typeof k.activatedOn !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(k.activatedOn)) {
           out.push(`${where} is active but has no activatedOn date (YYYY-MM-DD)`);
         } else {
-          const ends = Date.parse(`${k.activatedOn}T00:00:00Z`) + k.cryptoperiodDays * DAY_MS;
+          const ends = cryptoperiodEnd(k.activatedOn, k.cryptoperiodDays);
           if (ends < now) out.push(`${where} expired on ${new Date(ends).toISOString().slice(0, 10)}; rotate it`);
         }
       }
