@@ -57,7 +57,10 @@ async function program(deps: ProgramDeps = { clusterProblem }) {
       );
     }
   }
-  if (cfg.features.gitops && cfg.gitops.flux.source === "embedded") attempt(() => embeddedCrds(cfg.gitops.flux));
+  const fluxEmbedded =
+    cfg.features.gitops && cfg.gitops.flux.source === "embedded"
+      ? attempt(() => embeddedCrds(cfg.gitops.flux))
+      : undefined;
   // A deployment logs in to the HSM; a preview (of a PR, untrusted) has no PIN and validates without it.
   // Only the variable's presence is read here: the PIN itself stays with the providers.
   if (cfg.features.keys && !pulumi.runtime.isDryRun() && !process.env[cfg.kms.pinEnv]) {
@@ -137,7 +140,11 @@ async function program(deps: ProgramDeps = { clusterProblem }) {
       )
     : undefined;
   const flux = cfg.features.gitops
-    ? new FluxBootstrap("flux", { gitops: cfg.gitops, renderOnly: cfg.kubernetes.mode === "render" }, { providers })
+    ? new FluxBootstrap(
+        "flux",
+        { gitops: cfg.gitops, renderOnly: cfg.kubernetes.mode === "render", embeddedObjects: fluxEmbedded },
+        { providers },
+      )
     : undefined;
   const gitops = flux && {
     syncUrl: flux.syncUrl,

@@ -12,9 +12,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
 import type { GitopsConfig } from "../config/schema";
 import { selectedControllers } from "./flux";
+import { parseObjects } from "./install";
 
 export interface EmbeddedComponent {
   version: string;
@@ -53,15 +54,6 @@ function transformerLabels(file: string): Record<string, string> {
   return (parse(fs.readFileSync(file, "utf8")) as { labels?: Record<string, string> }).labels ?? {};
 }
 
-function readDocs(file: string): Manifest[] {
-  return parseAllDocuments(fs.readFileSync(file, "utf8"))
-    .map((d) => {
-      if (d.errors.length > 0) throw new Error(`${file}: ${d.errors[0].message.split("\n")[0]}`);
-      return d.toJS() as Manifest | null;
-    })
-    .filter((d): d is Manifest => !!d && typeof d.kind === "string");
-}
-
 /** The CRDs of the chosen controllers from the collected release, in the release's order. */
 export function embeddedCrds(flux: GitopsConfig["flux"], env: NodeJS.ProcessEnv = process.env): Manifest[] {
   const dir = embeddedDir(flux.version, env);
@@ -94,7 +86,8 @@ export function embeddedCrds(flux: GitopsConfig["flux"], env: NodeJS.ProcessEnv 
     const list = (parse(fs.readFileSync(path.join(crdDir, "kustomization.yaml"), "utf8")) as { resources: string[] })
       .resources;
     for (const rel of list) {
-      for (const doc of readDocs(path.join(crdDir, rel))) {
+      const file = path.join(crdDir, rel);
+      for (const doc of parseObjects<Manifest>(fs.readFileSync(file, "utf8"), file)) {
         doc.metadata.labels = { ...(doc.metadata.labels ?? {}), ...labels };
         out.push(doc);
       }

@@ -41,6 +41,8 @@ export interface FluxBootstrapArgs {
   renderOnly: boolean;
   /** The install manifest's text, instead of downloading it (tests, pre-fetched mirrors). */
   installManifest?: pulumi.Input<string>;
+  /** The embedded source's objects when the caller already read them (embeddedCrds), instead of reading again. */
+  embeddedObjects?: pulumi.Input<object[]>;
 }
 
 export class FluxBootstrap extends pulumi.ComponentResource {
@@ -80,7 +82,7 @@ export class FluxBootstrap extends pulumi.ComponentResource {
     const url = installManifestUrl(g.flux);
     const objs =
       g.flux.source === "embedded"
-        ? pulumi.output(embeddedCrds(g.flux))
+        ? pulumi.output(args.embeddedObjects ?? embeddedCrds(g.flux))
         : url
           ? pulumi
               .output(args.installManifest ?? fetchInstallManifest(url))

@@ -24,6 +24,16 @@ type Doc = {
   spec?: Record<string, unknown>;
 };
 
+/** The Kubernetes objects of a multi-document YAML text (empty documents skipped); `where` names it in errors. */
+export function parseObjects<T extends { kind?: string }>(text: string, where: string): T[] {
+  return parseAllDocuments(text)
+    .map((d) => {
+      if (d.errors.length > 0) throw new Error(`${where}: ${d.errors[0].message.split("\n")[0]}`);
+      return d.toJS() as T | null;
+    })
+    .filter((d): d is T => !!d && typeof d.kind === "string");
+}
+
 /** The controller an object belongs to (by its app.kubernetes.io/component label or name). */
 function controllerOf(doc: Doc): string | undefined {
   const component = doc.metadata?.labels?.["app.kubernetes.io/component"];
@@ -41,12 +51,7 @@ function controllerOf(doc: Doc): string | undefined {
  */
 export function filterInstallManifest(text: string, flux: GitopsConfig["flux"]): Doc[] {
   const keep = new Set(selectedControllers(flux));
-  const docs = parseAllDocuments(text).map((d) => {
-    if (d.errors.length > 0) throw new Error(`Flux install manifest: ${d.errors[0].message.split("\n")[0]}`);
-    return d.toJS() as Doc | null;
-  });
-  return docs
-    .filter((d): d is Doc => !!d && typeof d.kind === "string")
+  return parseObjects<Doc>(text, "Flux install manifest")
     .filter((d) => d.kind !== "Namespace")
     .filter((d) => {
       const c = controllerOf(d);
