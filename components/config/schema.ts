@@ -175,7 +175,7 @@ export const gitopsSchema = z
       })
       .strict()
       .optional(),
-    /** The ruleset requires signed commits, and Flux verifies them (flux.verify) before applying. */
+    /** The ruleset requires signed commits. (Flux's own verification, spec.verify, is not declared yet.) */
     requireSignedCommits: z.boolean().default(false),
     /** The PR workflow's check names that the ruleset on the branch requires. */
     requiredChecks: z.array(z.string().min(1)).default(["typecheck", "lint", "test", "conftest", "preview"]),

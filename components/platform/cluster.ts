@@ -5,6 +5,7 @@
  * Plain module: no Pulumi import.
  */
 import * as https from "node:https";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { KubernetesConfig } from "../config/schema";
 
@@ -12,7 +13,7 @@ import type { KubernetesConfig } from "../config/schema";
 export function kubeconfigPath(cfg: KubernetesConfig, projectRoot: string, env = process.env): string {
   if (cfg.kubeconfig) return path.resolve(projectRoot, cfg.kubeconfig);
   const fromEnv = env.KUBECONFIG?.split(path.delimiter).find(Boolean);
-  return fromEnv ?? path.join(env.HOME ?? "~", ".kube", "config");
+  return fromEnv ?? path.join(env.HOME ?? os.homedir(), ".kube", "config");
 }
 
 /** Undefined when the API server answers /readyz; else the problem, its fix, and that nothing changed. */
