@@ -8,9 +8,12 @@ cd "$root"
 log() { printf '[%s] %s\n' "${CARTORIO_STEP:-cartorio}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# System packages: SoftHSM2 (the local HSM) and a C++ toolchain for pkcs11js.
+# System packages: SoftHSM2 (the local HSM), a C++ toolchain for pkcs11js, and git
+# with an SSH client (the local Git server runs git's own upload/receive-pack; tests push over SSH).
 ensure_system_packages() {
   local need=()
+  command -v git >/dev/null || need+=(git)
+  command -v ssh >/dev/null || need+=(openssh-client)
   command -v softhsm2-util >/dev/null || need+=(softhsm2)
   command -v g++ >/dev/null || need+=(g++)
   command -v make >/dev/null || need+=(make)

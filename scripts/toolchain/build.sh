@@ -6,7 +6,9 @@
 #   kubernetes/    the Pulumi Kubernetes provider plugin
 #   (policy)       opa, conftest, actionlint (go install, no wrapper)
 #   controlplane/  etcd, kube-apiserver, kube-controller-manager, kubectl: one binary
-#   flux/          the pinned Flux release's manifests, collected from its modules
+#   flux/          Flux from its modules: the pinned release's manifests (collected, and
+#                  assembled into its install.yaml), source- and kustomize-controller
+#                  (run out of cluster by npm run cluster), fluxkit (local Git server)
 #
 #   scripts/toolchain/build.sh          build what is missing, install, print paths
 #   scripts/toolchain/build.sh --check  exit 1 (and say what is missing) without building
@@ -53,6 +55,7 @@ engine_bin="$cache_root/engine-$(piece_key engine PULUMI_VERSION -- engine)/bin"
 k8s_bin="$cache_root/kubernetes-$(piece_key kubernetes KUBERNETES_VERSION -- kubernetes)/bin"
 policy_bin="$cache_root/policy-$(piece_key policy OPA_VERSION CONFTEST_VERSION ACTIONLINT_VERSION)/bin"
 cp_bin="$cache_root/controlplane-$(piece_key controlplane KUBERNETES_RELEASE ETCD_VERSION -- controlplane)/bin"
+flux_bin="$cache_root/flux-$(piece_key flux FLUX_VERSION -- flux)/bin"
 flux_dir="$cache_root/flux/$FLUX_VERSION"
 cli_dir="$pulumi_home/versions/$PULUMI_VERSION/bin"
 tools_dir="$cache_root/bin"
@@ -64,20 +67,25 @@ declare -A want=(
   [kubernetes]="pulumi-resource-kubernetes"
   [policy]="opa conftest actionlint"
   [controlplane]="kube"
+  [flux]="source-controller kustomize-controller fluxkit"
 )
-declare -A dir_of=([engine]=$engine_bin [kubernetes]=$k8s_bin [policy]=$policy_bin [controlplane]=$cp_bin)
+declare -A dir_of=([engine]=$engine_bin [kubernetes]=$k8s_bin [policy]=$policy_bin [controlplane]=$cp_bin [flux]=$flux_bin)
 # Links in $tools_dir: the policy tools, and the control plane's multi-call binary under each tool's name.
 declare -A links=(
   [opa]=$policy_bin/opa [conftest]=$policy_bin/conftest [actionlint]=$policy_bin/actionlint
   [kube]=$cp_bin/kube [etcd]=$cp_bin/kube [kube-apiserver]=$cp_bin/kube
   [kube-controller-manager]=$cp_bin/kube [kubectl]=$cp_bin/kube
+  [source-controller]=$flux_bin/source-controller [kustomize-controller]=$flux_bin/kustomize-controller
+  [fluxkit]=$flux_bin/fluxkit
 )
 
 missing=()
-for piece in engine kubernetes policy controlplane; do
+for piece in engine kubernetes policy controlplane flux; do
   for t in ${want[$piece]}; do [[ -x "${dir_of[$piece]}/$t" ]] || missing+=("$t"); done
 done
-[[ -f "$flux_dir/.complete" ]] || missing+=("flux $FLUX_VERSION manifests")
+for v in "$FLUX_VERSION" "$FLUX_PREVIOUS_VERSION"; do
+  [[ -f "$cache_root/flux/$v/install.yaml" ]] || missing+=("flux $v manifests")
+done
 installed() {
   [[ -x "$cli_dir/pulumi" && -x "$plugin_dir/pulumi-resource-kubernetes" ]] &&
     cmp -s "$engine_bin/pulumi" "$cli_dir/pulumi" 2>/dev/null || return 1
@@ -93,7 +101,7 @@ if ((check_only)); then
   exit 0
 fi
 
-mkdir -p "$engine_bin" "$k8s_bin" "$policy_bin" "$cp_bin"
+mkdir -p "$engine_bin" "$k8s_bin" "$policy_bin" "$cp_bin" "$flux_bin"
 export CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath"
 
 # The folder of a module in the module cache, downloading it first (a fresh cache has none).
@@ -161,12 +169,27 @@ if [[ ! -x "$cp_bin/kube" ]]; then
      -X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
 fi
 
-# ---- Flux: the pieces of the pinned release, from the Go modules that carry them
-if [[ ! -f "$flux_dir/.complete" ]]; then
-  say "collecting Flux $FLUX_VERSION manifests from Go modules ..."
-  bash "$here/flux/collect.sh" "$FLUX_VERSION" "$flux_dir.tmp" >&2
-  rm -rf "$flux_dir" && mv "$flux_dir.tmp" "$flux_dir"
+# ---- Flux: its controllers and fluxkit, then the pieces of the pinned releases
+if [[ ! -x "$flux_bin/source-controller" || ! -x "$flux_bin/kustomize-controller" || ! -x "$flux_bin/fluxkit" ]]; then
+  build_in "$here/flux" "$flux_bin/fluxkit" ./cmd/fluxkit ""
+  build_in "$here/flux" "$flux_bin/source-controller" github.com/fluxcd/source-controller ""
+  build_in "$here/flux" "$flux_bin/kustomize-controller" github.com/fluxcd/kustomize-controller ""
 fi
+for v in "$FLUX_VERSION" "$FLUX_PREVIOUS_VERSION"; do
+  d="$cache_root/flux/$v"
+  [[ -f "$d/install.yaml" ]] && continue
+  say "collecting Flux $v manifests from Go modules ..."
+  bash "$here/flux/collect.sh" "$v" "$d.tmp" >&2
+  "$flux_bin/fluxkit" assemble --collected "$d.tmp" --out "$d.tmp/install.yaml"
+  rm -rf "$d" && mv "$d.tmp" "$d"
+done
+# The controllers that run are the ones the pinned release names (flux/go.mod must say the same).
+for c in source-controller kustomize-controller; do
+  want_v=$(node -e 'const c=require(process.argv[1]).components[process.argv[2]];console.log(c?c.version:"")' \
+    "$flux_dir/components.json" "$c")
+  grep -Eq "^[[:space:]]*github.com/fluxcd/$c $want_v([[:space:]]|\$)" "$here/flux/go.mod" ||
+    { say "flux/go.mod does not require github.com/fluxcd/$c $want_v, the version Flux $FLUX_VERSION names: keep them in step"; exit 1; }
+done
 
 # ---- install: the CLI and its bundled plugins side by side, where `npx pulumi` looks; links for the rest
 mkdir -p "$cli_dir" "$tools_dir"

@@ -26,6 +26,9 @@ import (
 //	apiserver.{crt,key}             serving cert for 127.0.0.1, ::1, localhost
 //	admin.{crt,key}                 client cert, group system:masters
 //	controller-manager.{crt,key}    client cert, user system:kube-controller-manager
+//	source-controller.{crt,key}     client certs of Flux's controllers, which run out of cluster:
+//	kustomize-controller.{crt,key}  each is its service account's user name and groups, so the
+//	                                RBAC of Flux's install manifest is exactly what they get
 //	service-account.{key,pub}       the service-account token signing pair
 //
 // Private keys are written 0600. Keys are ECDSA P-256.
@@ -71,6 +74,11 @@ func writePKI(dir string, now time.Time) error {
 			ips: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, period: year},
 		{name: "admin", cn: "cartorio-admin", orgs: []string{"system:masters"}, usage: x509.ExtKeyUsageClientAuth, period: year},
 		{name: "controller-manager", cn: "system:kube-controller-manager", usage: x509.ExtKeyUsageClientAuth, period: year},
+	}
+	for _, c := range []string{"source-controller", "kustomize-controller"} {
+		leaves = append(leaves, leaf{name: c, cn: "system:serviceaccount:flux-system:" + c,
+			orgs:  []string{"system:serviceaccounts", "system:serviceaccounts:flux-system"},
+			usage: x509.ExtKeyUsageClientAuth, period: year})
 	}
 	for _, l := range leaves {
 		if validFor(filepath.Join(dir, l.name+".crt"), ca, now) {
