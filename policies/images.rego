@@ -30,6 +30,7 @@ deny_cart_img_001 contains msg if {
 	image := object.get(c, "image", "")
 	not has_digest(image)
 	msg := sprintf("CART-IMG-001: %v: container %v image %v is not pinned by digest", [who(obj), c.name, image])
+	not excepted(msg)
 }
 
 deny_cart_img_001 contains msg if {
@@ -37,6 +38,7 @@ deny_cart_img_001 contains msg if {
 	image := object.get(c, "image", "")
 	uses_latest(image)
 	msg := sprintf("CART-IMG-001: %v: container %v image %v uses the latest tag", [who(obj), c.name, image])
+	not excepted(msg)
 }
 
 deny_cart_img_002 contains msg if {
@@ -44,6 +46,7 @@ deny_cart_img_002 contains msg if {
 	image := object.get(c, "image", "")
 	not startswith_any(image, params.allowedRegistries)
 	msg := sprintf("CART-IMG-002: %v: container %v image %v is not from an allowed registry (%v)", [who(obj), c.name, image, concat(", ", params.allowedRegistries)])
+	not excepted(msg)
 }
 
 startswith_any(s, prefixes) if {

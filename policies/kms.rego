@@ -17,6 +17,7 @@ deny_cart_kms_001 contains msg if {
 	token := object.get(k, "token", "<unset>")
 	not token in {t.name | some t in object.get(obj, "tokens", [])}
 	msg := sprintf("CART-KMS-001: %v names token %v, which is not an HSM token of the inventory", [key_where(obj, k), token])
+	not excepted(msg)
 }
 
 deny_cart_kms_002 contains msg if {
@@ -25,6 +26,7 @@ deny_cart_kms_002 contains msg if {
 	curve := object.get(k, "curve", "<unset>")
 	not curve in params.kms.allowedAlgorithms.EC
 	msg := sprintf("CART-KMS-002: %v uses EC curve %v; allowed: %v", [key_where(obj, k), curve, concat(", ", params.kms.allowedAlgorithms.EC)])
+	not excepted(msg)
 }
 
 deny_cart_kms_002 contains msg if {
@@ -34,6 +36,7 @@ deny_cart_kms_002 contains msg if {
 	not size in params.kms.allowedAlgorithms.RSA
 	allowed := concat(", ", [sprintf("%v", [s]) | some s in params.kms.allowedAlgorithms.RSA])
 	msg := sprintf("CART-KMS-002: %v uses RSA size %v; allowed: %v", [key_where(obj, k), size, allowed])
+	not excepted(msg)
 }
 
 deny_cart_kms_002 contains msg if {
@@ -41,6 +44,7 @@ deny_cart_kms_002 contains msg if {
 	algorithm := object.get(k, "algorithm", "<unset>")
 	not algorithm in {"EC", "RSA"}
 	msg := sprintf("CART-KMS-002: %v uses algorithm %v; allowed: EC, RSA", [key_where(obj, k), algorithm])
+	not excepted(msg)
 }
 
 key_max_cryptoperiod(k) := params.kms.maxCryptoperiodDays[object.get(k, "purpose", "<unset>")]
@@ -49,6 +53,7 @@ deny_cart_kms_003 contains msg if {
 	some [obj, k] in inventory_keys
 	not key_max_cryptoperiod(k)
 	msg := sprintf("CART-KMS-003: %v has purpose %v, which has no maximum cryptoperiod in the catalogue", [key_where(obj, k), object.get(k, "purpose", "<unset>")])
+	not excepted(msg)
 }
 
 deny_cart_kms_003 contains msg if {
@@ -56,6 +61,7 @@ deny_cart_kms_003 contains msg if {
 	key_max_cryptoperiod(k)
 	not is_number(object.get(k, "cryptoperiodDays", null))
 	msg := sprintf("CART-KMS-003: %v has no cryptoperiodDays", [key_where(obj, k)])
+	not excepted(msg)
 }
 
 deny_cart_kms_003 contains msg if {
@@ -64,6 +70,7 @@ deny_cart_kms_003 contains msg if {
 	is_number(k.cryptoperiodDays)
 	k.cryptoperiodDays > max
 	msg := sprintf("CART-KMS-003: %v has a cryptoperiod of %v days; at most %v for %v", [key_where(obj, k), k.cryptoperiodDays, max, k.purpose])
+	not excepted(msg)
 }
 
 deny_cart_kms_003 contains msg if {
@@ -73,6 +80,7 @@ deny_cart_kms_003 contains msg if {
 	k.state == "active"
 	not valid_date(object.get(k, "activatedOn", null))
 	msg := sprintf("CART-KMS-003: %v is active but has no activatedOn date (YYYY-MM-DD)", [key_where(obj, k)])
+	not excepted(msg)
 }
 
 valid_date(d) if {
@@ -89,4 +97,5 @@ deny_cart_kms_003 contains msg if {
 	ends := time.parse_rfc3339_ns(sprintf("%vT00:00:00Z", [k.activatedOn])) + ((k.cryptoperiodDays * 86400) * 1000000000)
 	ends < now_ns
 	msg := sprintf("CART-KMS-003: %v expired on %v; rotate it", [key_where(obj, k), time.format([ends, "UTC", "2006-01-02"])])
+	not excepted(msg)
 }

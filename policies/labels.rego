@@ -9,6 +9,7 @@ deny_cart_lgpd_001 contains msg if {
 	some label in params.requiredLabels
 	not label in object.keys(object.get(obj, ["metadata", "labels"], {}))
 	msg := sprintf("CART-LGPD-001: %v: lacks the label %v", [who(obj), label])
+	not excepted(msg)
 }
 
 deny_cart_lgpd_001 contains msg if {
@@ -17,4 +18,5 @@ deny_cart_lgpd_001 contains msg if {
 	cls := obj.metadata.labels[params.dataClassificationLabel]
 	not cls in params.dataClassifications
 	msg := sprintf("CART-LGPD-001: %v: has %v=%v; expected one of %v", [who(obj), params.dataClassificationLabel, cls, concat(", ", params.dataClassifications)])
+	not excepted(msg)
 }

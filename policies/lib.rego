@@ -49,3 +49,35 @@ workload_containers contains [obj, pod, c] if {
 	pod := pod_spec(obj)
 	some c in all_containers(pod)
 }
+
+# The catalogue's exceptions (catalogue.exceptions), from --data or the generated copy.
+exceptions := object.get(data.catalogue, "exceptions", []) if data.catalogue.parameters
+
+else := catalogue_default.exceptions
+
+# The subject a finding names: "CART-XXX-000: <Kind> [<namespace>/]<name>: ...".
+finding_subject(msg) := {"rule": m[1], "kind": m[2], "namespace": ns, "name": name} if {
+	m := regex.find_all_string_submatch_n(`^(CART-[A-Z0-9]+-[0-9]{3}): ([^ ]+) ([^ ]+): `, msg, 1)[0]
+	contains(m[3], "/")
+	i := indexof(m[3], "/")
+	ns := substring(m[3], 0, i)
+	name := substring(m[3], i + 1, -1)
+}
+
+else := {"rule": m[1], "kind": m[2], "namespace": "", "name": m[3]} if {
+	m := regex.find_all_string_submatch_n(`^(CART-[A-Z0-9]+-[0-9]{3}): ([^ ]+) ([^ ]+): `, msg, 1)[0]
+}
+
+# In force until the start (UTC) of its expiry day.
+exception_active(e) if now_ns < time.parse_rfc3339_ns(sprintf("%vT00:00:00Z", [e.expires]))
+
+# A finding is excepted while an exception to its rule whose scope covers its subject is in force.
+excepted(msg) if {
+	s := finding_subject(msg)
+	some e in exceptions
+	e.rule == s.rule
+	exception_active(e)
+	object.get(e.scope, "namespace", s.namespace) == s.namespace
+	object.get(e.scope, "kind", s.kind) == s.kind
+	object.get(e.scope, "name", s.name) == s.name
+}

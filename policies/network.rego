@@ -10,6 +10,7 @@ deny_cart_net_001 contains msg if {
 	obj.kind == "Service"
 	obj.spec.type == "NodePort"
 	msg := sprintf("CART-NET-001: %v: type NodePort exposes the service on every node", [who(obj)])
+	not excepted(msg)
 }
 
 deny_cart_net_002 contains msg if {
@@ -17,6 +18,7 @@ deny_cart_net_002 contains msg if {
 	obj.kind == "Ingress"
 	count(object.get(obj, ["spec", "tls"], [])) == 0
 	msg := sprintf("CART-NET-002: %v: has no TLS", [who(obj)])
+	not excepted(msg)
 }
 
 deny_cart_net_002 contains msg if {
@@ -29,6 +31,7 @@ deny_cart_net_002 contains msg if {
 	r.host
 	not r.host in covered
 	msg := sprintf("CART-NET-002: %v: host %v has no TLS entry", [who(obj), r.host])
+	not excepted(msg)
 }
 
 net_namespaces contains obj.metadata.name if {
@@ -65,4 +68,5 @@ deny_cart_net_003 contains msg if {
 	not ns in params.networkPolicyExemptNamespaces
 	not ns in denied_namespaces
 	msg := sprintf("CART-NET-003: Namespace %v: no default-deny NetworkPolicy (empty podSelector, policyTypes Ingress and Egress, no rules)", [ns])
+	not excepted(msg)
 }

@@ -7,6 +7,7 @@ deny_cart_pss_001 contains msg if {
 	some [obj, _, c] in workload_containers
 	c.securityContext.privileged == true
 	msg := sprintf("CART-PSS-001: %v: container %v is privileged", [who(obj), c.name])
+	not excepted(msg)
 }
 
 deny_cart_pss_002 contains msg if {
@@ -15,6 +16,7 @@ deny_cart_pss_002 contains msg if {
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
 	pod_spec(obj)[field] == true
 	msg := sprintf("CART-PSS-002: %v: %v is true", [who(obj), field])
+	not excepted(msg)
 }
 
 deny_cart_pss_003 contains msg if {
@@ -24,6 +26,7 @@ deny_cart_pss_003 contains msg if {
 	type := sort([k | some k, _ in v; k != "name"])[0]
 	not type in params.allowedVolumeTypes
 	msg := sprintf("CART-PSS-003: %v: volume %v is of type %v; allowed: %v", [who(obj), v.name, type, concat(", ", params.allowedVolumeTypes)])
+	not excepted(msg)
 }
 
 deny_cart_pss_004 contains msg if {
@@ -31,12 +34,14 @@ deny_cart_pss_004 contains msg if {
 	some port in object.get(c, "ports", [])
 	"hostPort" in object.keys(port)
 	msg := sprintf("CART-PSS-004: %v: container %v sets hostPort %v", [who(obj), c.name, port.hostPort])
+	not excepted(msg)
 }
 
 deny_cart_pss_005 contains msg if {
 	some [obj, _, c] in workload_containers
 	object.get(c, ["securityContext", "allowPrivilegeEscalation"], null) != false
 	msg := sprintf("CART-PSS-005: %v: container %v does not set allowPrivilegeEscalation: false", [who(obj), c.name])
+	not excepted(msg)
 }
 
 deny_cart_pss_006 contains msg if {
@@ -44,6 +49,7 @@ deny_cart_pss_006 contains msg if {
 	is_workload(obj)
 	pod_spec(obj).securityContext.runAsUser == 0
 	msg := sprintf("CART-PSS-006: %v: the pod sets runAsUser 0", [who(obj)])
+	not excepted(msg)
 }
 
 deny_cart_pss_006 contains msg if {
@@ -51,18 +57,21 @@ deny_cart_pss_006 contains msg if {
 	effective := object.get(c, ["securityContext", "runAsNonRoot"], object.get(pod, ["securityContext", "runAsNonRoot"], null))
 	effective != true
 	msg := sprintf("CART-PSS-006: %v: container %v does not set runAsNonRoot: true", [who(obj), c.name])
+	not excepted(msg)
 }
 
 deny_cart_pss_006 contains msg if {
 	some [obj, _, c] in workload_containers
 	c.securityContext.runAsUser == 0
 	msg := sprintf("CART-PSS-006: %v: container %v sets runAsUser 0", [who(obj), c.name])
+	not excepted(msg)
 }
 
 deny_cart_pss_007 contains msg if {
 	some [obj, _, c] in workload_containers
 	not "ALL" in object.get(c, ["securityContext", "capabilities", "drop"], [])
 	msg := sprintf("CART-PSS-007: %v: container %v does not drop ALL capabilities", [who(obj), c.name])
+	not excepted(msg)
 }
 
 deny_cart_pss_007 contains msg if {
@@ -70,6 +79,7 @@ deny_cart_pss_007 contains msg if {
 	some cap in object.get(c, ["securityContext", "capabilities", "add"], [])
 	not cap in params.allowedAddedCapabilities
 	msg := sprintf("CART-PSS-007: %v: container %v adds capability %v", [who(obj), c.name, cap])
+	not excepted(msg)
 }
 
 deny_cart_pss_008 contains msg if {
@@ -77,4 +87,5 @@ deny_cart_pss_008 contains msg if {
 	type := object.get(c, ["securityContext", "seccompProfile", "type"], object.get(pod, ["securityContext", "seccompProfile", "type"], null))
 	not type in params.allowedSeccompProfiles
 	msg := sprintf("CART-PSS-008: %v: container %v has no %v seccomp profile", [who(obj), c.name, concat(" or ", params.allowedSeccompProfiles)])
+	not excepted(msg)
 }

@@ -17,6 +17,7 @@ deny_cart_res_001 contains msg if {
 	]
 	object.get(c, path, null) == null
 	msg := sprintf("CART-RES-001: %v: container %v has no %v", [who(obj), c.name, what])
+	not excepted(msg)
 }
 
 deny_cart_res_002 contains msg if {
@@ -26,4 +27,5 @@ deny_cart_res_002 contains msg if {
 	some probe in ["readinessProbe", "livenessProbe"]
 	not c[probe]
 	msg := sprintf("CART-RES-002: %v: container %v has no %v", [who(obj), c.name, probe])
+	not excepted(msg)
 }

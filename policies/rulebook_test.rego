@@ -158,3 +158,24 @@ test_kms_cryptoperiod_ends_at_the_injected_clock if {
 	count(deny_cart_kms_003) == 0 with input as inventory({}) with data.clock as clock_at("2028-01-04")
 	deny_cart_kms_003["CART-KMS-003: KmsInventory teste: key atos v1 expired on 2028-01-05; rotate it"] with input as inventory({}) with data.clock as clock_at("2028-01-06")
 }
+
+test_git_001_local_clone if {
+	# The local stack's loopback clone of the same repository passes; another repository or host does not.
+	count(deny_cart_git_001) == 0 with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/url", "value": "ssh://git@127.0.0.1:40022/cartorio-digital/infraestrutura"}])
+	count(deny_cart_git_001) == 1 with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/url", "value": "ssh://git@127.0.0.1:40022/outro/repo"}])
+	count(deny_cart_git_001) == 1 with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/url", "value": "ssh://git@10.0.0.1:22/cartorio-digital/infraestrutura"}])
+}
+
+exceptions_fixture := [
+	{"rule": "CART-IMG-001", "scope": {"namespace": "flux-system", "kind": "Deployment"}, "owner": "time-infraestrutura", "reason": "test", "expires": "2027-03-01"},
+	{"rule": "CART-NET-001", "scope": {"name": "api"}, "owner": "time-aplicacao", "reason": "test", "expires": "2026-11-01"},
+]
+
+test_exceptions_in_force_and_expired if {
+	excepted("CART-IMG-001: Deployment flux-system/source-controller: x") with exceptions as exceptions_fixture with data.clock.now as "2026-12-01T00:00:00Z"
+	not excepted("CART-IMG-001: Deployment cartorio/source-controller: x") with exceptions as exceptions_fixture with data.clock.now as "2026-12-01T00:00:00Z"
+	not excepted("CART-IMG-001: Deployment flux-system/source-controller: x") with exceptions as exceptions_fixture with data.clock.now as "2027-03-01T00:00:00Z"
+	not excepted("CART-NET-001: Service cartorio/api: x") with exceptions as exceptions_fixture with data.clock.now as "2026-12-01T00:00:00Z"
+	finding_subject("CART-RBAC-001: ClusterRole system:a:b: x") == {"rule": "CART-RBAC-001", "kind": "ClusterRole", "namespace": "", "name": "system:a:b"}
+	deny_cart_exc_001["CART-EXC-001: exception to CART-NET-001 (name api) owned by time-aplicacao expired on 2026-11-01: fix the findings, or renew it with a new reason and date"] with exceptions as exceptions_fixture with data.clock.now as "2026-12-01T00:00:00Z" with input as []
+}

@@ -8,10 +8,15 @@
 import { PolicyPack, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { loadCatalogue } from "../components/policy/catalogue";
 import { inventoryFromResources, k8sDoc } from "../components/policy/resources";
-import { OBJECT_RULES, RuleContext, SET_RULES, wallClock } from "../components/policy/rules";
+import { OBJECT_RULES, RuleContext, SET_RULES, unexcepted, wallClock } from "../components/policy/rules";
 
 const catalogue = loadCatalogue();
 const params = catalogue.parameters;
+/** The wall clock and the catalogue's exceptions, honoured as conftest honours them (lib.rego `excepted`). */
+const context = (now?: string): RuleContext => ({
+  ...(now ? { now: Date.parse(now) } : wallClock()),
+  exceptions: catalogue.exceptions,
+});
 
 const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue.rules.map((rule) => {
   const base = { name: rule.id, description: `${rule.id}: ${rule.title}`, enforcementLevel: rule.enforcement };
@@ -25,7 +30,8 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
           const doc = k8sDoc(r.type, r.props);
           return doc ? [doc] : [];
         });
-        for (const message of setRule(docs, params)) reportViolation(message);
+        const ctx = context();
+        for (const message of unexcepted(setRule(docs, params, ctx), ctx)) reportViolation(message);
       },
     };
   }
@@ -42,10 +48,10 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
       // reports it on schedule), while a deployment always judges at the wall clock.
       configSchema: { properties: { now: { type: "string", format: "date-time" } } },
       validateStack: (args, reportViolation) => {
-        const { now } = args.getConfig<{ now?: string }>();
-        const ctx: RuleContext = now ? { now: Date.parse(now) } : wallClock();
+        const ctx = context(args.getConfig<{ now?: string }>().now);
         const inventory = inventoryFromResources(args.resources, "hsm-keys");
-        if (inventory) for (const message of objectRule(inventory, params, ctx)) reportViolation(message);
+        if (inventory)
+          for (const message of unexcepted(objectRule(inventory, params, ctx), ctx)) reportViolation(message);
       },
     };
   }
@@ -53,7 +59,9 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
     ...base,
     validateResource: (args, reportViolation) => {
       const doc = k8sDoc(args.type, args.props);
-      if (doc) for (const message of objectRule(doc, params)) reportViolation(message, args.urn);
+      if (!doc) return;
+      const ctx = context();
+      for (const message of unexcepted(objectRule(doc, params, ctx), ctx)) reportViolation(message, args.urn);
     },
   };
 });

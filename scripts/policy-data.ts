@@ -31,8 +31,8 @@ export function catalogueDataRego(): string {
     "",
     "import rego.v1",
     "",
-    // The rules read only the parameters; one line, which opa fmt leaves as it is.
-    `catalogue_default := ${term({ parameters: catalogue.parameters })}`,
+    // The rules read the parameters and the exceptions; one line, which opa fmt leaves as it is.
+    `catalogue_default := ${term({ parameters: catalogue.parameters, exceptions: catalogue.exceptions })}`,
     "",
   ].join("\n");
 }

@@ -22,6 +22,35 @@ const ruleSchema = z
   })
   .strict();
 
+const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * An accepted deviation from one rule: in force for the findings whose subject (kind,
+ * namespace, name, as the message names it) falls in its scope, until its expiry day, on
+ * both enforcers alike. Once expired it no longer excepts anything and is itself a
+ * violation (CART-EXC-001).
+ */
+const exceptionSchema = z
+  .object({
+    rule: z.string().regex(/^CART-[A-Z0-9]+-\d{3}$/, "expected a rule id such as CART-IMG-001"),
+    scope: z
+      .object({ namespace: z.string().min(1), kind: z.string().min(1), name: z.string().min(1) })
+      .partial()
+      .strict()
+      .refine((s) => !!(s.namespace || s.kind || s.name), "expected a scope: namespace, kind and/or name"),
+    owner: z.string().min(1),
+    reason: z.string().min(20, "expected a reason a reviewer can judge (at least 20 characters)"),
+    /** The first day it no longer applies (UTC), YYYY-MM-DD. */
+    expires: z
+      .string()
+      .regex(ISO_DAY, "expected a date YYYY-MM-DD")
+      .refine((d) => {
+        const t = Date.parse(`${d}T00:00:00Z`);
+        return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d;
+      }, "expected a real date"),
+  })
+  .strict();
+
 const catalogueSchema = z
   .object({
     catalogue: z
@@ -43,7 +72,15 @@ const catalogueSchema = z
             allowedSeccompProfiles: z.array(z.string().min(1)).min(1),
             networkPolicyExemptNamespaces: z.array(z.string()),
             privateKeySecretExemptions: z.array(z.string().regex(/^[^/]+\/[^/]+$/)),
-            gitops: z.object({ url: z.string().min(1), branch: z.string().min(1), path: z.string().min(1) }).strict(),
+            gitops: z
+              .object({
+                url: z.string().min(1),
+                /** A regular expression (the same in RE2 and JavaScript) for the local stack's loopback clone. */
+                localUrlPattern: z.string().min(1),
+                branch: z.string().min(1),
+                path: z.string().min(1),
+              })
+              .strict(),
             kms: z
               .object({
                 allowedAlgorithms: z
@@ -55,14 +92,28 @@ const catalogueSchema = z
           })
           .strict(),
         rules: z.array(ruleSchema).min(1),
+        exceptions: z.array(exceptionSchema).default([]),
       })
-      .strict(),
+      .strict()
+      .superRefine((c, ctx) => {
+        const ids = new Set(c.rules.map((r) => r.id));
+        c.exceptions.forEach((e, i) => {
+          if (!ids.has(e.rule) || e.rule === "CART-EXC-001") {
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: ["exceptions", i, "rule"],
+              message: `${e.rule} is not a rule of the catalogue that findings can be excepted from`,
+            });
+          }
+        });
+      }),
   })
   .strict();
 
 export type Catalogue = z.infer<typeof catalogueSchema>["catalogue"];
 export type RuleEntry = Catalogue["rules"][number];
 export type Parameters = Catalogue["parameters"];
+export type PolicyException = Catalogue["exceptions"][number];
 
 export function loadCatalogue(file: string = CATALOGUE_FILE): Catalogue {
   const parsed = catalogueSchema.safeParse(parse(fs.readFileSync(file, "utf8")));

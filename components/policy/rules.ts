@@ -6,7 +6,7 @@
  * both sides, word for word.
  */
 import { cryptoperiodEnd } from "../keys/expiry";
-import type { Parameters } from "./catalogue";
+import type { Parameters, PolicyException } from "./catalogue";
 
 /** A document as YAML or a Pulumi resource's inputs give it. */
 export interface K8sObject {
@@ -18,14 +18,63 @@ export interface K8sObject {
 }
 
 /**
- * What a rule may know besides the documents: the time it judges at. The pack
- * passes the wall clock; tests pass a fixed date, as they pass
- * `--data clock.yaml` (data.clock.now) to conftest, so no verdict depends on
- * the day the tests run.
+ * What a rule may know besides the documents: the time it judges at, and the
+ * catalogue's exceptions. The pack passes the wall clock; tests pass a fixed
+ * date, as they pass `--data clock.yaml` (data.clock.now) to conftest, so no
+ * verdict depends on the day the tests run.
  */
 export interface RuleContext {
   /** Milliseconds since the epoch. */
   now: number;
+  /** The catalogue's exceptions (none when absent). */
+  exceptions?: PolicyException[];
+}
+
+/** The subject a finding names: `CART-XXX-000: <Kind> [<namespace>/]<name>: ...`. */
+export function findingSubject(
+  message: string,
+): { rule: string; kind: string; namespace: string; name: string } | undefined {
+  const m = /^(CART-[A-Z0-9]+-[0-9]{3}): ([^ ]+) ([^ ]+): /.exec(message);
+  if (!m) return undefined;
+  const slash = m[3].indexOf("/");
+  return {
+    rule: m[1],
+    kind: m[2],
+    namespace: slash >= 0 ? m[3].slice(0, slash) : "",
+    name: slash >= 0 ? m[3].slice(slash + 1) : m[3],
+  };
+}
+
+/** In force until the start (UTC) of its expiry day. */
+export function exceptionActive(e: PolicyException, now: number): boolean {
+  return now < Date.parse(`${e.expires}T00:00:00Z`);
+}
+
+/** The exception in force that covers a finding, if any (same logic as `excepted` in lib.rego). */
+export function exceptionFor(message: string, ctx: RuleContext): PolicyException | undefined {
+  const s = findingSubject(message);
+  if (!s) return undefined;
+  return (ctx.exceptions ?? []).find(
+    (e) =>
+      e.rule === s.rule &&
+      exceptionActive(e, ctx.now) &&
+      (e.scope.namespace ?? s.namespace) === s.namespace &&
+      (e.scope.kind ?? s.kind) === s.kind &&
+      (e.scope.name ?? s.name) === s.name,
+  );
+}
+
+/** The findings no exception in force covers. */
+export function unexcepted(messages: string[], ctx: RuleContext): string[] {
+  return messages.filter((m) => !exceptionFor(m, ctx));
+}
+
+/** "namespace flux-system, kind Deployment": an exception's scope as messages name it. */
+export function scopeText(e: PolicyException): string {
+  return (["namespace", "kind", "name"] as const)
+    .filter((k) => e.scope[k] !== undefined)
+    .map((k) => `${k} ${e.scope[k]}`)
+    .join(", ");
 }
 
 export const wallClock = (): RuleContext => ({ now: Date.now() });
@@ -33,7 +82,7 @@ export const wallClock = (): RuleContext => ({ now: Date.now() });
 /** Rules over one document at a time. */
 export type ObjectRule = (obj: K8sObject, p: Parameters, ctx?: RuleContext) => string[];
 /** Rules over a set of documents (conftest --combine; stack policies in the pack). */
-export type SetRule = (docs: K8sObject[], p: Parameters) => string[];
+export type SetRule = (docs: K8sObject[], p: Parameters, ctx?: RuleContext) => string[];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -249,7 +298,8 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     const s = (obj.spec ?? {}) as Any;
     const out: string[] = [];
     if (obj.kind === "GitRepository" && String(obj.apiVersion ?? "").startsWith("source.toolkit.fluxcd.io/")) {
-      if (s.url !== p.gitops.url) out.push(`spec.url is ${s.url ?? "<unset>"}; expected ${p.gitops.url}`);
+      const clone = typeof s.url === "string" && new RegExp(p.gitops.localUrlPattern).test(s.url);
+      if (s.url !== p.gitops.url && !clone) out.push(`spec.url is ${s.url ?? "<unset>"}; expected ${p.gitops.url}`);
       if (s.ref?.branch !== p.gitops.branch)
         out.push(`spec.ref.branch is ${s.ref?.branch ?? "<unset>"}; expected ${p.gitops.branch}`);
     }
@@ -343,6 +393,15 @@ function isDefaultDeny(np: K8sObject): boolean {
 }
 
 export const SET_RULES: Record<string, SetRule> = {
+  "CART-EXC-001": (_docs, _p, ctx = wallClock()) =>
+    (ctx.exceptions ?? [])
+      .filter((e) => !exceptionActive(e, ctx.now))
+      .map(
+        (e) =>
+          `CART-EXC-001: exception to ${e.rule} (${scopeText(e)}) owned by ${e.owner} expired on ${e.expires}: ` +
+          `fix the findings, or renew it with a new reason and date`,
+      )
+      .sort(),
   "CART-NET-003": (docs, p) => {
     const namespaces = new Set<string>();
     for (const d of docs) {
@@ -383,7 +442,7 @@ export const SET_RULES: Record<string, SetRule> = {
       .sort(),
 };
 
-/** Every finding of the rulebook over a set of documents, as conftest --combine reports them. */
+/** Every finding of the rulebook over a set of documents, as conftest --combine reports them (exceptions honoured). */
 export function evaluate(
   docs: K8sObject[],
   p: Parameters,
@@ -395,10 +454,10 @@ export function evaluate(
     const obj = OBJECT_RULES[id];
     const set = SET_RULES[id];
     if (obj) for (const d of docs) out.push(...obj(d, p, ctx));
-    else if (set) out.push(...set(docs, p));
+    else if (set) out.push(...set(docs, p, ctx));
     else throw new Error(`rule ${id} has no implementation in components/policy/rules.ts`);
   }
-  return out.sort();
+  return unexcepted(out, ctx).sort();
 }
 
 /** Rule ids implemented here, object and set rules. */

@@ -9,9 +9,9 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { evaluate, OBJECT_RULES, RULE_IDS, RuleContext, SET_RULES } from "../../components/policy/rules";
+import { evaluate, K8sObject, OBJECT_RULES, RULE_IDS, RuleContext, SET_RULES } from "../../components/policy/rules";
 import { catalogueDataRego, DATA_REGO } from "../../scripts/policy-data";
-import { corpus, Fixture } from "../helpers/corpus";
+import { compliant, corpus, Fixture } from "../helpers/corpus";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
 
 const conftest = path.join(toolsBin(), "conftest");
@@ -21,7 +21,7 @@ const catalogue = loadCatalogue();
  * (the real inventory's calendar is `npm run kms:expiry`'s job). conftest reads it as data.clock.now.
  */
 const TEST_CLOCK = "2026-12-01T00:00:00Z";
-const CTX: RuleContext = { now: Date.parse(TEST_CLOCK) };
+const CTX: RuleContext = { now: Date.parse(TEST_CLOCK), exceptions: catalogue.exceptions };
 const clockFile = path.join(tempDir("clock"), "clock.yaml");
 fs.writeFileSync(clockFile, stringify({ clock: { now: TEST_CLOCK } }));
 const POLICY_ARGS = [
@@ -114,7 +114,8 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
   it("the corpus holds, for every rule, a compliant case and a violating one", () => {
     const compliantIds = fixtures.filter((f) => f.note.startsWith("compliant")).map((f) => f.id);
     for (const id of compliantIds) expect(rego[id], fixtures.find((f) => f.id === id)!.note).toEqual([]);
-    for (const rule of catalogue.rules) {
+    // CART-EXC-001 judges the catalogue's exceptions, not documents: "exceptions" below covers it.
+    for (const rule of catalogue.rules.filter((r) => r.id !== "CART-EXC-001")) {
       const failing = fixtures.filter((f) => rego[f.id].some((m) => m.startsWith(`${rule.id}:`)));
       expect(failing.length, `no fixture violates ${rule.id}`).toBeGreaterThan(0);
       expect(
@@ -213,5 +214,106 @@ describe("the Rego rules", () => {
     expect(res.status).toBe(1);
     expect(res.stdout).toContain("CART-NET-001: Service cartorio/api: type NodePort exposes the service on every node");
     expect(res.stdout).toContain("CART-LGPD-001: Service cartorio/api: lacks the label cartorio.digital/owner");
+  });
+});
+
+describe("exceptions (catalogue.exceptions), honoured alike by both enforcers", () => {
+  /** A catalogue copy with the given exceptions, for conftest --data; the pack's side gets the same list. */
+  function withExceptions(exceptions: unknown[]) {
+    const file = path.join(tempDir("exceptions"), "catalogue.yaml");
+    const doc = { catalogue: { ...catalogue, exceptions } };
+    fs.writeFileSync(file, stringify(doc));
+    return { file, list: loadCatalogue(file).exceptions };
+  }
+  const base = { owner: "time-infraestrutura", reason: "digests cannot be read from this network yet" };
+  // Two workloads whose image is tag-pinned: one in flux-system, one in cartorio.
+  function docs(): K8sObject[] {
+    const c = compliant("cartorio");
+    const dep = (ns: string, name: string) => {
+      const d = structuredClone(c.deployment) as K8sObject;
+      d.metadata = { ...d.metadata, name, namespace: ns };
+      const pod = (d.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec;
+      pod.containers[0].image = "ghcr.io/fluxcd/source-controller:v1.9.5";
+      return d;
+    };
+    return [dep("flux-system", "source-controller"), dep("cartorio", "cartorio-api")];
+  }
+  function both(exceptions: unknown[]) {
+    const { file, list } = withExceptions(exceptions);
+    const dir = tempDir("exception-docs");
+    docs().forEach((d, i) => fs.writeFileSync(path.join(dir, `doc-${i}.yaml`), stringify(d)));
+    const res = spawnSync(
+      conftest,
+      [
+        "test",
+        dir,
+        "--combine",
+        "--policy",
+        path.join(PROJECT_ROOT, "policies"),
+        "--data",
+        file,
+        "--data",
+        clockFile,
+        "--output",
+        "json",
+      ],
+      { encoding: "utf8" },
+    );
+    const regoMsgs = ((JSON.parse(res.stdout) as ConftestResult[])[0].failures ?? []).map((f) => f.msg).sort();
+    const packMsgs = evaluate(docs(), catalogue.parameters, RULE_IDS, { now: CTX.now, exceptions: list });
+    return {
+      rego: regoMsgs.filter((m) => /CART-(IMG|EXC)/.test(m)),
+      pack: packMsgs.filter((m) => /CART-(IMG|EXC)/.test(m)),
+    };
+  }
+  const flux =
+    "CART-IMG-001: Deployment flux-system/source-controller: container api image ghcr.io/fluxcd/source-controller:v1.9.5 is not pinned by digest";
+  const api =
+    "CART-IMG-001: Deployment cartorio/cartorio-api: container api image ghcr.io/fluxcd/source-controller:v1.9.5 is not pinned by digest";
+
+  it("without exceptions, both report both findings", () => {
+    const r = both([]);
+    expect(r.rego).toEqual([api, flux].sort());
+    expect(r.pack).toEqual(r.rego);
+  });
+
+  it("an exception in force hides exactly the findings in its scope, on both", () => {
+    const r = both([
+      { ...base, rule: "CART-IMG-001", scope: { namespace: "flux-system", kind: "Deployment" }, expires: "2027-03-01" },
+    ]);
+    expect(r.rego).toEqual([api]);
+    expect(r.pack).toEqual(r.rego);
+  });
+
+  it("a scope by name, or another rule's exception, hides nothing else", () => {
+    const r = both([
+      { ...base, rule: "CART-IMG-001", scope: { name: "outro" }, expires: "2027-03-01" },
+      { ...base, rule: "CART-IMG-002", scope: { namespace: "flux-system" }, expires: "2027-03-01" },
+    ]);
+    expect(r.rego).toEqual([api, flux].sort());
+    expect(r.pack).toEqual(r.rego);
+  });
+
+  it("an expired exception excepts nothing and is itself a violation (CART-EXC-001), on both", () => {
+    // The test clock is 2026-12-01: an exception whose expiry day is that day is over.
+    const r = both([
+      { ...base, rule: "CART-IMG-001", scope: { namespace: "flux-system", kind: "Deployment" }, expires: "2026-12-01" },
+    ]);
+    expect(r.rego).toEqual(
+      [
+        api,
+        flux,
+        "CART-EXC-001: exception to CART-IMG-001 (namespace flux-system, kind Deployment) owned by time-infraestrutura expired on 2026-12-01: fix the findings, or renew it with a new reason and date",
+      ].sort(),
+    );
+    expect(r.pack).toEqual(r.rego);
+  });
+
+  it("the catalogue refuses an exception without scope, reason or a real rule", () => {
+    expect(() =>
+      withExceptions([{ ...base, rule: "CART-XYZ-001", scope: {}, reason: "curta", expires: "2027-02-30" }]),
+    ).toThrow(
+      /exceptions\.0\.scope: expected a scope[\s\S]*exceptions\.0\.reason: expected a reason[\s\S]*exceptions\.0\.expires: expected a real date[\s\S]*exceptions\.0\.rule: CART-XYZ-001 is not a rule/,
+    );
   });
 });
