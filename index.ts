@@ -11,7 +11,8 @@ import * as path from "node:path";
 import * as github from "@pulumi/github";
 import { loadPlatformConfig } from "./components/config";
 import { FluxBootstrap, RepositoryHardening } from "./components/gitops";
-import { embeddedCrds } from "./components/gitops/embedded";
+import { readFluxManifest } from "./components/gitops/embedded";
+import { LocalGitServer, localGitServer } from "./components/gitops/local";
 import { Kms } from "./components/keys";
 import { Inventory, loadInventory } from "./components/keys/inventory";
 import { clusterProblem, kubeconfigPath } from "./components/platform/cluster";
@@ -27,9 +28,11 @@ const projectRoot = __dirname;
 interface ProgramDeps {
   /** Asks the cluster before anything is registered (tests of the graph pass a stand-in). */
   clusterProblem: typeof clusterProblem;
+  /** Reads the local Git server's folder (tests of the graph pass a stand-in). */
+  localGitServer: typeof localGitServer;
 }
 
-async function program(deps: ProgramDeps = { clusterProblem }) {
+async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
   const cfg = loadPlatformConfig(projectRoot);
 
   // Files the config points at are checked before any resource is registered, all problems together.
@@ -57,9 +60,19 @@ async function program(deps: ProgramDeps = { clusterProblem }) {
       );
     }
   }
-  const fluxEmbedded =
-    cfg.features.gitops && cfg.gitops.flux.source === "embedded"
-      ? attempt(() => embeddedCrds(cfg.gitops.flux))
+  // Flux's install manifest (assembled at build time, or downloaded and checked against its pinned sha256)
+  // and the local Git server are read now: their problems stop the run with the others, before anything.
+  let fluxManifest: string | undefined;
+  if (cfg.features.gitops) {
+    try {
+      fluxManifest = await readFluxManifest(cfg.gitops.flux);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const localGit: LocalGitServer | undefined =
+    cfg.features.gitops && cfg.gitops.git.server === "local"
+      ? attempt(() => deps.localGitServer(cfg.gitops, projectRoot))
       : undefined;
   // A deployment logs in to the HSM; a preview (of a PR, untrusted) has no PIN and validates without it.
   // Only the variable's presence is read here: the PIN itself stays with the providers.
@@ -142,7 +155,16 @@ async function program(deps: ProgramDeps = { clusterProblem }) {
   const flux = cfg.features.gitops
     ? new FluxBootstrap(
         "flux",
-        { gitops: cfg.gitops, renderOnly: cfg.kubernetes.mode === "render", embeddedObjects: fluxEmbedded },
+        {
+          gitops: cfg.gitops,
+          renderOnly: cfg.kubernetes.mode === "render",
+          installManifest: fluxManifest,
+          localGit,
+          cluster:
+            cfg.kubernetes.mode === "cluster"
+              ? { kubeconfig: kubeconfigPath(cfg.kubernetes, projectRoot), context: cfg.kubernetes.context }
+              : undefined,
+        },
         { providers },
       )
     : undefined;
@@ -150,6 +172,7 @@ async function program(deps: ProgramDeps = { clusterProblem }) {
     syncUrl: flux.syncUrl,
     fluxVersion: flux.fluxVersion,
     deployKeyFingerprint: flux.deployKeyFingerprint,
+    syncedRevision: flux.syncedRevision,
   };
 
   if (flux && cfg.features.repositoryHardening) {

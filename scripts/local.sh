@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `npm run local`: the main job on the embedded `local` stack, on one machine.
 # Installs what it needs, starts the embedded Kubernetes control plane when it
-# is not running, prepares the SoftHSM2 token, runs `pulumi up` with the policy
-# pack on a file backend, checks with conftest both the repository's manifests
+# is not running (with the local Git server and Flux's controllers), publishes
+# this checkout's HEAD to that server, prepares the SoftHSM2 token, runs `pulumi
+# up` with the policy pack on a file backend (it waits until Flux is Ready at
+# that commit), checks with conftest both the repository's manifests
 # and what the stack applied (read back from the state after `up`), and prints
 # a short summary with `kubectl describe hpa cartorio-api -n cartorio`.
 set -euo pipefail
@@ -15,8 +17,10 @@ ensure_node_modules
 ensure_toolchain
 eval "$(bash scripts/local-hsm.sh)"
 
-log "embedded cluster (npm run cluster -- up) ..."
+log "embedded cluster and its GitOps loop (npm run cluster -- up) ..."
 eval "$(node scripts/run.mjs cluster up)"
+# The sync reads this checkout's HEAD (committed work only), published to the local Git server.
+head=$(node scripts/run.mjs cluster publish --stack local)
 
 export PULUMI_BACKEND_URL="file://$root/.pulumi-state"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-cartorio-local}"
@@ -31,8 +35,19 @@ log "conftest over what the stack applied (.local/declared/, from the state), ma
 pulumi stack export --stack local | node scripts/declared.mjs .local/declared
 conftest test .local/declared manifests clusters infrastructure configs/kms/local.yaml --combine --policy policies/ --data policies/catalogue.yaml --no-color
 
+# Flux applies manifests/ after infrastructure/ (cartorio-apps depends on it; a dependency is
+# retried every 30 s): wait until the HPA's target exists, as a person would check.
+log "waiting for Flux to apply Deployment cartorio-api (cartorio-apps) ..."
+kubectl wait --for=create deployment/cartorio-api -n cartorio --timeout=180s >/dev/null
+
 log "summary"
 pulumi stack output --stack local --json | node scripts/summary.mjs
+echo
+echo "\$ kubectl get gitrepositories,kustomizations -A   (HEAD is $head)"
+kubectl get gitrepositories,kustomizations -A
+echo
+echo "\$ kubectl get deploy,svc,networkpolicy -n cartorio"
+kubectl get deploy,svc,networkpolicy -n cartorio
 echo
 echo "\$ kubectl describe hpa cartorio-api -n cartorio"
 kubectl describe hpa cartorio-api -n cartorio

@@ -151,6 +151,26 @@ function crossChecks(cfg: PlatformConfig, ctx: LoadContext): ConfigProblem[] {
         "must let it bypass the PR rule, since the provider commits .github/CODEOWNERS straight to the branch",
     });
   }
+  if (
+    cfg.features.gitops &&
+    (cfg.gitops.flux.source === "upstream" || cfg.gitops.flux.source === "mirror") &&
+    !cfg.gitops.flux.manifestSha256
+  ) {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:gitops.flux.manifestSha256`,
+      value: "(missing)",
+      expected:
+        `expected the sha256 of Flux ${cfg.gitops.flux.version}'s install.yaml when flux.source is ` +
+        `${cfg.gitops.flux.source} (sha256sum of the file you reviewed), or use source: embedded`,
+    });
+  }
+  if (cfg.gitops.git.server === "local" && cfg.kubernetes.mode === "render") {
+    out.push({
+      key: `${CONFIG_NAMESPACE}:gitops.git.server`,
+      value: "local",
+      expected: "expected github in render mode: the local Git server belongs to the embedded cluster (mode: cluster)",
+    });
+  }
   if (cfg.gitops.flux.source === "mirror" && !cfg.gitops.flux.mirrorUrl) {
     out.push({
       key: `${CONFIG_NAMESPACE}:gitops.flux.mirrorUrl`,

@@ -20,6 +20,8 @@ const BRANCH = /^(?!\/|.*\/$|.*\.\.|.*\/\/|.*@\{|.*\.lock$)[A-Za-z0-9._/-]+$/;
 // One known_hosts line: host[,host] keytype base64-key.
 const KNOWN_HOSTS_LINE = /^(\S+)\s+(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa)\s+[A-Za-z0-9+/]+={0,2}(\s.*)?$/;
 const SEMVER_TAG = /^v\d+\.\d+\.\d+$/;
+const SHA256_HEX = /^[a-f0-9]{64}$/;
+const IMAGE_DIGEST = /^sha256:[a-f0-9]{64}$/;
 const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
 // Kubernetes label value: at most 63, alphanumeric at both ends, '-', '_' and '.' inside.
@@ -82,20 +84,52 @@ export const fluxSchema = z
   .object({
     version: z.string().regex(SEMVER_TAG, "expected a pinned Flux release such as v2.9.5").default("v2.9.5"),
     /**
-     * upstream: the release's install.yaml; mirror: the same file from an internal mirror (air-gapped);
-     * embedded: the release's pieces collected from its Go modules by the toolchain build (no download at run time;
-     * this round the CRDs only); preinstalled: the controllers come from elsewhere (Flux Operator, a platform image),
-     * only the sync is declared.
+     * embedded: the release's install.yaml assembled at build time from the controllers' pinned Go modules (no
+     * download at run time; the Go checksum database vouches for every module); upstream: the release's
+     * install.yaml downloaded from GitHub; mirror: the same file from an internal mirror; both verified against
+     * manifestSha256. preinstalled: the controllers come from elsewhere (Flux Operator, a platform image), only
+     * the sync is declared.
      */
-    source: z.enum(["upstream", "mirror", "embedded", "preinstalled"]).default("upstream"),
+    source: z.enum(["upstream", "mirror", "embedded", "preinstalled"]).default("embedded"),
     mirrorUrl: httpUrl.optional(),
+    /** sha256 of the release's install.yaml (upstream, mirror): a download that differs is refused. */
+    manifestSha256: z.string().regex(SHA256_HEX, "expected the 64 hex digits of sha256sum install.yaml").optional(),
+    /**
+     * The controllers' image digests (controller -> sha256:...), pinned into their Deployments as
+     * ghcr.io/fluxcd/<controller>:<tag>@<digest>. Read them where the images are published (e.g.
+     * `crane digest ghcr.io/fluxcd/source-controller:v1.9.5`, or the release's signed OCI artifact) and
+     * record them here with the version; a controller without one keeps its tag and needs the catalogue's
+     * exception to the digest rule.
+     */
+    imageDigests: z
+      .record(
+        z.enum([
+          "source-controller",
+          "kustomize-controller",
+          "helm-controller",
+          "notification-controller",
+          "image-reflector-controller",
+          "image-automation-controller",
+          "source-watcher",
+        ]),
+        z.string().regex(IMAGE_DIGEST, "expected an image digest sha256:<64 hex digits>"),
+      )
+      .default({}),
     components: z
       .array(z.enum(["source-controller", "kustomize-controller", "helm-controller", "notification-controller"]))
-      .default(["source-controller", "kustomize-controller", "helm-controller", "notification-controller"]),
+      // notification-controller is in `flux bootstrap`'s default set, but its module is not served by the Go
+      // proxy here, so the embedded source cannot carry it; add it where the release's install.yaml is used.
+      .default(["source-controller", "kustomize-controller", "helm-controller"]),
     componentsExtra: z
       .array(z.enum(["image-reflector-controller", "image-automation-controller", "source-watcher"]))
       .default([]),
     networkPolicy: z.boolean().default(true),
+    /**
+     * Whether `pulumi up` waits for the controllers' Deployments to be available. false only where no
+     * kubelet runs their pods (the embedded cluster, whose controllers run as processes beside it); the
+     * sync wait (gitops.syncTimeout) still proves they work.
+     */
+    awaitControllers: z.boolean().default(true),
     tolerationKeys: z.array(z.string().min(1)).default([]),
     interval: duration.default("1m"),
     kustomizationInterval: duration.default("10m"),
@@ -157,6 +191,25 @@ export const gitopsSchema = z
       )
       .default("clusters/producao"),
     flux: fluxSchema.default({}),
+    /** Where the sync reads the repository from. */
+    git: z
+      .object({
+        /**
+         * github: ssh://git@github.com/<owner>/<repository>, the deploy key registered by RepositoryHardening.
+         * local: the embedded cluster's Git server (npm run cluster), which this program authorizes the deploy key
+         * on, read-only; its address and host key are read from localDir (written by the server itself, never scanned).
+         */
+        server: z.enum(["github", "local"]).default("github"),
+        /** The local server's folder, relative to the project or absolute. */
+        localDir: z.string().min(1).default(".local/cluster/git"),
+      })
+      .strict()
+      .default({}),
+    /**
+     * How long `pulumi up` waits for the sync to be Ready at the repository's revision, like `flux bootstrap`
+     * (its --timeout is 5m); 0s does not wait.
+     */
+    syncTimeout: z.string().regex(DURATION, "expected a Go duration such as 5m or 0s").default("5m"),
     teams: teamsSchema.default({}),
     /** Known team slugs of the organisation; team references must be among them when set. */
     knownTeams: z.array(z.string().min(1)).default([]),

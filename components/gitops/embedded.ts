@@ -4,31 +4,23 @@
  * them (scripts/toolchain/flux/collect.sh), so an air-gapped site, and the local
  * stack, install Flux without downloading anything.
  *
- * This round it yields the CustomResourceDefinitions of the chosen controllers,
- * labelled as the release's install.yaml labels them (flux2's LabelTransformers
- * plus the version label the CLI adds). The controllers themselves are not part
- * of it yet. Plain module: no Pulumi import.
+ * The build assembles the release's install.yaml from them (each controller's
+ * config/ built as its release publishes it, flux2's manifests/install overlay on
+ * top, with the kustomize API); it goes through the same filter as a downloaded
+ * one. Plain module: no Pulumi import.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "yaml";
 import type { GitopsConfig } from "../config/schema";
-import { selectedControllers } from "./flux";
-import { parseObjects } from "./install";
+import { installManifestUrl, selectedControllers } from "./flux";
+import { fetchInstallManifest } from "./install";
 
 export interface EmbeddedComponent {
   version: string;
   module: string;
   collected: boolean;
   reason?: string;
-}
-
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string>; [k: string]: unknown };
-  [k: string]: unknown;
 }
 
 /** Where the toolchain build puts the collected release (scripts/toolchain/build.sh: FLUX_MANIFESTS). */
@@ -39,7 +31,7 @@ export function embeddedDir(version: string, env: NodeJS.ProcessEnv = process.en
 
 function readComponents(dir: string, version: string): Record<string, EmbeddedComponent> {
   const file = path.join(dir, "components.json");
-  if (!fs.existsSync(path.join(dir, ".complete")) || !fs.existsSync(file)) {
+  if (!fs.existsSync(path.join(dir, "install.yaml")) || !fs.existsSync(file)) {
     throw new Error(
       `gitops.flux.version ${version} with gitops.flux.source embedded: the release's manifests are not in ${dir}. ` +
         `The toolchain collects FLUX_VERSION of scripts/toolchain/versions.env: run scripts/toolchain/build.sh, ` +
@@ -49,13 +41,8 @@ function readComponents(dir: string, version: string): Record<string, EmbeddedCo
   return (JSON.parse(fs.readFileSync(file, "utf8")) as { components: Record<string, EmbeddedComponent> }).components;
 }
 
-/** The labels a LabelTransformer file of flux2 sets. */
-function transformerLabels(file: string): Record<string, string> {
-  return (parse(fs.readFileSync(file, "utf8")) as { labels?: Record<string, string> }).labels ?? {};
-}
-
-/** The CRDs of the chosen controllers from the collected release, in the release's order. */
-export function embeddedCrds(flux: GitopsConfig["flux"], env: NodeJS.ProcessEnv = process.env): Manifest[] {
+/** The release's install.yaml as the toolchain assembled it (scripts/toolchain/flux: fluxkit assemble). */
+export function embeddedManifest(flux: GitopsConfig["flux"], env: NodeJS.ProcessEnv = process.env): string {
   const dir = embeddedDir(flux.version, env);
   const components = readComponents(dir, flux.version);
   const missing = selectedControllers(flux).filter((c) => !components[c]?.collected);
@@ -72,26 +59,21 @@ export function embeddedCrds(flux: GitopsConfig["flux"], env: NodeJS.ProcessEnv 
         `. Remove ${missing.length > 1 ? "them" : "it"} from the list, or use source upstream or mirror.`,
     );
   }
-  const common = transformerLabels(path.join(dir, "flux2", "install", "labels.yaml"));
-  const out: Manifest[] = [];
-  for (const c of selectedControllers(flux)) {
-    const labels = {
-      ...common,
-      ...transformerLabels(path.join(dir, "flux2", "bases", c, "labels.yaml")),
-      // `flux install` adds the release version to every object it generates.
-      "app.kubernetes.io/version": flux.version,
-    };
-    const crdDir = path.join(dir, c, "config", "crd");
-    // The controller's own kustomization lists its CRDs: the release ships exactly those.
-    const list = (parse(fs.readFileSync(path.join(crdDir, "kustomization.yaml"), "utf8")) as { resources: string[] })
-      .resources;
-    for (const rel of list) {
-      const file = path.join(crdDir, rel);
-      for (const doc of parseObjects<Manifest>(fs.readFileSync(file, "utf8"), file)) {
-        doc.metadata.labels = { ...(doc.metadata.labels ?? {}), ...labels };
-        out.push(doc);
-      }
-    }
+  return fs.readFileSync(path.join(dir, "install.yaml"), "utf8");
+}
+
+/**
+ * The install manifest a stack's Flux source names: assembled at build time (embedded), or
+ * downloaded and checked against its pinned sha256 (upstream, mirror); undefined when preinstalled.
+ */
+export async function readFluxManifest(flux: GitopsConfig["flux"]): Promise<string | undefined> {
+  switch (flux.source) {
+    case "embedded":
+      return embeddedManifest(flux);
+    case "upstream":
+    case "mirror":
+      return fetchInstallManifest(installManifestUrl(flux)!, flux.manifestSha256!);
+    case "preinstalled":
+      return undefined;
   }
-  return out;
 }

@@ -9,9 +9,12 @@ export const FLUX_NAMESPACE = "flux-system";
 /** Name of the GitRepository, the Kustomization and the source Secret, as the CLI names them. */
 export const FLUX_SYNC_NAME = "flux-system";
 
-/** The CLI's URL form for GitHub over SSH. */
-export function syncUrl(g: Pick<GitopsConfig, "owner" | "repository">): string {
-  return `ssh://git@github.com/${g.owner}/${g.repository}`;
+/**
+ * The CLI's URL form for GitHub over SSH; with the local Git server (gitops.git.server: local),
+ * the same path on its address (host:port).
+ */
+export function syncUrl(g: Pick<GitopsConfig, "owner" | "repository">, localAddress?: string): string {
+  return `ssh://git@${localAddress ?? "github.com"}/${g.owner}/${g.repository}`;
 }
 
 /** The Kustomization path as the CLI writes it: ./ plus the path without a leading ./ */
@@ -53,20 +56,26 @@ export function knownHosts(flux: GitopsConfig["flux"]): string {
   );
 }
 
-export function gitRepositorySpec(g: GitopsConfig) {
+export function gitRepositorySpec(g: GitopsConfig, localAddress?: string) {
   return {
     interval: g.flux.interval,
     ref: { branch: g.branch },
     secretRef: { name: FLUX_SYNC_NAME },
-    url: syncUrl(g),
+    url: syncUrl(g, localAddress),
   };
 }
 
+/**
+ * As the CLI writes it, plus `deletionPolicy: Orphan`: deleting this object (pulumi destroy,
+ * features.gitops: false, a kubectl delete) leaves what Flux applied in place instead of
+ * garbage-collecting it, as `flux uninstall` does. Pruning while it exists is unchanged.
+ */
 export function kustomizationSpec(g: GitopsConfig) {
   return {
     interval: g.flux.kustomizationInterval,
     path: syncPath(g.path),
     prune: true,
+    deletionPolicy: "Orphan",
     sourceRef: { kind: "GitRepository", name: FLUX_SYNC_NAME },
   };
 }

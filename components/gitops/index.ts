@@ -3,10 +3,14 @@
  *   flux bootstrap github --owner <owner> --repository <repo> --branch <branch> --path <path>
  * as components, so it is previewed, reviewed and enforced like everything else.
  *
- * FluxBootstrap: namespace flux-system, the controllers from a pinned release
- * (or a mirror, or preinstalled), the deploy key pair (a Pulumi secret), the
- * flux-system source Secret, and the GitRepository and Kustomization named
- * flux-system with the CLI's URL form, so the `flux` CLI recognises the install.
+ * FluxBootstrap: namespace flux-system, the controllers of a pinned release
+ * (embedded from Go modules, or a download checked against a pinned sha256, or
+ * preinstalled), the deploy key pair (a Pulumi secret), the flux-system source
+ * Secret, the GitRepository and Kustomization named flux-system with the CLI's
+ * URL form (so the `flux` CLI recognises the install), and then a wait until
+ * both are Ready at the repository's revision, as the CLI waits.
+ * Pulumi stays the only manager of Flux itself: nothing of flux-system is
+ * committed to the repository (README: "Who manages Flux").
  * RepositoryHardening (GitHub): the read-only deploy key, a ruleset on the
  * branch, CODEOWNERS and the producao environment.
  */
@@ -21,28 +25,33 @@ import {
   FLUX_NAMESPACE,
   FLUX_SYNC_NAME,
   gitRepositorySpec,
-  installManifestUrl,
   knownHosts,
   kustomizationSpec,
   syncUrl,
 } from "./flux";
-import { embeddedCrds } from "./embedded";
-import { fetchInstallManifest, filterInstallManifest } from "./install";
-import { DeployKeyPair } from "./providers";
+import { decorateInstall, filterInstallManifest } from "./install";
+import type { LocalGitServer } from "./local";
+import { DeployKeyPair, FluxSync, LocalDeployKey } from "./providers";
+import { durationSeconds } from "./sync";
 
 export interface FluxBootstrapArgs {
   /** The GitOps repository, branch, path and Flux options (cartorio-plataforma:gitops). */
   gitops: GitopsConfig;
   /**
    * Whether Kubernetes objects are rendered to files instead of applied. The
-   * source Secret is then left out: the renderer would write the private key in
-   * plaintext.
+   * source Secret and the wait are then left out: the renderer would write the
+   * private key in plaintext, and there is nothing to wait for.
    */
   renderOnly: boolean;
-  /** The install manifest's text, instead of downloading it (tests, pre-fetched mirrors). */
-  installManifest?: pulumi.Input<string>;
-  /** The embedded source's objects when the caller already read them (embeddedCrds), instead of reading again. */
-  embeddedObjects?: pulumi.Input<object[]>;
+  /**
+   * The release's install manifest (readFluxManifest: embedded, or downloaded and checked against
+   * its pinned sha256), read before any resource is registered; undefined when preinstalled.
+   */
+  installManifest?: string;
+  /** The local Git server (gitops.git.server: local), as localGitServer read it. */
+  localGit?: LocalGitServer;
+  /** Where to watch the sync from (cluster mode): the kubeconfig file and context the stack applies with. */
+  cluster?: { kubeconfig: string; context: string };
 }
 
 export class FluxBootstrap extends pulumi.ComponentResource {
@@ -51,23 +60,29 @@ export class FluxBootstrap extends pulumi.ComponentResource {
   public readonly deployKeyFingerprint: pulumi.Output<string>;
   /** authorized_keys line of the deploy key (public). */
   public readonly deployKeyPublic: pulumi.Output<string>;
+  /** The revision the sync was Ready at after this run (cluster mode), e.g. main@sha1:<commit>. */
+  public readonly syncedRevision?: pulumi.Output<string>;
 
   constructor(name: string, args: FluxBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cartorio:gitops:FluxBootstrap", name, {}, opts);
     const g = args.gitops;
     const labels = platformLabels();
+    const ownLabels = {
+      ...labels,
+      [LABELS.owner]: g.teams.infrastructure,
+      // Holds the deploy key and cluster configuration, no personal data.
+      [LABELS.dataClassification]: "interno",
+    };
 
+    // The one owner of flux-system (the release's own Namespace is filtered out of its manifest).
     const ns = new k8s.core.v1.Namespace(
       `${name}-namespace`,
       {
         metadata: {
           name: FLUX_NAMESPACE,
           labels: {
-            ...labels,
+            ...ownLabels,
             [LABELS.name]: FLUX_NAMESPACE,
-            [LABELS.owner]: g.teams.infrastructure,
-            // Holds the deploy key and cluster configuration, no personal data.
-            [LABELS.dataClassification]: "interno",
             // As the CLI labels it: Flux's controllers do not all meet "restricted" yet.
             "pod-security.kubernetes.io/warn": "restricted",
             "pod-security.kubernetes.io/warn-version": "latest",
@@ -78,19 +93,31 @@ export class FluxBootstrap extends pulumi.ComponentResource {
     );
 
     const dependsOn: pulumi.Resource[] = [ns];
-    // One install mechanism whatever the source: the release's objects, filtered, in one ConfigGroup.
-    const url = installManifestUrl(g.flux);
-    const objs =
-      g.flux.source === "embedded"
-        ? pulumi.output(args.embeddedObjects ?? embeddedCrds(g.flux))
-        : url
-          ? pulumi
-              .output(args.installManifest ?? fetchInstallManifest(url))
-              .apply((t) => filterInstallManifest(t, g.flux))
-          : undefined;
-    if (objs) {
-      const install = new k8s.yaml.v2.ConfigGroup(`${name}-install`, { objs }, { parent: this, dependsOn: [ns] });
+    if (args.installManifest !== undefined) {
+      const docs = decorateInstall(filterInstallManifest(args.installManifest, g.flux), g.flux, ownLabels);
+      const install = new k8s.yaml.v2.ConfigGroup(
+        `${name}-install`,
+        { objs: docs.filter((d) => d.kind !== "CustomResourceDefinition") },
+        { parent: this, dependsOn: [ns] },
+      );
       dependsOn.push(install);
+      // CRDs are kept on delete: deleting one deletes every object of its kind, and with
+      // controllers still running their finalizers would prune what Flux applied
+      // (`flux uninstall` strips the finalizers first for the same reason).
+      for (const crd of docs.filter((d) => d.kind === "CustomResourceDefinition")) {
+        dependsOn.push(
+          new k8s.apiextensions.v1.CustomResourceDefinition(
+            `${name}-crd-${crd.metadata!.name}`,
+            crd as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
+            {
+              parent: this,
+              retainOnDelete: true,
+              // Until this round, CRDs were children of the install ConfigGroup: adopted, never re-created.
+              aliases: [{ name: `${name}-install:${crd.metadata!.name}`, parent: install }],
+            },
+          ),
+        );
+      }
     }
 
     const key = new DeployKeyPair(
@@ -98,35 +125,47 @@ export class FluxBootstrap extends pulumi.ComponentResource {
       { algorithm: g.flux.keyAlgorithm, comment: deployKeyTitle(g) },
       { parent: this },
     );
-
-    if (!args.renderOnly) {
-      new k8s.core.v1.Secret(
-        `${name}-source-secret`,
-        {
-          metadata: { name: FLUX_SYNC_NAME, namespace: FLUX_NAMESPACE, labels },
-          type: "Opaque",
-          stringData: {
-            identity: pulumi.secret(key.privateKey),
-            "identity.pub": key.publicKey,
-            known_hosts: knownHosts(g.flux),
-          },
-        },
-        // Created once, like the CLI's; the engine keeps stringData secret because the key is.
-        { parent: this, dependsOn, additionalSecretOutputs: ["stringData", "data"] },
+    if (args.localGit) {
+      // The local analogue of RepositoryHardening's read-only GitHub deploy key.
+      dependsOn.push(
+        new LocalDeployKey(
+          `${name}-local-deploy-key`,
+          { accessFile: args.localGit.accessFile, publicKey: key.publicKey },
+          { parent: this },
+        ),
       );
     }
 
-    new k8s.apiextensions.CustomResource(
+    if (!args.renderOnly) {
+      dependsOn.push(
+        new k8s.core.v1.Secret(
+          `${name}-source-secret`,
+          {
+            metadata: { name: FLUX_SYNC_NAME, namespace: FLUX_NAMESPACE, labels },
+            type: "Opaque",
+            stringData: {
+              identity: pulumi.secret(key.privateKey),
+              "identity.pub": key.publicKey,
+              known_hosts: args.localGit ? args.localGit.knownHosts : knownHosts(g.flux),
+            },
+          },
+          // Created once, like the CLI's; the engine keeps stringData secret because the key is.
+          { parent: this, dependsOn, additionalSecretOutputs: ["stringData", "data"] },
+        ),
+      );
+    }
+
+    const gitRepository = new k8s.apiextensions.CustomResource(
       `${name}-git-repository`,
       {
         apiVersion: "source.toolkit.fluxcd.io/v1",
         kind: "GitRepository",
         metadata: { name: FLUX_SYNC_NAME, namespace: FLUX_NAMESPACE, labels },
-        spec: gitRepositorySpec(g),
+        spec: gitRepositorySpec(g, args.localGit?.address),
       },
       { parent: this, dependsOn },
     );
-    new k8s.apiextensions.CustomResource(
+    const kustomization = new k8s.apiextensions.CustomResource(
       `${name}-kustomization`,
       {
         apiVersion: "kustomize.toolkit.fluxcd.io/v1",
@@ -137,7 +176,24 @@ export class FluxBootstrap extends pulumi.ComponentResource {
       { parent: this, dependsOn },
     );
 
-    this.syncUrl = pulumi.output(syncUrl(g));
+    const timeoutSeconds = durationSeconds(g.syncTimeout);
+    if (args.cluster && !args.renderOnly && timeoutSeconds > 0) {
+      const sync = new FluxSync(
+        `${name}-sync`,
+        {
+          ...args.cluster,
+          namespace: FLUX_NAMESPACE,
+          name: FLUX_SYNC_NAME,
+          // The local server's branch is known; on GitHub, Ready at whatever the branch holds.
+          revision: args.localGit?.revision ?? "",
+          timeoutSeconds,
+        },
+        { parent: this, dependsOn: [gitRepository, kustomization] },
+      );
+      this.syncedRevision = sync.sourceRevision;
+    }
+
+    this.syncUrl = pulumi.output(syncUrl(g, args.localGit?.address));
     this.fluxVersion = pulumi.output(g.flux.version);
     this.deployKeyFingerprint = key.fingerprint;
     this.deployKeyPublic = key.publicKey;
@@ -145,6 +201,7 @@ export class FluxBootstrap extends pulumi.ComponentResource {
       syncUrl: this.syncUrl,
       fluxVersion: this.fluxVersion,
       deployKeyFingerprint: this.deployKeyFingerprint,
+      syncedRevision: this.syncedRevision,
     });
   }
 }

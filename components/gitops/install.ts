@@ -1,8 +1,10 @@
 /**
  * Flux's install manifest, filtered as `flux install --components ... --network-policy ...`
- * would generate it. Plain module: fetching is separate from filtering, so tests
- * filter a small manifest without a network.
+ * would generate it, then made the platform's own: labelled as everything it
+ * installs, images pinned by the digests of config. Plain module: fetching is
+ * separate from filtering, so tests filter a small manifest without a network.
  */
+import { createHash } from "node:crypto";
 import { parseAllDocuments } from "yaml";
 import type { GitopsConfig } from "../config/schema";
 import { selectedControllers } from "./flux";
@@ -18,9 +20,15 @@ export const ALL_CONTROLLERS = [
   "source-watcher",
 ];
 
-type Doc = {
+export type Doc = {
+  apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; labels?: Record<string, string> };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec?: Record<string, unknown>;
 };
 
@@ -67,13 +75,58 @@ export function filterInstallManifest(text: string, flux: GitopsConfig["flux"]):
     });
 }
 
-/** Downloads the pinned release manifest (or its mirror). */
-export async function fetchInstallManifest(url: string): Promise<string> {
+/**
+ * The platform's stamp on Flux's objects: its labels (owner, LGPD class, name) on every
+ * object and pod template, the release version as `flux install` adds it, each
+ * controller's image pinned by the digest config records for it, and (awaitControllers
+ * false) no wait for Deployments whose pods no kubelet will run.
+ */
+export function decorateInstall(docs: Doc[], flux: GitopsConfig["flux"], labels: Record<string, string>): Doc[] {
+  return docs.map((d) => {
+    const name = controllerOf(d) ?? d.metadata?.name ?? "flux";
+    const stamp = {
+      "app.kubernetes.io/name": name,
+      ...labels,
+      "app.kubernetes.io/version": flux.version,
+    };
+    d.metadata = { ...d.metadata, labels: { ...(d.metadata?.labels ?? {}), ...stamp } };
+    if (d.kind === "Deployment") {
+      if (!flux.awaitControllers) {
+        d.metadata.annotations = { ...(d.metadata.annotations ?? {}), "pulumi.com/skipAwait": "true" };
+      }
+      const tpl = (d.spec as { template: { metadata?: { labels?: Record<string, string> }; spec: PodSpec } }).template;
+      tpl.metadata = { ...tpl.metadata, labels: { ...(tpl.metadata?.labels ?? {}), ...stamp } };
+      for (const c of tpl.spec.containers ?? []) {
+        const digest = flux.imageDigests[name as keyof typeof flux.imageDigests];
+        if (digest && c.image && !c.image.includes("@")) c.image = `${c.image}@${digest}`;
+      }
+    }
+    return d;
+  });
+}
+
+type PodSpec = { containers?: { image?: string }[] };
+
+/** Refuses a manifest whose sha256 is not the one config pins (gitops.flux.manifestSha256). */
+export function verifySha256(text: string, expected: string, where: string): string {
+  const actual = createHash("sha256").update(text).digest("hex");
+  if (actual !== expected) {
+    throw new Error(
+      `cartorio-plataforma:gitops.flux.manifestSha256: ${where} has sha256 ${actual}, not the pinned ${expected}. ` +
+        `Nothing was applied. Review the file; if it is the release you mean, pin its sha256.`,
+    );
+  }
+  return text;
+}
+
+/** Downloads the pinned release manifest (or its mirror) and checks it against the pinned sha256. */
+export async function fetchInstallManifest(url: string, sha256: string): Promise<string> {
   const res = await fetch(url);
   if (!res.ok) {
     throw new Error(
-      `could not download the Flux install manifest ${url}: HTTP ${res.status}; set gitops.flux.source: mirror with mirrorUrl for air-gapped clusters`,
+      `could not download the Flux install manifest ${url}: HTTP ${res.status}; use gitops.flux.source: embedded ` +
+        `(built from Go modules) or mirror with mirrorUrl for air-gapped clusters`,
     );
   }
-  return res.text();
+  return verifySha256(await res.text(), sha256, url);
 }

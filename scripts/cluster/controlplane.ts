@@ -5,11 +5,22 @@
  * are admitted, stored and reconciled by the controllers (namespaces, garbage
  * collection, Deployment -> ReplicaSet, HPA), but no pod ever runs.
  *
+ * With Flux on (the default), three more processes: a Git server over SSH
+ * (fluxkit gitserver) and Flux's source- and kustomize-controller, built from
+ * their Go modules and run out of cluster, each under its service account's
+ * identity (a client certificate naming it), so Flux's own RBAC applies. Their
+ * Deployments, once `pulumi up` installs Flux, exist in the API but run no pod.
+ * The controllers are supervised (scripts/cluster/supervise.sh): they wait out
+ * the time before Flux's CRDs exist by restarting, as a pod would.
+ *
  * Plain Node only (no Pulumi import): `npm run cluster` and the test setup use it.
  *
  * Everything lives in one folder (default .local/cluster/):
  *   pki/             CA, serving and client certificates, service-account keys
  *   etcd/            etcd's data
+ *   git/             the Git server: repos/<owner>/<name>.git, hostkey/, known_hosts,
+ *                    address, access (who may read or write), maintainer/ (a write key)
+ *   flux/<c>/        each controller's storage and temporary files
  *   logs/<tool>.log  each process's output
  *   run/<tool>.pid   the processes this folder started (down stops only these)
  *   ports.json       the ports chosen on first start, reused so the kubeconfig stays valid
@@ -25,10 +36,24 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 
 export const CONTEXT = "local";
-export const TOOLS = ["etcd", "kube-apiserver", "kube-controller-manager"] as const;
+export const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager"] as const;
+/** The GitOps loop: started with the control plane unless Flux is off. */
+export const FLUX_TOOLS = ["git-server", "source-controller", "kustomize-controller"] as const;
+export const TOOLS = [...CONTROL_PLANE, ...FLUX_TOOLS] as const;
 export type Tool = (typeof TOOLS)[number];
 /** Links to the multi-call binary, one per tool; kubectl is for people and tests. */
-export const LINKS = [...TOOLS, "kubectl"] as const;
+export const LINKS = [...CONTROL_PLANE, "kubectl"] as const;
+/** The binary each tool runs (its name in the toolchain's bin folder). */
+const BINARY: Record<Tool, string> = {
+  etcd: "etcd",
+  "kube-apiserver": "kube-apiserver",
+  "kube-controller-manager": "kube-controller-manager",
+  "git-server": "fluxkit",
+  "source-controller": "source-controller",
+  "kustomize-controller": "kustomize-controller",
+};
+/** The namespace Flux's controllers act for (their Deployments' RUNTIME_NAMESPACE). */
+export const FLUX_NAMESPACE = "flux-system";
 
 export interface ClusterOptions {
   /** The cluster's folder. */
@@ -41,6 +66,8 @@ export interface ClusterOptions {
   log?: (line: string) => void;
   /** Seconds to wait for each component (default 60). */
   timeoutSeconds?: number;
+  /** Start the Git server and Flux's controllers too (default true). */
+  flux?: boolean;
 }
 
 export interface Ports {
@@ -48,6 +75,12 @@ export interface Ports {
   etcdPeer: number;
   apiserver: number;
   controllerManager: number;
+  gitSsh: number;
+  sourceStorage: number;
+  sourceMetrics: number;
+  sourceHealth: number;
+  kustomizeMetrics: number;
+  kustomizeHealth: number;
 }
 
 export interface ClusterInfo {
@@ -81,6 +114,13 @@ export function paths(dir: string) {
     ports: path.join(dir, "ports.json"),
     kubeconfig: path.join(dir, "kubeconfig"),
     controllerManagerKubeconfig: path.join(dir, "pki", "controller-manager.kubeconfig"),
+    git: path.join(dir, "git"),
+    gitAccess: path.join(dir, "git", "access"),
+    gitKnownHosts: path.join(dir, "git", "known_hosts"),
+    gitAddress: path.join(dir, "git", "address"),
+    maintainerKey: path.join(dir, "git", "maintainer", "id_ed25519"),
+    fluxState: (c: string) => path.join(dir, "flux", c),
+    identityKubeconfig: (c: string) => path.join(dir, "pki", `${c}.kubeconfig`),
     log: (t: Tool) => path.join(dir, "logs", `${t}.log`),
     pid: (t: Tool) => path.join(dir, "run", `${t}.pid`),
   };
@@ -106,7 +146,10 @@ export function runningPid(dir: string, tool: Tool): number | undefined {
     return undefined;
   }
   const args = cmdline.split("\0");
-  if (path.basename(args[0] ?? "") !== tool || !args.some((a) => a.includes(path.resolve(dir)))) return undefined;
+  // The tool's binary is the command, or what the supervisor runs.
+  if (!args.some((a) => path.basename(a) === BINARY[tool]) || !args.some((a) => a.includes(path.resolve(dir)))) {
+    return undefined;
+  }
   // A zombie (exited, not yet reaped) is not running.
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -169,6 +212,9 @@ const PORTS_OF: Record<Tool, (keyof Ports)[]> = {
   etcd: ["etcdClient", "etcdPeer"],
   "kube-apiserver": ["apiserver"],
   "kube-controller-manager": ["controllerManager"],
+  "git-server": ["gitSsh"],
+  "source-controller": ["sourceStorage", "sourceMetrics", "sourceHealth"],
+  "kustomize-controller": ["kustomizeMetrics", "kustomizeHealth"],
 };
 
 function readPorts(dir: string): Ports | undefined {
@@ -182,30 +228,35 @@ function readPorts(dir: string): Ports | undefined {
  */
 async function choosePorts(dir: string): Promise<Ports> {
   const file = paths(dir).ports;
-  const saved = readPorts(dir);
-  if (saved) {
-    const busy: string[] = [];
-    for (const tool of TOOLS) {
-      if (runningPid(dir, tool) !== undefined) continue;
-      for (const name of PORTS_OF[tool]) if (!(await portFree(saved[name]))) busy.push(`${name} ${saved[name]}`);
+  const saved: Partial<Ports> = readPorts(dir) ?? {};
+  const busy: string[] = [];
+  for (const tool of TOOLS) {
+    if (runningPid(dir, tool) !== undefined) continue;
+    for (const name of PORTS_OF[tool]) {
+      const port = saved[name];
+      if (port !== undefined && !(await portFree(port))) busy.push(`${name} ${port}`);
     }
-    if (busy.length > 0) {
-      throw new ClusterError(
-        `port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} on 127.0.0.1 ${busy.length > 1 ? "are" : "is"} in use by another process ` +
-          `(this cluster's ports are kept in ${file}). Stop that process, or remove ${file} to choose new ports ` +
-          `(the kubeconfig is rewritten; stacks that applied to the old address then see a different server).`,
-      );
-    }
-    return saved;
   }
-  const taken = new Set<number>();
-  const ports: Ports = {
-    etcdClient: await freePort(taken),
-    etcdPeer: await freePort(taken),
-    apiserver: await freePort(taken),
-    controllerManager: await freePort(taken),
-  };
-  fs.writeFileSync(file, JSON.stringify(ports, null, 2) + "\n");
+  if (busy.length > 0) {
+    throw new ClusterError(
+      `port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} on 127.0.0.1 ${busy.length > 1 ? "are" : "is"} in use by another process ` +
+        `(this cluster's ports are kept in ${file}). Stop that process, or remove ${file} to choose new ports ` +
+        `(the kubeconfig is rewritten; stacks that applied to the old address then see a different server).`,
+    );
+  }
+  // Ports a folder made before a part existed are chosen now and kept like the others.
+  const taken = new Set(Object.values(saved));
+  const ports = { ...saved } as Ports;
+  let added = false;
+  for (const tool of TOOLS) {
+    for (const name of PORTS_OF[tool]) {
+      if (ports[name] === undefined) {
+        ports[name] = await freePort(taken);
+        added = true;
+      }
+    }
+  }
+  if (added) fs.writeFileSync(file, JSON.stringify(ports, null, 2) + "\n");
   return ports;
 }
 
@@ -262,12 +313,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- start
 
-function binary(toolsBin: string, tool: string): string {
-  const p = path.join(toolsBin, tool);
+function binary(toolsBin: string, name: string): string {
+  const p = path.join(toolsBin, name);
   if (!fs.existsSync(p)) {
     throw new ClusterError(
-      `${p} does not exist: the control plane is not built. Run scripts/toolchain/build.sh ` +
-        `(npm run cluster -- up and npm test build it), or set CARTORIO_TOOLS_BIN to the folder holding ${tool}.`,
+      `${p} does not exist: the embedded cluster's tools are not built. Run scripts/toolchain/build.sh ` +
+        `(npm run cluster -- up and npm test build it), or set CARTORIO_TOOLS_BIN to the folder holding ${name}.`,
     );
   }
   return p;
@@ -288,13 +339,59 @@ function usableDir(dir: string): void {
   for (const sub of ["logs", "run"]) fs.mkdirSync(path.join(dir, sub), { recursive: true });
 }
 
-function startProcess(o: ClusterOptions, tool: Tool, args: string[]): number {
+/**
+ * The supervisor of Flux's controllers, written into the cluster folder (run/supervise.sh):
+ *   bash supervise.sh CLUSTER_DIR COMMAND [ARGS...]
+ * runs the controller as the kubelet runs a container with restartPolicy Always: restarted
+ * whenever it exits, after 1, 2, 4 ... 30 s (back to 1 s once it ran for a minute). A
+ * controller exits while Flux's CRDs are not installed yet, so it starts with the cluster and
+ * comes up once `pulumi up` has installed Flux. TERM stops the controller, then the loop.
+ * CLUSTER_DIR is there so the manager can tell its own processes (runningPid).
+ */
+const SUPERVISE = `set -u
+shift
+child=0
+stop() {
+  ((child > 0)) && kill -TERM "$child" 2>/dev/null && wait "$child" 2>/dev/null
+  exit 0
+}
+trap stop TERM INT
+delay=1
+while true; do
+  started=$SECONDS
+  "$@" &
+  child=$!
+  wait "$child"
+  code=$?
+  child=0
+  ((SECONDS - started >= 60)) && delay=1
+  echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) supervise: $(basename "$1") exited with code $code; restarting in \${delay}s"
+  sleep "$delay" &
+  wait $!
+  delay=$((delay * 2 > 30 ? 30 : delay * 2))
+done
+`;
+
+function startProcess(
+  o: ClusterOptions,
+  tool: Tool,
+  args: string[],
+  how: { supervised?: boolean; env?: NodeJS.ProcessEnv } = {},
+): number {
   const p = paths(o.dir);
+  const bin = binary(o.toolsBin, BINARY[tool]);
   const out = fs.openSync(p.log(tool), "a");
   fs.writeSync(out, `\n--- ${new Date().toISOString()} ${tool} ${args.join(" ")}\n`);
+  const supervisor = path.join(p.run, "supervise.sh");
+  if (how.supervised) fs.writeFileSync(supervisor, SUPERVISE, { mode: 0o755 });
+  const [command, argv] = how.supervised ? ["bash", [supervisor, path.resolve(o.dir), bin, ...args]] : [bin, args];
   // Detached in its own session: it outlives `npm run cluster -- up`, and a
   // Ctrl-C in the user's terminal does not reach it.
-  const child = spawn(binary(o.toolsBin, tool), args, { detached: true, stdio: ["ignore", out, out] });
+  const child = spawn(command, argv, {
+    detached: true,
+    stdio: ["ignore", out, out],
+    env: { ...process.env, ...how.env },
+  });
   fs.closeSync(out);
   child.unref();
   if (child.pid === undefined) throw crashed(o.dir, tool, "could not be started");
@@ -333,7 +430,8 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   const timeout = o.timeoutSeconds ?? 60;
   const p = paths(o.dir);
   const kube = binary(o.toolsBin, "kube");
-  for (const t of TOOLS) binary(o.toolsBin, t);
+  const flux = o.flux ?? true;
+  for (const t of flux ? TOOLS : CONTROL_PLANE) binary(o.toolsBin, BINARY[t]);
   usableDir(o.dir);
 
   const ports = await choosePorts(o.dir);
@@ -351,6 +449,12 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     p.controllerManagerKubeconfig,
     kubeconfigYaml(o.dir, server, "system:kube-controller-manager", "controller-manager"),
   );
+  for (const c of ["source-controller", "kustomize-controller"]) {
+    writePrivate(
+      p.identityKubeconfig(c),
+      kubeconfigYaml(o.dir, server, `system:serviceaccount:${FLUX_NAMESPACE}:${c}`, c),
+    );
+  }
 
   let started = false;
   if (runningPid(o.dir, "etcd") === undefined) {
@@ -444,9 +548,195 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     timeout,
   );
 
+  if (flux) started = (await startFlux(o, ports, timeout, log)) || started;
+
   const seconds = (Date.now() - t0) / 1000;
   log(`${started ? "ready" : "already running"} in ${seconds.toFixed(1)}s: ${server}, kubeconfig ${p.kubeconfig}`);
   return { dir: o.dir, kubeconfig: p.kubeconfig, context: CONTEXT, server, ports, started, seconds };
+}
+
+// ---------------------------------------------------------------- the GitOps loop
+
+function listening(port: number): Promise<Probe> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: "127.0.0.1" });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve({ ok: true });
+    });
+    sock.once("error", (e) => resolve({ ok: false, error: (e as NodeJS.ErrnoException).code ?? e.message }));
+  });
+}
+
+/** The maintainer's write key (made once), authorized in the access file with the lines already there. */
+function ensureMaintainer(dir: string): void {
+  const p = paths(dir);
+  if (!fs.existsSync(p.maintainerKey)) {
+    fs.mkdirSync(path.dirname(p.maintainerKey), { recursive: true, mode: 0o700 });
+    execFileSync("ssh-keygen", [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-C",
+      "maintainer@cartorio-local",
+      "-f",
+      p.maintainerKey,
+    ]);
+  }
+  const pub = fs.readFileSync(`${p.maintainerKey}.pub`, "utf8").trim();
+  const lines = fs.existsSync(p.gitAccess) ? fs.readFileSync(p.gitAccess, "utf8").split("\n").filter(Boolean) : [];
+  if (!lines.includes(`write ${pub}`)) {
+    fs.writeFileSync(p.gitAccess, [...lines, `write ${pub}`].join("\n") + "\n", { mode: 0o600 });
+  }
+}
+
+/**
+ * Starts the Git server and Flux's controllers, with the arguments of their
+ * Deployments in Flux's install manifest except what a process outside the
+ * cluster needs instead: loopback addresses, folders of its own, no leader
+ * election (one replica), no events address (no notification-controller).
+ */
+async function startFlux(o: ClusterOptions, ports: Ports, timeout: number, log: (l: string) => void): Promise<boolean> {
+  const p = paths(o.dir);
+  let started = false;
+  fs.mkdirSync(p.git, { recursive: true, mode: 0o700 });
+  ensureMaintainer(o.dir);
+  if (runningPid(o.dir, "git-server") === undefined) {
+    log(`starting the Git server on ssh://git@127.0.0.1:${ports.gitSsh} ...`);
+    startProcess(o, "git-server", [
+      "gitserver",
+      `--root=${p.git}`,
+      `--listen=127.0.0.1:${ports.gitSsh}`,
+      `--access=${p.gitAccess}`,
+    ]);
+    started = true;
+  }
+  await waitFor(o.dir, "git-server", () => listening(ports.gitSsh), timeout);
+
+  const common = [
+    "--watch-all-namespaces",
+    "--log-level=info",
+    "--log-encoding=json",
+    "--enable-leader-election=false",
+    "--events-addr=",
+  ];
+  const controllers: Record<"source-controller" | "kustomize-controller", string[]> = {
+    "source-controller": [
+      ...common,
+      `--storage-path=${p.fluxState("source-controller")}/data`,
+      `--storage-addr=127.0.0.1:${ports.sourceStorage}`,
+      // Where kustomize-controller downloads artifacts from: this process, not a Service.
+      `--storage-adv-addr=127.0.0.1:${ports.sourceStorage}`,
+      `--metrics-addr=127.0.0.1:${ports.sourceMetrics}`,
+      `--health-addr=127.0.0.1:${ports.sourceHealth}`,
+    ],
+    "kustomize-controller": [
+      ...common,
+      `--metrics-addr=127.0.0.1:${ports.kustomizeMetrics}`,
+      `--health-addr=127.0.0.1:${ports.kustomizeHealth}`,
+    ],
+  };
+  for (const [c, args] of Object.entries(controllers) as [keyof typeof controllers, string[]][]) {
+    if (runningPid(o.dir, c) !== undefined) continue;
+    log(`starting ${c} (out of cluster, as ${FLUX_NAMESPACE}/${c}) ...`);
+    const state = p.fluxState(c);
+    // source-controller refuses a storage folder that does not exist.
+    for (const sub of ["tmp", "data"]) fs.mkdirSync(path.join(state, sub), { recursive: true, mode: 0o700 });
+    startProcess(o, c, args, {
+      supervised: true,
+      env: {
+        KUBECONFIG: p.identityKubeconfig(c),
+        RUNTIME_NAMESPACE: FLUX_NAMESPACE,
+        TMPDIR: path.join(state, "tmp"),
+        TUF_ROOT: path.join(state, "tmp", ".sigstore"),
+      },
+    });
+    started = true;
+  }
+  return started;
+}
+
+export interface GitServerInfo {
+  /** host:port of the SSH server. */
+  address: string;
+  /** The server's known_hosts line, from its own host key (never scanned). */
+  knownHosts: string;
+  accessFile: string;
+  maintainerKey: string;
+}
+
+/** What a client needs to reach this folder's Git server; undefined until it has run once. */
+export function gitServer(dir: string): GitServerInfo | undefined {
+  const p = paths(dir);
+  if (!fs.existsSync(p.gitAddress) || !fs.existsSync(p.gitKnownHosts)) return undefined;
+  return {
+    address: fs.readFileSync(p.gitAddress, "utf8").trim(),
+    knownHosts: fs.readFileSync(p.gitKnownHosts, "utf8"),
+    accessFile: p.gitAccess,
+    maintainerKey: p.maintainerKey,
+  };
+}
+
+/** The environment that makes git use the maintainer's key and the server's pinned host key. */
+export function maintainerGitEnv(dir: string): NodeJS.ProcessEnv {
+  const p = paths(dir);
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return {
+    ...process.env,
+    GIT_SSH_COMMAND:
+      `ssh -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o BatchMode=yes ` +
+      `-o UserKnownHostsFile=${q(p.gitKnownHosts)} -i ${q(p.maintainerKey)}`,
+  };
+}
+
+/**
+ * Publishes a commit of a local repository to the Git server as `branch` of
+ * <owner>/<name> (created when missing): the local stack's GitOps repository
+ * follows this checkout. Pushed over SSH with the maintainer's key, as a
+ * person would push; forced, because the checkout may have moved anywhere.
+ * Returns the published commit.
+ */
+export function publish(
+  o: Pick<ClusterOptions, "dir" | "toolsBin">,
+  repo: { owner: string; name: string; branch: string; source: string; ref?: string },
+): string {
+  const info = gitServer(o.dir);
+  if (!info || runningPid(o.dir, "git-server") === undefined) {
+    throw new ClusterError(`the Git server of ${o.dir} is not running: start it with npm run cluster -- up`);
+  }
+  execFileSync(
+    binary(o.toolsBin, "fluxkit"),
+    ["gitrepo", `--root=${paths(o.dir).git}`, `--repo=${repo.owner}/${repo.name}`],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  const ref = repo.ref ?? "HEAD";
+  const commit = execFileSync("git", ["-C", repo.source, "rev-parse", "--verify", `${ref}^{commit}`], {
+    encoding: "utf8",
+  }).trim();
+  try {
+    execFileSync(
+      "git",
+      [
+        "-C",
+        repo.source,
+        "push",
+        "--force",
+        "--quiet",
+        `ssh://git@${info.address}/${repo.owner}/${repo.name}`,
+        `${commit}:refs/heads/${repo.branch}`,
+      ],
+      { env: maintainerGitEnv(o.dir), stdio: ["ignore", "pipe", "pipe"] },
+    );
+  } catch (e) {
+    throw new ClusterError(
+      `could not push ${commit} to the Git server: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`,
+    );
+  }
+  return commit;
 }
 
 // ---------------------------------------------------------------- stop
@@ -503,7 +793,7 @@ export async function status(o: Pick<ClusterOptions, "dir">): Promise<Status> {
   }));
   let readyz: string | undefined;
   let ready = false;
-  if (components.every((c) => c.pid !== undefined) && ports.apiserver) {
+  if (CONTROL_PLANE.every((t) => runningPid(o.dir, t) !== undefined) && ports.apiserver) {
     const r = await get(`https://127.0.0.1:${ports.apiserver}/readyz`, adminTls(o.dir));
     ready = r.ok;
     readyz = r.ok ? "ok" : (r.error ?? `${r.status} ${r.body}`);

@@ -7,7 +7,7 @@ import ignore from "ignore";
 import { stringify } from "yaml";
 import { gitopsSchema } from "../../components/config/schema";
 import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../components/gitops/flux";
-import { embeddedCrds } from "../../components/gitops/embedded";
+import { embeddedManifest } from "../../components/gitops/embedded";
 import { ALL_CONTROLLERS, filterInstallManifest } from "../../components/gitops/install";
 import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen";
 import { recordResources, Registered, settle } from "../helpers/mocks";
@@ -37,6 +37,7 @@ spec: {podSelector: {}, policyTypes: [Ingress, Egress], egress: [{}]}
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: gitrepositories.source.toolkit.fluxcd.io, labels: {app.kubernetes.io/component: source-controller}}
+spec: {group: source.toolkit.fluxcd.io, names: {kind: GitRepository, plural: gitrepositories}, scope: Namespaced, versions: []}
 `);
 
 const gitops = gitopsSchema.parse({ knownTeams: [], automation: { actorType: "Integration", actorId: 314159 } });
@@ -67,13 +68,14 @@ describe("GitOps components under mocks", () => {
     });
   });
 
-  it("Kustomization flux-system with the path, interval and prune", () => {
+  it("Kustomization flux-system with the path, interval and prune, orphaning what it applied when deleted", () => {
     const [ks] = find("kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization");
     expect(ks.inputs.metadata).toMatchObject({ name: "flux-system", namespace: "flux-system" });
     expect(ks.inputs.spec).toEqual({
       interval: "10m",
       path: "./clusters/producao",
       prune: true,
+      deletionPolicy: "Orphan",
       sourceRef: { kind: "GitRepository", name: "flux-system" },
     });
   });
@@ -96,12 +98,22 @@ describe("GitOps components under mocks", () => {
     const deployments = (group.inputs.objs as { kind: string; metadata: { name: string } }[])
       .filter((o) => o.kind === "Deployment")
       .map((o) => o.metadata.name);
-    expect(deployments).toEqual([
-      "source-controller",
-      "kustomize-controller",
-      "helm-controller",
-      "notification-controller",
-    ]);
+    expect(deployments).toEqual(["source-controller", "kustomize-controller", "helm-controller"]);
+  });
+
+  it("Flux's objects carry the platform's labels, and its CRDs are resources of their own kept on delete", () => {
+    const [group] = find("kubernetes:yaml/v2:ConfigGroup");
+    for (const o of group.inputs.objs as { metadata: { labels: Record<string, string> } }[]) {
+      expect(o.metadata.labels).toMatchObject({
+        "cartorio.digital/owner": "time-infraestrutura",
+        "cartorio.digital/data-classification": "interno",
+        "app.kubernetes.io/part-of": "cartorio-plataforma",
+        "app.kubernetes.io/version": "v2.9.5",
+      });
+    }
+    const crds = find("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition");
+    // (Kept on delete: the engine's lifecycle test destroys the stack and finds them.)
+    expect(crds.map((c) => c.name)).toEqual(["flux-crd-gitrepositories.source.toolkit.fluxcd.io"]);
   });
 
   it("a read-only deploy key titled as the CLI titles it", () => {
@@ -192,7 +204,7 @@ describe("Flux decisions", () => {
   it("name things as flux bootstrap github does", () => {
     expect(syncUrl(gitops)).toBe("ssh://git@github.com/cartorio-digital/infraestrutura");
     expect(deployKeyTitle(gitops)).toBe("flux-system-main-flux-system-./clusters/producao");
-    expect(installManifestUrl(gitops.flux)).toBe(
+    expect(installManifestUrl({ ...gitops.flux, source: "upstream" })).toBe(
       "https://github.com/fluxcd/flux2/releases/download/v2.9.5/install.yaml",
     );
     expect(
@@ -262,23 +274,20 @@ describe("the embedded Flux source", () => {
     }
     fs.writeFileSync(path.join(dir, "components.json"), JSON.stringify({ release: "v9.9.9", components: entries }));
     fs.writeFileSync(path.join(dir, ".complete"), "");
+    fs.writeFileSync(path.join(dir, "install.yaml"), "# assembled\n" + INSTALL);
     return cache;
   }
   const flux = (components: string[]) =>
     gitopsSchema.parse({ flux: { version: "v9.9.9", source: "embedded", components } }).flux;
 
-  it("yields the chosen controllers' CRDs, labelled as install.yaml labels them", () => {
+  it("yields the install.yaml the toolchain assembled for the release", () => {
     const cache = fakeRelease({
       "source-controller": { collected: true },
       "kustomize-controller": { collected: true },
     });
-    const crds = embeddedCrds(flux(["source-controller"]), { CARTORIO_TOOLCHAIN_CACHE: cache });
-    expect(crds.map((c) => c.metadata.name)).toEqual(["things.source-controller"]);
-    expect(crds[0].metadata.labels).toEqual({
-      "app.kubernetes.io/part-of": "flux",
-      "app.kubernetes.io/component": "source-controller",
-      "app.kubernetes.io/version": "v9.9.9",
-    });
+    expect(embeddedManifest(flux(["source-controller"]), { CARTORIO_TOOLCHAIN_CACHE: cache })).toBe(
+      "# assembled\n" + INSTALL,
+    );
   });
 
   it("refuses a controller whose module was not collected, saying why and what to do", () => {
@@ -287,7 +296,7 @@ describe("the embedded Flux source", () => {
       "notification-controller": { collected: false, reason: "this module version is not available" },
     });
     expect(() =>
-      embeddedCrds(flux(["source-controller", "notification-controller"]), { CARTORIO_TOOLCHAIN_CACHE: cache }),
+      embeddedManifest(flux(["source-controller", "notification-controller"]), { CARTORIO_TOOLCHAIN_CACHE: cache }),
     ).toThrow(
       /gitops\.flux\.components\/componentsExtra: .*notification-controller v1\.0\.0 \(this module version is not available\)\. Remove it from the list, or use source upstream or mirror/,
     );
@@ -295,7 +304,7 @@ describe("the embedded Flux source", () => {
 
   it("names the missing release, the version the toolchain collects and the command", () => {
     expect(() =>
-      embeddedCrds(flux(["source-controller"]), {
+      embeddedManifest(flux(["source-controller"]), {
         CARTORIO_TOOLCHAIN_CACHE: fs.mkdtempSync(path.join(os.tmpdir(), "x-")),
       }),
     ).toThrow(/gitops\.flux\.version v9\.9\.9 with gitops\.flux\.source embedded: .*run scripts\/toolchain\/build\.sh/);

@@ -10,12 +10,19 @@ import { rawFromStackFile } from "../../components/config/load";
 import { recordResources, Registered, settle } from "../helpers/mocks";
 import { PROJECT_ROOT } from "../helpers/tools";
 
-// producao downloads Flux's install manifest; here a small stand-in answers instead of the network.
+// Nothing downloads Flux's install manifest (embedded source); a download would be recorded here.
 const fetched: string[] = [];
 globalThis.fetch = (async (url: string) => {
   fetched.push(String(url));
   return new Response("apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n");
 }) as typeof fetch;
+
+const LOCAL_GIT = {
+  address: "127.0.0.1:40022",
+  knownHosts: "[127.0.0.1]:40022 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEIVTH/hkoEGRm130wJ6w+BQVSZ7DC5PynsfZd/OuTDC\n",
+  accessFile: "/nonexistent/access",
+  revision: "0123456789abcdef0123456789abcdef01234567",
+};
 
 async function graphOf(stack: string): Promise<Registered[]> {
   vi.resetModules();
@@ -27,8 +34,8 @@ async function graphOf(stack: string): Promise<Registered[]> {
   const registered = await recordResources(stack);
   // Components register through the same monitor; record them too.
   const mod = await import("../../index");
-  // The cluster pre-flight is the engine tests' business: here no API server is asked.
-  const outputs = await mod.default({ clusterProblem: async () => undefined });
+  // The cluster pre-flight and the local Git server are the engine tests' business: here nothing is asked.
+  const outputs = await mod.default({ clusterProblem: async () => undefined, localGitServer: () => LOCAL_GIT });
   await settle();
   expect(outputs.stack).toBe(stack);
   return registered;
@@ -139,33 +146,68 @@ describe("resource graph under mocks", () => {
     expect(pdb.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": "cartorio-api" } });
   });
 
-  it("GitOps: both stacks declare the Flux sync and its Secret; local installs the embedded CRDs without a download; only producao hardens GitHub", () => {
+  it("GitOps: both stacks install Flux from the embedded release (no download), declare the sync, its Secret and the wait; only producao hardens GitHub", () => {
     for (const g of [local, producao]) {
       expect(types(g)).toEqual(
         expect.arrayContaining([
           "cartorio:gitops:FluxBootstrap",
           "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository",
           "kubernetes:kustomize.toolkit.fluxcd.io/v1:Kustomization",
+          "kubernetes:core/v1:Secret",
+          "kubernetes:yaml/v2:ConfigGroup",
+          "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
           "pulumi-nodejs:dynamic/cartorio:DeployKeyPair",
+          "pulumi-nodejs:dynamic/cartorio:FluxSync",
         ]),
       );
     }
-    // local applies to the embedded cluster: the Secret goes to the API server, the CRDs come from the toolchain.
-    expect(types(local)).toEqual(
-      expect.arrayContaining(["kubernetes:core/v1:Secret", "kubernetes:yaml/v2:ConfigGroup"]),
-    );
-    const install = local.find((r) => r.type === "kubernetes:yaml/v2:ConfigGroup")!;
-    const kinds = (install.inputs.objs as { kind: string; metadata: { name: string } }[]).map(
-      (o) => `${o.kind}/${o.metadata.name}`,
-    );
-    expect(kinds).toEqual(
+    const install = (g: Registered[]) =>
+      (
+        g.find((r) => r.type === "kubernetes:yaml/v2:ConfigGroup")!.inputs.objs as {
+          kind: string;
+          metadata: { name: string };
+        }[]
+      ).map((o) => `${o.kind}/${o.metadata.name}`);
+    // The controllers that run here: their Deployments, accounts and RBAC, Flux's network policies.
+    expect(install(local)).toEqual(
       expect.arrayContaining([
-        "CustomResourceDefinition/gitrepositories.source.toolkit.fluxcd.io",
-        "CustomResourceDefinition/kustomizations.kustomize.toolkit.fluxcd.io",
-        "CustomResourceDefinition/helmreleases.helm.toolkit.fluxcd.io",
+        "Deployment/source-controller",
+        "Deployment/kustomize-controller",
+        "ClusterRoleBinding/cluster-reconciler",
+        "NetworkPolicy/allow-egress",
       ]),
     );
-    expect(kinds.every((k) => k.startsWith("CustomResourceDefinition/"))).toBe(true);
+    expect(install(local).some((k) => k.includes("helm-controller"))).toBe(false);
+    expect(install(producao)).toContain("Deployment/helm-controller");
+    // CRDs are resources of their own, kept on delete; the release's Namespace is not installed twice.
+    const crds = (g: Registered[]) =>
+      g.filter((r) => r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").map((r) => r.name);
+    expect(crds(local)).toEqual(
+      expect.arrayContaining([
+        "flux-crd-gitrepositories.source.toolkit.fluxcd.io",
+        "flux-crd-kustomizations.kustomize.toolkit.fluxcd.io",
+      ]),
+    );
+    expect(crds(producao)).toContain("flux-crd-helmreleases.helm.toolkit.fluxcd.io");
+    for (const g of [local, producao]) {
+      expect(
+        g.filter(
+          (r) =>
+            r.type === "kubernetes:core/v1:Namespace" && (r.inputs.metadata as { name: string }).name === "flux-system",
+        ),
+      ).toHaveLength(1);
+      expect(install(g).some((k) => k.startsWith("Namespace/"))).toBe(false);
+    }
+    // local reads the checkout from the embedded cluster's Git server and authorizes the deploy key there.
+    const repo = (g: Registered[]) =>
+      g.find((r) => r.type === "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository")!.inputs;
+    expect((repo(local).spec as { url: string }).url).toBe("ssh://git@127.0.0.1:40022/cartorio-digital/infraestrutura");
+    expect((repo(producao).spec as { url: string }).url).toBe("ssh://git@github.com/cartorio-digital/infraestrutura");
+    expect(types(local)).toContain("pulumi-nodejs:dynamic/cartorio:LocalDeployKey");
+    expect(types(producao)).not.toContain("pulumi-nodejs:dynamic/cartorio:LocalDeployKey");
+    const wait = (g: Registered[]) => g.find((r) => r.type === "pulumi-nodejs:dynamic/cartorio:FluxSync")!.inputs;
+    expect(wait(local)).toMatchObject({ revision: LOCAL_GIT.revision, timeoutSeconds: 300, name: "flux-system" });
+    expect(wait(producao)).toMatchObject({ revision: "", context: "producao" });
     expect(types(local).some((t) => t.startsWith("github:"))).toBe(false);
     expect(types(producao)).toEqual(
       expect.arrayContaining([
@@ -179,7 +221,7 @@ describe("resource graph under mocks", () => {
         "github:index/repositoryEnvironment:RepositoryEnvironment",
       ]),
     );
-    expect(fetched).toEqual(["https://github.com/fluxcd/flux2/releases/download/v2.9.5/install.yaml"]);
+    expect(fetched).toEqual([]);
     expect(producao.find((r) => r.type === "pulumi:providers:github")!.inputs.owner).toBe("cartorio-digital");
   });
 

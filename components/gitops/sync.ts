@@ -1,0 +1,147 @@
+/**
+ * Waiting for the sync as `flux bootstrap` does: until GitRepository and
+ * Kustomization `flux-system` are Ready at the repository's revision, then the
+ * controllers' own words when they are not. Plain module (no Pulumi import):
+ * the dynamic provider in providers.ts and the tests call it.
+ */
+import * as https from "node:https";
+
+export interface SyncTarget {
+  kubeconfig: string;
+  /** Empty: the kubeconfig's current context. */
+  context: string;
+  namespace: string;
+  name: string;
+  /** The commit the sync must reach; undefined accepts any revision once Ready. */
+  revision?: string;
+  timeoutSeconds: number;
+}
+
+export interface SyncStatus {
+  /** GitRepository's artifact revision, e.g. main@sha1:<commit>. */
+  sourceRevision?: string;
+  /** Kustomization's last applied revision. */
+  appliedRevision?: string;
+  source: Readiness;
+  kustomization: Readiness;
+}
+
+export interface Readiness {
+  ready: boolean;
+  /** "Ready=False (reason): message", or why the object could not be read. */
+  detail: string;
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+interface FluxObject {
+  metadata?: { generation?: number };
+  status?: {
+    observedGeneration?: number;
+    conditions?: Condition[];
+    artifact?: { revision?: string };
+    lastAppliedRevision?: string;
+  };
+}
+
+/** Does a Flux revision (branch@sha1:<commit>, or a bare commit) name this commit? */
+export function revisionIs(revision: string | undefined, commit: string): boolean {
+  if (!revision) return false;
+  return revision === commit || revision.endsWith(`:${commit}`);
+}
+
+function readiness(obj: FluxObject | string): Readiness {
+  if (typeof obj === "string") return { ready: false, detail: obj };
+  const c = obj.status?.conditions?.find((x) => x.type === "Ready");
+  const current = (obj.status?.observedGeneration ?? -1) >= (obj.metadata?.generation ?? 0);
+  if (!c) return { ready: false, detail: "no Ready condition yet (is its controller running?)" };
+  const ready = c.status === "True" && current;
+  return { ready, detail: `Ready=${c.status}${c.reason ? ` (${c.reason})` : ""}${c.message ? `: ${c.message}` : ""}` };
+}
+
+/** One look at the sync objects through the kubeconfig (its exec plugins and certificates included). */
+export async function syncStatus(t: SyncTarget): Promise<SyncStatus> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(t.kubeconfig);
+  if (t.context) kc.setCurrentContext(t.context);
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error(`kubeconfig ${t.kubeconfig}: no cluster for context ${t.context || "(current)"}`);
+  const get = async (p: string): Promise<FluxObject | string> => {
+    const opts: https.RequestOptions = { timeout: 10_000 };
+    await kc.applyToHTTPSOptions(opts);
+    return new Promise((resolve) => {
+      const req = https.get(`${server}${p}`, opts, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => (body += c));
+        res.on("end", () => {
+          if (res.statusCode === 200) resolve(JSON.parse(body) as FluxObject);
+          else resolve(`HTTP ${res.statusCode} reading ${p}${res.statusCode === 404 ? " (not created yet)" : ""}`);
+        });
+      });
+      req.on("timeout", () => req.destroy(new Error("no answer in 10 s")));
+      req.on("error", (e) => resolve(`${p}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+    });
+  };
+  const [gr, ks] = await Promise.all([
+    get(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${t.namespace}/gitrepositories/${t.name}`),
+    get(`/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${t.namespace}/kustomizations/${t.name}`),
+  ]);
+  return {
+    sourceRevision: typeof gr === "string" ? undefined : gr.status?.artifact?.revision,
+    appliedRevision: typeof ks === "string" ? undefined : ks.status?.lastAppliedRevision,
+    source: readiness(gr),
+    kustomization: readiness(ks),
+  };
+}
+
+/** Synced: both Ready, the source at the commit (when one is expected), the Kustomization applied it. */
+export function synced(s: SyncStatus, revision?: string): boolean {
+  return (
+    s.source.ready &&
+    s.kustomization.ready &&
+    (revision === undefined || revisionIs(s.sourceRevision, revision)) &&
+    s.appliedRevision !== undefined &&
+    s.appliedRevision === s.sourceRevision
+  );
+}
+
+/** Polls every 2 s until synced; on timeout throws with what each controller last said. */
+export async function waitForSync(
+  t: SyncTarget,
+  progress: (line: string) => void = () => undefined,
+): Promise<SyncStatus & { seconds: number }> {
+  const t0 = Date.now();
+  let last: SyncStatus | undefined;
+  let said = "";
+  for (;;) {
+    last = await syncStatus(t);
+    if (synced(last, t.revision)) return { ...last, seconds: (Date.now() - t0) / 1000 };
+    const line = `GitRepository ${last.source.detail} at ${last.sourceRevision ?? "-"}; Kustomization ${last.kustomization.detail} at ${last.appliedRevision ?? "-"}`;
+    if (line !== said) progress((said = line));
+    if (Date.now() - t0 > t.timeoutSeconds * 1000) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(
+    `the Flux sync ${t.namespace}/${t.name} was not Ready${t.revision ? ` at ${t.revision}` : ""} within ` +
+      `${t.timeoutSeconds}s (gitops.syncTimeout):\n` +
+      `  GitRepository: ${last.source.detail} (revision ${last.sourceRevision ?? "none"})\n` +
+      `  Kustomization: ${last.kustomization.detail} (applied ${last.appliedRevision ?? "none"})\n` +
+      `Are source-controller and kustomize-controller running (local stack: npm run cluster -- status)? ` +
+      `Nothing was rolled back: the objects stay as applied; fix the cause and run up again.`,
+  );
+}
+
+/** Seconds in a Go duration such as 5m, 1h30m or 0s. */
+export function durationSeconds(d: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(d);
+  if (!m) throw new Error(`not a duration: ${d}`);
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
