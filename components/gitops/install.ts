@@ -42,6 +42,15 @@ export function parseObjects<T extends { kind?: string }>(text: string, where: s
     .filter((d): d is T => !!d && typeof d.kind === "string");
 }
 
+/**
+ * Arguments the platform adds to a controller, wherever it runs (its Deployment, and the
+ * embedded cluster's out-of-cluster process): a new revision cancels a pending health check,
+ * so a fix is applied without waiting out the timeout of a rollout that will not become healthy.
+ */
+export const EXTRA_ARGS: Record<string, string[]> = {
+  "kustomize-controller": ["--feature-gates=CancelHealthCheckOnNewRevision=true"],
+};
+
 /** The controller an object belongs to (by its app.kubernetes.io/component label or name). */
 function controllerOf(doc: Doc): string | undefined {
   const component = doc.metadata?.labels?.["app.kubernetes.io/component"];
@@ -63,7 +72,8 @@ export function filterInstallManifest(text: string, flux: GitopsConfig["flux"]):
     .filter((d) => d.kind !== "Namespace")
     .filter((d) => {
       const c = controllerOf(d);
-      if (c && !keep.has(c) && d.kind !== "CustomResourceDefinition") return false;
+      // As `flux install --components`: an unchosen controller's CRDs go too.
+      if (c && !keep.has(c)) return false;
       return !(d.kind === "NetworkPolicy" && !flux.networkPolicy);
     })
     .map((d) => {
@@ -84,18 +94,22 @@ export function filterInstallManifest(text: string, flux: GitopsConfig["flux"]):
 export function decorateInstall(docs: Doc[], flux: GitopsConfig["flux"], labels: Record<string, string>): Doc[] {
   return docs.map((d) => {
     const name = controllerOf(d) ?? d.metadata?.name ?? "flux";
-    const stamp = {
+    // The release's own labels win (app.kubernetes.io/part-of: flux is how the flux CLI finds its objects).
+    const stamp = (own: Record<string, string> | undefined) => ({
       "app.kubernetes.io/name": name,
       ...labels,
+      ...(own ?? {}),
       "app.kubernetes.io/version": flux.version,
-    };
-    d.metadata = { ...d.metadata, labels: { ...(d.metadata?.labels ?? {}), ...stamp } };
+    });
+    d.metadata = { ...d.metadata, labels: stamp(d.metadata?.labels) };
     if (d.kind === "Deployment") {
       if (!flux.awaitControllers) {
         d.metadata.annotations = { ...(d.metadata.annotations ?? {}), "pulumi.com/skipAwait": "true" };
       }
       const tpl = (d.spec as { template: { metadata?: { labels?: Record<string, string> }; spec: PodSpec } }).template;
-      tpl.metadata = { ...tpl.metadata, labels: { ...(tpl.metadata?.labels ?? {}), ...stamp } };
+      tpl.metadata = { ...tpl.metadata, labels: stamp(tpl.metadata?.labels) };
+      const [manager] = tpl.spec.containers ?? [];
+      if (manager) manager.args = [...(manager.args ?? []), ...(EXTRA_ARGS[name] ?? [])];
       for (const c of tpl.spec.containers ?? []) {
         const digest = flux.imageDigests[name as keyof typeof flux.imageDigests];
         if (digest && c.image && !c.image.includes("@")) c.image = `${c.image}@${digest}`;
@@ -105,7 +119,7 @@ export function decorateInstall(docs: Doc[], flux: GitopsConfig["flux"], labels:
   });
 }
 
-type PodSpec = { containers?: { image?: string }[] };
+type PodSpec = { containers?: { image?: string; args?: string[] }[] };
 
 /** Refuses a manifest whose sha256 is not the one config pins (gitops.flux.manifestSha256). */
 export function verifySha256(text: string, expected: string, where: string): string {

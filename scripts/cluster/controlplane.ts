@@ -34,6 +34,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { EXTRA_ARGS } from "../../components/gitops/install";
 
 export const CONTEXT = "local";
 export const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager"] as const;
@@ -594,9 +595,10 @@ function ensureMaintainer(dir: string): void {
 
 /**
  * Starts the Git server and Flux's controllers, with the arguments of their
- * Deployments in Flux's install manifest except what a process outside the
- * cluster needs instead: loopback addresses, folders of its own, no leader
- * election (one replica), no events address (no notification-controller).
+ * Deployments (Flux's install manifest, plus the platform's EXTRA_ARGS) except
+ * what a process outside the cluster needs instead: loopback addresses, folders
+ * of its own, no leader election (one replica), no events address (no
+ * notification-controller).
  */
 async function startFlux(o: ClusterOptions, ports: Ports, timeout: number, log: (l: string) => void): Promise<boolean> {
   const p = paths(o.dir);
@@ -634,6 +636,7 @@ async function startFlux(o: ClusterOptions, ports: Ports, timeout: number, log: 
     ],
     "kustomize-controller": [
       ...common,
+      ...EXTRA_ARGS["kustomize-controller"],
       `--metrics-addr=127.0.0.1:${ports.kustomizeMetrics}`,
       `--health-addr=127.0.0.1:${ports.kustomizeHealth}`,
     ],

@@ -1,7 +1,8 @@
 /**
  * The local stack through the real engine against a real API server: the
  * embedded control plane (etcd, kube-apiserver with Pod Security admission,
- * kube-controller-manager) started for this file and stopped after.
+ * kube-controller-manager, and the GitOps loop beside it) started for this file
+ * and stopped after.
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,7 +23,8 @@ const pack = () => [path.join(project.dir, "policypack")];
 describe("the local stack on the embedded cluster", () => {
   beforeAll(async () => {
     cluster = await startTestCluster();
-    project = await engineProject({ kubeconfig: cluster.kubeconfig });
+    cluster.publish();
+    project = await engineProject({ kubeconfig: cluster.kubeconfig, gitDir: cluster.gitDir });
   }, ENGINE_TIMEOUT);
   afterAll(async () => cluster?.stop());
 
@@ -65,7 +67,8 @@ describe("the local stack on the embedded cluster", () => {
     const repo = JSON.parse(
       cluster.kubectlOk(["get", "gitrepository", "flux-system", "-n", "flux-system", "-o", "json"]),
     );
-    expect(repo.spec.url).toBe("ssh://git@github.com/cartorio-digital/infraestrutura");
+    // The local stack syncs from the embedded cluster's Git server (test/engine/gitops.test.ts follows the loop).
+    expect(repo.spec.url).toMatch(/^ssh:\/\/git@127\.0\.0\.1:\d+\/cartorio-digital\/infraestrutura$/);
     cluster.kubectlOk(["get", "kustomization", "flux-system", "-n", "flux-system"]);
     // The deploy key reached the cluster as a Secret and nowhere in the engine's output.
     const secret = JSON.parse(cluster.kubectlOk(["get", "secret", "flux-system", "-n", "flux-system", "-o", "json"]));

@@ -1,12 +1,13 @@
 /**
  * A throwaway embedded control plane for a test file: the real etcd,
- * kube-apiserver and kube-controller-manager from the toolchain, in a folder of
- * its own, on free ports. A missing binary fails the test (never a skip).
+ * kube-apiserver and kube-controller-manager from the toolchain, with the local
+ * Git server and Flux's controllers unless `flux: false`, in a folder of its
+ * own, on free ports. A missing binary fails the test (never a skip).
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { ClusterInfo, defaultToolsBin, down, up } from "../../scripts/cluster/controlplane";
-import { tempDir } from "./tools";
+import { ClusterInfo, defaultToolsBin, down, paths, publish, up } from "../../scripts/cluster/controlplane";
+import { PROJECT_ROOT, tempDir } from "./tools";
 
 export interface TestCluster extends ClusterInfo {
   toolsBin: string;
@@ -16,12 +17,16 @@ export interface TestCluster extends ClusterInfo {
   kubectlOk(args: string[], input?: string): string;
   start(): Promise<ClusterInfo>;
   stop(): Promise<void>;
+  /** The Git server's folder (gitops.git.localDir of a stack synced from it). */
+  gitDir: string;
+  /** Publishes a commit of a local repository (default: this checkout's HEAD) as cartorio-digital/infraestrutura main. */
+  publish(source?: string, ref?: string): string;
 }
 
-export async function startTestCluster(): Promise<TestCluster> {
+export async function startTestCluster(opts: { flux?: boolean } = {}): Promise<TestCluster> {
   const dir = tempDir("cluster");
   const toolsBin = defaultToolsBin();
-  const options = { dir, toolsBin, unsafeNoFsync: true, log: () => undefined };
+  const options = { dir, toolsBin, unsafeNoFsync: true, log: () => undefined, flux: opts.flux ?? true };
   const info = await up(options);
   const kubectl = (args: string[], input?: string) => {
     const res = spawnSync(
@@ -44,5 +49,8 @@ export async function startTestCluster(): Promise<TestCluster> {
     stop: async () => {
       await down({ dir, log: () => undefined });
     },
+    gitDir: paths(dir).git,
+    publish: (source = PROJECT_ROOT, ref = "HEAD") =>
+      publish({ dir, toolsBin }, { owner: "cartorio-digital", name: "infraestrutura", branch: "main", source, ref }),
   };
 }

@@ -31,6 +31,7 @@ export interface EngineProject {
   backend: string;
   hsm: SoftHsm;
   env: Record<string, string>;
+  /** Stack `local` (its config changed in place when `config` is given), or a render-mode copy of it. */
   stack(name: string, config?: (cfg: Record<string, unknown>) => void): Promise<Stack>;
   /** The rendered manifests of a stack (default: stack `render`), file name -> text. */
   rendered(stackRenderDir?: string): Record<string, string>;
@@ -39,6 +40,8 @@ export interface EngineProject {
 export interface EngineProjectOptions {
   /** The kubeconfig the local stack applies to (a test cluster's), instead of .local/cluster/kubeconfig. */
   kubeconfig?: string;
+  /** The local Git server's folder the local stack syncs from (a test cluster's), instead of .local/cluster/git. */
+  gitDir?: string;
 }
 
 /**
@@ -58,10 +61,21 @@ export async function engineProject(opts: EngineProjectOptions = {}): Promise<En
     inventory,
     fs.readFileSync(inventory, "utf8").replace(/activatedOn: "\d{4}-\d{2}-\d{2}"/g, `activatedOn: "${today}"`),
   );
-  if (opts.kubeconfig) {
+  // Likewise the catalogue's exceptions: in force for 90 more days in the copy, whatever the day (their
+  // expiry is judged by the policy tests at a fixed clock, and by the pack in production at the wall clock).
+  const catalogueFile = path.join(dir, "policies/catalogue.yaml");
+  const later = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
+  fs.writeFileSync(
+    catalogueFile,
+    fs.readFileSync(catalogueFile, "utf8").replace(/expires: "\d{4}-\d{2}-\d{2}"/g, `expires: "${later}"`),
+  );
+  if (opts.kubeconfig || opts.gitDir) {
     const file = path.join(dir, "Pulumi.local.yaml");
     const doc = parse(fs.readFileSync(file, "utf8"));
-    (doc.config["cartorio-plataforma:kubernetes"] as Record<string, unknown>).kubeconfig = opts.kubeconfig;
+    if (opts.kubeconfig)
+      (doc.config["cartorio-plataforma:kubernetes"] as Record<string, unknown>).kubeconfig = opts.kubeconfig;
+    if (opts.gitDir)
+      (doc.config["cartorio-plataforma:gitops"] as { git: Record<string, unknown> }).git.localDir = opts.gitDir;
     fs.writeFileSync(file, stringify(doc));
   }
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
@@ -94,11 +108,15 @@ export async function engineProject(opts: EngineProjectOptions = {}): Promise<En
         const doc = parse(fs.readFileSync(path.join(dir, "Pulumi.local.yaml"), "utf8"));
         const cfg = doc.config as Record<string, unknown>;
         cfg["cartorio-plataforma:kubernetes"] = { mode: "render", renderDirectory: `rendered/${name}` };
-        // The embedded Flux source needs no network in render mode either.
+        // Rendering needs no cluster, so no local Git server either; the embedded Flux source needs no network.
+        (cfg["cartorio-plataforma:gitops"] as { git: Record<string, unknown> }).git = { server: "github" };
         config?.(cfg);
         fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
       } else if (config) {
-        throw new Error("change the config of a stack other than local");
+        const file = path.join(dir, "Pulumi.local.yaml");
+        const doc = parse(fs.readFileSync(file, "utf8"));
+        config(doc.config as Record<string, unknown>);
+        fs.writeFileSync(file, stringify(doc));
       }
       return Stack.createOrSelect(name, ws);
     },

@@ -107,7 +107,7 @@ describe("GitOps components under mocks", () => {
       expect(o.metadata.labels).toMatchObject({
         "cartorio.digital/owner": "time-infraestrutura",
         "cartorio.digital/data-classification": "interno",
-        "app.kubernetes.io/part-of": "cartorio-plataforma",
+        "app.kubernetes.io/managed-by": "pulumi",
         "app.kubernetes.io/version": "v2.9.5",
       });
     }
@@ -228,7 +228,10 @@ describe("Flux decisions", () => {
     expect(names).toContain("image-reflector-controller");
     expect(names).not.toContain("image-automation-controller");
     expect(docs.some((d) => d.kind === "NetworkPolicy")).toBe(false);
+    // The chosen controllers' CRDs stay; an unchosen controller's go with it, as `flux install --components` does.
     expect(docs.some((d) => d.kind === "CustomResourceDefinition")).toBe(true);
+    const withoutSource = filterInstallManifest(INSTALL, { ...gitops.flux, components: ["kustomize-controller"] });
+    expect(withoutSource.some((d) => d.kind === "CustomResourceDefinition")).toBe(false);
     const dep = docs.find((d) => d.kind === "Deployment") as { spec: { template: { spec: { tolerations: unknown } } } };
     expect(dep.spec.template.spec.tolerations).toEqual([{ key: "dedicado", operator: "Exists" }]);
   });

@@ -1,0 +1,292 @@
+/**
+ * The GitOps loop for real: the local stack through the engine on the embedded
+ * cluster, with Flux's source- and kustomize-controller (built from their Go
+ * modules, run out of cluster as their service accounts) reconciling a clone of
+ * this repository from the cluster's local Git server over SSH.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { embeddedDir } from "../../components/gitops/embedded";
+import { maintainerGitEnv } from "../../scripts/cluster/controlplane";
+import { startTestCluster, TestCluster } from "../helpers/cluster";
+import { engineProject, EngineProject } from "../helpers/engine";
+import { PROJECT_ROOT, tempDir } from "../helpers/tools";
+
+const ENGINE_TIMEOUT = 600_000;
+let cluster: TestCluster;
+let project: EngineProject;
+let head: string;
+const logs: string[] = [];
+const collect = (s: string) => logs.push(s);
+const pack = () => [path.join(project.dir, "policypack")];
+const versions = Object.fromEntries(
+  fs
+    .readFileSync(path.join(PROJECT_ROOT, "scripts/toolchain/versions.env"), "utf8")
+    .split("\n")
+    .filter((l) => /^[A-Z_]+=/.test(l))
+    .map((l) => l.split("=") as [string, string]),
+);
+
+/** The controller's version the release names (components.json of the collected release). */
+const controllerVersion = (release: string, c: string): string =>
+  JSON.parse(fs.readFileSync(path.join(embeddedDir(release), "components.json"), "utf8")).components[c].version;
+const json = (args: string[]) => JSON.parse(cluster.kubectlOk([...args, "-o", "json"]));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` returns a value (not undefined), or fails after `seconds` saying what it waited for. */
+async function eventually<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`not within ${seconds}s: ${what}`);
+    await sleep(1000);
+  }
+}
+
+/** Asks source-controller to fetch now, as `flux reconcile source git flux-system` does. */
+function reconcileNow() {
+  cluster.kubectlOk([
+    "annotate",
+    "--overwrite",
+    "gitrepository/flux-system",
+    "-n",
+    "flux-system",
+    `reconcile.fluxcd.io/requestedAt=${Date.now()}`,
+  ]);
+}
+
+function setConfig(change: (cfg: Record<string, Record<string, unknown>>) => void) {
+  return project.stack("local", (cfg) => change(cfg as Record<string, Record<string, unknown>>));
+}
+
+describe("the GitOps loop on the embedded cluster", () => {
+  beforeAll(async () => {
+    cluster = await startTestCluster();
+    head = cluster.publish();
+    project = await engineProject({ kubeconfig: cluster.kubeconfig, gitDir: cluster.gitDir });
+  }, ENGINE_TIMEOUT);
+  afterAll(async () => cluster?.stop());
+
+  it(
+    "up installs Flux and returns once GitRepository and Kustomization flux-system are Ready at the published commit",
+    async () => {
+      const stack = await project.stack("local");
+      const res = await stack.up({ onOutput: collect, policyPacks: pack() });
+      expect(res.summary.result).toBe("succeeded");
+      expect(res.outputs.gitops.value.syncedRevision).toBe(`main@sha1:${head}`);
+      const repo = json(["get", "gitrepository", "flux-system", "-n", "flux-system"]);
+      expect(repo.spec.url).toMatch(/^ssh:\/\/git@127\.0\.0\.1:\d+\/cartorio-digital\/infraestrutura$/);
+      expect(repo.status.artifact.revision).toBe(`main@sha1:${head}`);
+      const ks = json(["get", "kustomization", "flux-system", "-n", "flux-system"]);
+      expect(ks.status.lastAppliedRevision).toBe(`main@sha1:${head}`);
+      expect(ks.status.conditions.find((c: { type: string }) => c.type === "Ready").status).toBe("True");
+      // The controllers' Deployments are in the API as the release declares them; no kubelet runs their pods.
+      for (const c of ["source-controller", "kustomize-controller"]) {
+        const dep = json(["get", "deployment", c, "-n", "flux-system"]);
+        expect(dep.spec.template.spec.containers[0].image).toBe(
+          `ghcr.io/fluxcd/${c}:${controllerVersion(versions.FLUX_VERSION, c)}`,
+        );
+        expect(dep.status.readyReplicas ?? 0).toBe(0);
+        expect(dep.metadata.labels).toMatchObject({
+          "app.kubernetes.io/part-of": "flux",
+          "cartorio.digital/owner": "time-infraestrutura",
+        });
+      }
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it("what clusters/producao declares is applied: the infrastructure objects and manifests/, so the HPA's target exists", async () => {
+    await eventually("Deployment cartorio/cartorio-api applied by cartorio-apps", 180, () =>
+      cluster.kubectl(["get", "deployment", "cartorio-api", "-n", "cartorio"]).status === 0 ? true : undefined,
+    );
+    for (const [kind, name] of [
+      ["service", "cartorio-api"],
+      ["serviceaccount", "cartorio-api"],
+      ["networkpolicy", "cartorio-api"],
+      ["limitrange", ""],
+      ["resourcequota", ""],
+    ]) {
+      const out = cluster.kubectlOk(["get", kind, ...(name ? [name] : []), "-n", "cartorio", "-o", "name"]);
+      expect(out.trim(), kind).not.toBe("");
+    }
+    const dep = json(["get", "deployment", "cartorio-api", "-n", "cartorio"]);
+    // Applied by Flux (its field manager), not by Pulumi.
+    expect(dep.metadata.labels["kustomize.toolkit.fluxcd.io/name"]).toBe("cartorio-apps");
+  });
+
+  it("exactly one resource of the stack owns namespace flux-system", async () => {
+    const state = (await (await project.stack("local")).exportStack()).deployment.resources as {
+      type: string;
+      inputs?: { metadata?: { name?: string } };
+    }[];
+    const owners = state.filter(
+      (r) => r.type === "kubernetes:core/v1:Namespace" && r.inputs?.metadata?.name === "flux-system",
+    );
+    expect(owners).toHaveLength(1);
+  });
+
+  it("the deploy key is authorized read-only: it fetches the repository and cannot push", () => {
+    const secret = json(["get", "secret", "flux-system", "-n", "flux-system"]);
+    const keyFile = path.join(tempDir("deploy-key"), "identity");
+    fs.writeFileSync(keyFile, Buffer.from(secret.data.identity, "base64"), { mode: 0o600 });
+    const address = fs.readFileSync(path.join(cluster.gitDir, "address"), "utf8").trim();
+    const env = {
+      ...process.env,
+      GIT_SSH_COMMAND: `ssh -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${cluster.gitDir}/known_hosts -i ${keyFile}`,
+    };
+    const url = `ssh://git@${address}/cartorio-digital/infraestrutura`;
+    expect(execFileSync("git", ["ls-remote", url, "refs/heads/main"], { env, encoding: "utf8" })).toContain(head);
+    const real = spawnSync("git", ["-C", PROJECT_ROOT, "push", url, `${head}:refs/heads/intrusa`], {
+      env,
+      encoding: "utf8",
+    });
+    expect(real.status).not.toBe(0);
+    expect(real.stderr).toMatch(/read-only access|pre-receive hook declined/);
+  });
+
+  it(
+    "a commit pushed to the Git server that changes manifests/ reaches the cluster without pulumi up",
+    async () => {
+      const work = tempDir("clone");
+      const address = fs.readFileSync(path.join(cluster.gitDir, "address"), "utf8").trim();
+      const env = maintainerGitEnv(path.dirname(cluster.gitDir));
+      const git = (...args: string[]) => execFileSync("git", ["-C", work, ...args], { env, encoding: "utf8" });
+      execFileSync("git", ["clone", "--quiet", `ssh://git@${address}/cartorio-digital/infraestrutura`, work], { env });
+      const file = path.join(work, "manifests/cartorio-api/deployment.yaml");
+      fs.writeFileSync(
+        file,
+        fs
+          .readFileSync(file, "utf8")
+          .replace(/^(metadata:\n(?:.*\n)*?\s+labels:\n)/m, "$1    cartorio.digital/release: teste-gitops\n"),
+      );
+      git(
+        "-c",
+        "user.name=Equipe",
+        "-c",
+        "user.email=equipe@cartorio.example",
+        "commit",
+        "-qam",
+        "Label the API for the GitOps test",
+      );
+      git("push", "--quiet", "origin", "HEAD:main");
+      const pushed = git("rev-parse", "HEAD").trim();
+      reconcileNow();
+      const label = await eventually("the new label on Deployment cartorio-api", 180, () => {
+        const dep = JSON.parse(
+          cluster.kubectlOk(["get", "deployment", "cartorio-api", "-n", "cartorio", "-o", "json"]),
+        );
+        return dep.metadata.labels["cartorio.digital/release"];
+      });
+      expect(label).toBe("teste-gitops");
+      const repo = json(["get", "gitrepository", "flux-system", "-n", "flux-system"]);
+      expect(repo.status.artifact.revision).toBe(`main@sha1:${pushed}`);
+      // Back to this checkout, so later tests sync what the stack was planned for.
+      head = cluster.publish();
+      reconcileNow();
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "raising the pinned Flux version upgrades in place: no object replaced or deleted, the sync objects kept",
+    async () => {
+      const previous = versions.FLUX_PREVIOUS_VERSION;
+      const uid = () => json(["get", "gitrepository", "flux-system", "-n", "flux-system"]).metadata.uid;
+      const before = uid();
+      const at = (v: string) =>
+        setConfig((cfg) => {
+          const g = cfg["cartorio-plataforma:gitops"] as { flux: Record<string, unknown> };
+          g.flux.version = v;
+        });
+      const down = await (await at(previous)).up({ onOutput: collect, policyPacks: pack() });
+      expect(
+        json(["get", "crd", "gitrepositories.source.toolkit.fluxcd.io"]).metadata.labels["app.kubernetes.io/version"],
+      ).toBe(previous);
+      const upgrade = await (await at(versions.FLUX_VERSION)).up({ onOutput: collect, policyPacks: pack() });
+      for (const r of [down, upgrade]) {
+        const changes = r.summary.resourceChanges ?? {};
+        expect(changes.replace ?? 0).toBe(0);
+        expect(changes.delete ?? 0).toBe(0);
+        expect(changes.create ?? 0).toBe(0);
+        expect(changes.update ?? 0).toBeGreaterThan(0);
+      }
+      expect(
+        json(["get", "crd", "gitrepositories.source.toolkit.fluxcd.io"]).metadata.labels["app.kubernetes.io/version"],
+      ).toBe(versions.FLUX_VERSION);
+      expect(
+        json(["get", "deployment", "kustomize-controller", "-n", "flux-system"]).spec.template.spec.containers[0].image,
+      ).toBe(`ghcr.io/fluxcd/kustomize-controller:${controllerVersion(versions.FLUX_VERSION, "kustomize-controller")}`);
+      expect(uid()).toBe(before);
+      expect(upgrade.outputs.gitops.value.syncedRevision).toBe(`main@sha1:${head}`);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "features.gitops: false removes Flux's objects from the stack and prunes nothing Flux applied; turning it on again converges",
+    async () => {
+      const off = await (
+        await setConfig((cfg) => {
+          cfg["cartorio-plataforma:features"].gitops = false;
+        })
+      ).up({ onOutput: collect, policyPacks: pack() });
+      expect(off.summary.result).toBe("succeeded");
+      expect(cluster.kubectl(["get", "kustomization", "flux-system", "-n", "flux-system"]).status).not.toBe(0);
+      // Give the controllers time to do damage, if they were going to.
+      await sleep(5000);
+      cluster.kubectlOk(["get", "deployment", "cartorio-api", "-n", "cartorio"]);
+      cluster.kubectlOk(["get", "crd", "kustomizations.kustomize.toolkit.fluxcd.io"]);
+      cluster.kubectlOk(["get", "namespace", "flux-system"]);
+      const on = await (
+        await setConfig((cfg) => {
+          cfg["cartorio-plataforma:features"].gitops = true;
+        })
+      ).up({ onOutput: collect, policyPacks: pack() });
+      expect(on.outputs.gitops.value.syncedRevision).toBe(`main@sha1:${head}`);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "a producao-shaped preview (cluster mode, embedded source, producao's controllers, sync from github.com) passes the policy pack",
+    async () => {
+      let saved: Record<string, unknown> = {};
+      const stack = await setConfig((cfg) => {
+        saved = structuredClone(cfg["cartorio-plataforma:gitops"]);
+        // producao's GitOps settings, as Pulumi.producao.yaml leaves them to the defaults.
+        cfg["cartorio-plataforma:gitops"] = { flux: { source: "embedded" } };
+      });
+      try {
+        const preview = await stack.preview({ onOutput: collect, policyPacks: pack() });
+        expect(preview.stdout).not.toMatch(/mandatory/);
+        expect(preview.stdout).toMatch(/Policies:\s+✅ cartorio-plataforma@/);
+        expect(preview.stdout).toMatch(/helm-controller/);
+      } finally {
+        await setConfig((cfg) => {
+          cfg["cartorio-plataforma:gitops"] = saved;
+        });
+      }
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "destroy never prunes what Flux applied: cartorio-api, Flux's CRDs and namespace flux-system stay",
+    async () => {
+      const stack = await project.stack("local");
+      await stack.destroy({ onOutput: collect });
+      await sleep(5000);
+      cluster.kubectlOk(["get", "deployment", "cartorio-api", "-n", "cartorio"]);
+      cluster.kubectlOk(["get", "crd", "gitrepositories.source.toolkit.fluxcd.io"]);
+      cluster.kubectlOk(["get", "namespace", "flux-system"]);
+      expect(cluster.kubectl(["get", "gitrepository", "flux-system", "-n", "flux-system"]).status).not.toBe(0);
+      // The deploy key is no longer authorized on the Git server.
+      expect(fs.readFileSync(path.join(cluster.gitDir, "access"), "utf8")).not.toMatch(/^read /m);
+    },
+    ENGINE_TIMEOUT,
+  );
+});
