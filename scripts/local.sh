@@ -42,6 +42,7 @@ kubectl wait --for=create deployment/cartorio-api -n cartorio --timeout=180s >/d
 
 log "summary"
 pulumi stack output --stack local --json | node scripts/summary.mjs
+node scripts/run.mjs policy-exceptions
 echo
 echo "\$ kubectl get gitrepositories,kustomizations -A   (HEAD is $head)"
 kubectl get gitrepositories,kustomizations -A

@@ -1,7 +1,8 @@
 /**
  * The embedded control plane itself (npm run cluster): the real etcd,
- * kube-apiserver and kube-controller-manager built by the toolchain, started,
- * inspected, broken and stopped the ways an operator would.
+ * kube-apiserver and kube-controller-manager built by the toolchain, with the
+ * Git server and Flux's controllers beside them, started, inspected, broken and
+ * stopped the ways an operator would.
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,6 +13,7 @@ import {
   defaultToolsBin,
   down,
   envLines,
+  maintainerGitEnv,
   paths,
   runningPid,
   status,
@@ -51,7 +53,14 @@ describe("the embedded control plane", () => {
   it("status says what runs, on which ports, and where the logs are", async () => {
     const s = await status({ dir: cluster.dir });
     expect(s.ready).toBe(true);
-    expect(s.components.map((c) => c.tool)).toEqual(["etcd", "kube-apiserver", "kube-controller-manager"]);
+    expect(s.components.map((c) => c.tool)).toEqual([
+      "etcd",
+      "kube-apiserver",
+      "kube-controller-manager",
+      "git-server",
+      "source-controller",
+      "kustomize-controller",
+    ]);
     for (const c of s.components) {
       expect(c.pid).toBeGreaterThan(1);
       expect(c.port).toBeGreaterThan(0);
@@ -98,6 +107,54 @@ describe("the embedded control plane", () => {
       "the namespace controller to finish",
     );
   }, 120_000);
+
+  it("the Git server serves a published checkout over SSH, pinned to its own host key, and refuses unknown keys", () => {
+    const head = cluster.publish();
+    const address = fs.readFileSync(path.join(cluster.gitDir, "address"), "utf8").trim();
+    const url = `ssh://git@${address}/cartorio-digital/infraestrutura`;
+    const env = maintainerGitEnv(cluster.dir);
+    expect(spawnSync("git", ["ls-remote", url, "refs/heads/main"], { env, encoding: "utf8" }).stdout).toContain(head);
+    expect(fs.readFileSync(path.join(cluster.gitDir, "known_hosts"), "utf8")).toMatch(
+      new RegExp(`^\\[127\\.0\\.0\\.1\\]:${address.split(":")[1]} ssh-ed25519 `),
+    );
+    const stranger = path.join(tempDir("stranger"), "id");
+    spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", stranger]);
+    const refused = spawnSync("git", ["ls-remote", url], {
+      encoding: "utf8",
+      env: { ...env, GIT_SSH_COMMAND: env.GIT_SSH_COMMAND!.replace(/-i '[^']*'/, `-i '${stranger}'`) },
+    });
+    expect(refused.status).not.toBe(0);
+  });
+
+  it("Flux's controllers run as their service accounts, limited by RBAC, and are restarted when they exit", async () => {
+    const as = (c: string, args: string[]) =>
+      spawnSync(
+        path.join(cluster.toolsBin, "kubectl"),
+        [`--kubeconfig=${paths(cluster.dir).identityKubeconfig(c)}`, ...args],
+        {
+          encoding: "utf8",
+        },
+      );
+    const who = JSON.parse(as("source-controller", ["auth", "whoami", "-o", "json"]).stdout);
+    expect(who.status.userInfo.username).toBe("system:serviceaccount:flux-system:source-controller");
+    // No Flux RBAC is installed in this cluster: the controller may not even read its own kinds.
+    expect(as("kustomize-controller", ["auth", "can-i", "list", "secrets", "-A"]).stdout.trim()).toBe("no");
+    const supervisor = runningPid(cluster.dir, "kustomize-controller")!;
+    const child = () =>
+      spawnSync("pgrep", ["-P", String(supervisor)], { encoding: "utf8" })
+        .stdout.trim()
+        .split("\n")[0];
+    const first = child();
+    expect(Number(first)).toBeGreaterThan(1);
+    process.kill(Number(first), "SIGKILL");
+    const deadline = Date.now() + 30_000;
+    while ((child() === first || child() === "") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(child()).not.toBe(first);
+    expect(runningPid(cluster.dir, "kustomize-controller")).toBe(supervisor);
+    expect(fs.readFileSync(paths(cluster.dir).log("kustomize-controller"), "utf8")).toMatch(
+      /supervise: kustomize-controller exited with code \d+; restarting in \d+s/,
+    );
+  }, 60_000);
 });
 
 describe("starting and stopping, and what goes wrong", () => {
@@ -114,7 +171,13 @@ describe("starting and stopping, and what goes wrong", () => {
     fs.writeFileSync(paths(dir).pid("etcd"), `${stranger.pid}\n`);
     expect(runningPid(dir, "etcd")).toBeUndefined();
     const stopped = await down({ dir, ...quiet });
-    expect(stopped).toEqual(["kube-controller-manager", "kube-apiserver"]);
+    expect(stopped).toEqual([
+      "kustomize-controller",
+      "source-controller",
+      "git-server",
+      "kube-controller-manager",
+      "kube-apiserver",
+    ]);
     expect(stranger.exitCode).toBeNull();
     expect(() => process.kill(stranger.pid!, 0)).not.toThrow();
     stranger.kill();
@@ -133,7 +196,7 @@ describe("starting and stopping, and what goes wrong", () => {
       await expect(up({ dir, toolsBin, ...quiet })).rejects.toThrow(
         new RegExp(`apiserver ${apiserver} on 127\\.0\\.0\\.1 is in use by another process.*ports\\.json`),
       );
-      expect(TOOLS.map((t) => runningPid(dir, t))).toEqual([undefined, undefined, undefined]);
+      expect(TOOLS.map((t) => runningPid(dir, t)).filter((p) => p !== undefined)).toEqual([]);
     } finally {
       squatter.close();
     }
@@ -141,7 +204,7 @@ describe("starting and stopping, and what goes wrong", () => {
 
   it("missing binaries and an unusable folder are clear errors", async () => {
     await expect(up({ dir: tempDir("cluster-nobin"), toolsBin: tempDir("empty-bin"), ...quiet })).rejects.toThrow(
-      /kube does not exist: the control plane is not built\. Run scripts\/toolchain\/build\.sh/,
+      /kube does not exist: the embedded cluster's tools are not built\. Run scripts\/toolchain\/build\.sh/,
     );
     const file = path.join(tempDir("cluster-file"), "not-a-folder");
     fs.writeFileSync(file, "");

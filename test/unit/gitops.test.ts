@@ -1,4 +1,5 @@
 /** GitOps components under mocks: every resource and the properties that matter. */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,8 +8,8 @@ import ignore from "ignore";
 import { stringify } from "yaml";
 import { gitopsSchema } from "../../components/config/schema";
 import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../components/gitops/flux";
-import { embeddedManifest } from "../../components/gitops/embedded";
-import { ALL_CONTROLLERS, filterInstallManifest } from "../../components/gitops/install";
+import { embeddedDir, embeddedManifest } from "../../components/gitops/embedded";
+import { ALL_CONTROLLERS, filterInstallManifest, parseObjects, verifySha256 } from "../../components/gitops/install";
 import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen";
 import { recordResources, Registered, settle } from "../helpers/mocks";
 
@@ -319,5 +320,66 @@ describe("the embedded Flux source", () => {
       gitops.flux,
     );
     expect(docs.some((d) => d.kind === "Namespace")).toBe(false);
+  });
+});
+
+describe("the embedded release the toolchain assembled (the install source of the local stack and producao)", () => {
+  // The default version, assembled by scripts/toolchain/build.sh (npm test builds it first).
+  const version = gitopsSchema.parse({}).flux.version;
+  const dir = embeddedDir(version);
+  const components = JSON.parse(fs.readFileSync(path.join(dir, "components.json"), "utf8")).components as Record<
+    string,
+    { version: string; collected: boolean }
+  >;
+  const docs = parseObjects<{
+    kind: string;
+    metadata: { name: string; labels?: Record<string, string> };
+    spec?: { template?: { spec: { containers: { image: string; args: string[] }[] } } };
+  }>(fs.readFileSync(path.join(dir, "install.yaml"), "utf8"), "install.yaml");
+  const names = (kind: string) => docs.filter((d) => d.kind === kind).map((d) => d.metadata.name);
+
+  it("holds, per served controller, every CRD of its module and its Deployment at the version the release names", () => {
+    const served = Object.entries(components).filter(([, c]) => c.collected);
+    expect(served.map(([c]) => c).sort()).toEqual(["helm-controller", "kustomize-controller", "source-controller"]);
+    for (const [c, { version: v }] of served) {
+      for (const f of fs.readdirSync(path.join(dir, c, "config/crd/bases"))) {
+        const crd = parseObjects<{ kind: string; metadata: { name: string } }>(
+          fs.readFileSync(path.join(dir, c, "config/crd/bases", f), "utf8"),
+          f,
+        )[0];
+        expect(names("CustomResourceDefinition"), `${c} ${f}`).toContain(crd.metadata.name);
+      }
+      const dep = docs.find((d) => d.kind === "Deployment" && d.metadata.name === c)!;
+      expect(dep.spec!.template!.spec.containers[0].image).toBe(`ghcr.io/fluxcd/${c}:${v}`);
+      // flux2's base patch for the release: the controller watches every namespace, logs JSON.
+      expect(dep.spec!.template!.spec.containers[0].args).toEqual(
+        expect.arrayContaining(["--watch-all-namespaces", "--log-encoding=json"]),
+      );
+      expect(dep.metadata.labels).toMatchObject({
+        "app.kubernetes.io/part-of": "flux",
+        "app.kubernetes.io/component": c,
+      });
+    }
+    for (const [c] of Object.entries(components).filter(([, x]) => !x.collected))
+      expect(names("Deployment")).not.toContain(c);
+  });
+
+  it("holds the release's namespace, RBAC and network policies", () => {
+    expect(names("Namespace")).toEqual(["flux-system"]);
+    expect(names("ClusterRoleBinding").sort()).toEqual(["cluster-reconciler", "crd-controller"]);
+    expect(names("NetworkPolicy").sort()).toEqual(["allow-egress", "allow-scraping", "allow-webhooks"]);
+    expect(names("ServiceAccount").sort()).toEqual(["helm-controller", "kustomize-controller", "source-controller"]);
+  });
+});
+
+describe("a downloaded install manifest (upstream, mirror)", () => {
+  it("is refused when its sha256 is not the pinned one, naming both and the key", () => {
+    const text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n";
+    const sum = "5b0d1a5d0b3c1e0e1f4bb1f5d8a6a3d2c5c0e4e0d7d8c3b9a1f2e3d4c5b6a7f8";
+    expect(() => verifySha256(text, sum, "https://espelho.cartorio.example/install.yaml")).toThrow(
+      /cartorio-plataforma:gitops\.flux\.manifestSha256: https:\/\/espelho\.cartorio\.example\/install\.yaml has sha256 [0-9a-f]{64}, not the pinned 5b0d.*Nothing was applied/,
+    );
+    const good = createHash("sha256").update(text).digest("hex");
+    expect(verifySha256(text, good, "x")).toBe(text);
   });
 });
