@@ -9,7 +9,8 @@ process.stdin.on("end", () => {
   console.log(`stack ${out.stack} (${out.kubernetesMode}); features on: ${on.join(", ") || "none"}`);
   if (out.gitops)
     console.log(
-      `Flux ${out.gitops.fluxVersion} syncs ${out.gitops.syncUrl}; deploy key ${out.gitops.deployKeyFingerprint}`,
+      `Flux ${out.gitops.fluxVersion} syncs ${out.gitops.syncUrl}; deploy key ${out.gitops.deployKeyFingerprint}` +
+        (out.gitops.syncedRevision ? `; Ready at ${out.gitops.syncedRevision}` : ""),
     );
   if (out.hpa)
     console.log(`HPA ${out.hpa.namespace}/${out.hpa.name}: ${out.hpa.minReplicas}..${out.hpa.maxReplicas} replicas`);

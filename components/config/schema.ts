@@ -80,6 +80,17 @@ export const kubernetesSchema = z
   })
   .strict();
 
+/** Every controller a Flux release ships. */
+export const FLUX_CONTROLLERS = [
+  "source-controller",
+  "kustomize-controller",
+  "helm-controller",
+  "notification-controller",
+  "image-reflector-controller",
+  "image-automation-controller",
+  "source-watcher",
+] as const;
+
 export const fluxSchema = z
   .object({
     version: z.string().regex(SEMVER_TAG, "expected a pinned Flux release such as v2.9.5").default("v2.9.5"),
@@ -103,15 +114,7 @@ export const fluxSchema = z
      */
     imageDigests: z
       .record(
-        z.enum([
-          "source-controller",
-          "kustomize-controller",
-          "helm-controller",
-          "notification-controller",
-          "image-reflector-controller",
-          "image-automation-controller",
-          "source-watcher",
-        ]),
+        z.enum(FLUX_CONTROLLERS),
         z.string().regex(IMAGE_DIGEST, "expected an image digest sha256:<64 hex digits>"),
       )
       .default({}),

@@ -6,19 +6,11 @@
  */
 import { createHash } from "node:crypto";
 import { parseAllDocuments } from "yaml";
-import type { GitopsConfig } from "../config/schema";
+import { FLUX_CONTROLLERS, type GitopsConfig } from "../config/schema";
 import { selectedControllers } from "./flux";
 
 /** Every controller a Flux release ships. */
-export const ALL_CONTROLLERS = [
-  "source-controller",
-  "kustomize-controller",
-  "helm-controller",
-  "notification-controller",
-  "image-reflector-controller",
-  "image-automation-controller",
-  "source-watcher",
-];
+export const ALL_CONTROLLERS: readonly string[] = FLUX_CONTROLLERS;
 
 export type Doc = {
   apiVersion?: string;
