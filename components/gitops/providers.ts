@@ -111,7 +111,10 @@ export interface FluxSyncInputs {
 }
 
 async function waitFor(inputs: FluxSyncInputs) {
-  const s = await waitForSync({ ...inputs, revision: inputs.revision || undefined });
+  // Each change of state is shown as the engine shows a dynamic provider's log (info: [runtime] ...).
+  const s = await waitForSync({ ...inputs, revision: inputs.revision || undefined }, (line) =>
+    pulumi.log.info(`waiting for the Flux sync ${inputs.namespace}/${inputs.name}: ${line}`),
+  );
   return {
     ...inputs,
     sourceRevision: s.sourceRevision ?? "",
