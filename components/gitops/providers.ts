@@ -111,10 +111,7 @@ export interface FluxSyncInputs {
 }
 
 async function waitFor(inputs: FluxSyncInputs) {
-  // Each change of state is shown as the engine shows a dynamic provider's log (info: [runtime] ...).
-  const s = await waitForSync({ ...inputs, revision: inputs.revision || undefined }, (line) =>
-    pulumi.log.info(`waiting for the Flux sync ${inputs.namespace}/${inputs.name}: ${line}`),
-  );
+  const s = await waitForSync({ ...inputs, revision: inputs.revision || undefined });
   return {
     ...inputs,
     sourceRevision: s.sourceRevision ?? "",

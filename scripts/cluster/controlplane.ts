@@ -344,8 +344,7 @@ function usableDir(dir: string): void {
  * The supervisor of Flux's controllers, written into the cluster folder (run/supervise.sh):
  *   bash supervise.sh CLUSTER_DIR COMMAND [ARGS...]
  * runs the controller as the kubelet runs a container with restartPolicy Always: restarted
- * whenever it exits, after 1, 2, 4, 8, 10 s (back to 1 s once it ran for a minute; shorter than a
- * kubelet's back-off, so a local loop comes up soon after Flux is installed). A
+ * whenever it exits, after 1, 2, 4 ... 30 s (back to 1 s once it ran for a minute). A
  * controller exits while Flux's CRDs are not installed yet, so it starts with the cluster and
  * comes up once `pulumi up` has installed Flux. TERM stops the controller, then the loop.
  * CLUSTER_DIR is there so the manager can tell its own processes (runningPid).
@@ -370,7 +369,7 @@ while true; do
   echo "--- $(date -u +%Y-%m-%dT%H:%M:%SZ) supervise: $(basename "$1") exited with code $code; restarting in \${delay}s"
   sleep "$delay" &
   wait $!
-  delay=$((delay * 2 > 10 ? 10 : delay * 2))
+  delay=$((delay * 2 > 30 ? 30 : delay * 2))
 done
 `;
 
