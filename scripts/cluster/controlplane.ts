@@ -384,7 +384,12 @@ function startProcess(
   const out = fs.openSync(p.log(tool), "a");
   fs.writeSync(out, `\n--- ${new Date().toISOString()} ${tool} ${args.join(" ")}\n`);
   const supervisor = path.join(p.run, "supervise.sh");
-  if (how.supervised) fs.writeFileSync(supervisor, SUPERVISE, { mode: 0o755 });
+  // Replaced, never rewritten in place: a running supervisor's bash reads its script as it goes,
+  // and truncating the file under it ends that supervisor (and so its controller).
+  if (how.supervised && (!fs.existsSync(supervisor) || fs.readFileSync(supervisor, "utf8") !== SUPERVISE)) {
+    fs.writeFileSync(`${supervisor}.tmp`, SUPERVISE, { mode: 0o755 });
+    fs.renameSync(`${supervisor}.tmp`, supervisor);
+  }
   const [command, argv] = how.supervised ? ["bash", [supervisor, path.resolve(o.dir), bin, ...args]] : [bin, args];
   // Detached in its own session: it outlives `npm run cluster -- up`, and a
   // Ctrl-C in the user's terminal does not reach it.
