@@ -59,21 +59,31 @@ function keyId(publicKey: string): string {
   return publicKey.trim().split(/\s+/).slice(0, 2).join(" ");
 }
 
-/** Authorizes a key read-only in the access file (idempotent; other lines kept). */
-export function authorizeReadOnly(accessFile: string, publicKey: string): void {
-  const lines = fs.existsSync(accessFile) ? fs.readFileSync(accessFile, "utf8").split("\n").filter(Boolean) : [];
+/** The access file's lines other than the given key's. */
+function otherKeys(accessFile: string, publicKey: string): string[] {
+  if (!fs.existsSync(accessFile)) return [];
   const id = keyId(publicKey);
-  const kept = lines.filter((l) => keyId(l.replace(/^(read|write)\s+/, "")) !== id);
-  fs.writeFileSync(accessFile, [...kept, `read ${publicKey.trim()}`].join("\n") + "\n", { mode: 0o600 });
+  return fs
+    .readFileSync(accessFile, "utf8")
+    .split("\n")
+    .filter((l) => l && keyId(l.replace(/^(read|write)\s+/, "")) !== id);
+}
+
+/** Gives a key `read` or `write` access in the access file (idempotent; other lines kept). */
+export function authorize(accessFile: string, publicKey: string, access: "read" | "write"): void {
+  const lines = [...otherKeys(accessFile, publicKey), `${access} ${publicKey.trim()}`];
+  fs.writeFileSync(accessFile, lines.join("\n") + "\n", { mode: 0o600 });
+}
+
+/** Authorizes a key read-only (a deploy key). */
+export function authorizeReadOnly(accessFile: string, publicKey: string): void {
+  authorize(accessFile, publicKey, "read");
 }
 
 /** Removes a key from the access file; true when it was there. */
 export function revoke(accessFile: string, publicKey: string): boolean {
-  if (!fs.existsSync(accessFile)) return false;
-  const lines = fs.readFileSync(accessFile, "utf8").split("\n").filter(Boolean);
-  const id = keyId(publicKey);
-  const kept = lines.filter((l) => keyId(l.replace(/^(read|write)\s+/, "")) !== id);
-  if (kept.length === lines.length) return false;
+  if (accessOf(accessFile, publicKey) === undefined) return false;
+  const kept = otherKeys(accessFile, publicKey);
   fs.writeFileSync(accessFile, kept.map((l) => `${l}\n`).join(""), { mode: 0o600 });
   return true;
 }

@@ -35,6 +35,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { EXTRA_ARGS } from "../../components/gitops/install";
+import { accessOf, authorize } from "../../components/gitops/local";
 
 export const CONTEXT = "local";
 export const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager"] as const;
@@ -574,7 +575,7 @@ function listening(port: number): Promise<Probe> {
   });
 }
 
-/** The maintainer's write key (made once), authorized in the access file with the lines already there. */
+/** The maintainer's write key (made once), authorized in the access file beside the lines already there. */
 function ensureMaintainer(dir: string): void {
   const p = paths(dir);
   if (!fs.existsSync(p.maintainerKey)) {
@@ -592,10 +593,7 @@ function ensureMaintainer(dir: string): void {
     ]);
   }
   const pub = fs.readFileSync(`${p.maintainerKey}.pub`, "utf8").trim();
-  const lines = fs.existsSync(p.gitAccess) ? fs.readFileSync(p.gitAccess, "utf8").split("\n").filter(Boolean) : [];
-  if (!lines.includes(`write ${pub}`)) {
-    fs.writeFileSync(p.gitAccess, [...lines, `write ${pub}`].join("\n") + "\n", { mode: 0o600 });
-  }
+  if (accessOf(p.gitAccess, pub) !== "write") authorize(p.gitAccess, pub, "write");
 }
 
 /**
