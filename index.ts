@@ -13,6 +13,7 @@ import { loadPlatformConfig } from "./components/config";
 import { FluxBootstrap, RepositoryHardening } from "./components/gitops";
 import { readFluxManifest } from "./components/gitops/embedded";
 import { LocalGitServer, localGitServer } from "./components/gitops/local";
+import { MaintainerKey, readMaintainerKeys } from "./components/gitops/signing";
 import { Kms } from "./components/keys";
 import { Inventory, loadInventory } from "./components/keys/inventory";
 import { clusterProblem, kubeconfigPath } from "./components/platform/cluster";
@@ -66,6 +67,20 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
   if (cfg.features.gitops) {
     try {
       fluxManifest = await readFluxManifest(cfg.gitops.flux);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  // With signed history on, Flux verifies every commit against these keys: a bad or missing key
+  // would make it refuse every commit in the cluster, so it stops the run here instead.
+  let maintainerKeys: MaintainerKey[] | undefined;
+  if (cfg.features.gitops && cfg.gitops.requireSignedCommits) {
+    try {
+      maintainerKeys = await readMaintainerKeys(
+        path.resolve(projectRoot, cfg.gitops.maintainerKeys),
+        "cartorio-plataforma:gitops.maintainerKeys",
+        new Date(),
+      );
     } catch (e) {
       problems.push((e as Error).message);
     }
@@ -160,6 +175,7 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
           renderOnly: cfg.kubernetes.mode === "render",
           installManifest: fluxManifest,
           localGit,
+          maintainerKeys,
           cluster:
             cfg.kubernetes.mode === "cluster"
               ? { kubeconfig: kubeconfigPath(cfg.kubernetes, projectRoot), context: cfg.kubernetes.context }
@@ -173,6 +189,7 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
     fluxVersion: flux.fluxVersion,
     deployKeyFingerprint: flux.deployKeyFingerprint,
     syncedRevision: flux.syncedRevision,
+    maintainerKeyFingerprints: flux.maintainerKeyFingerprints,
   };
 
   if (flux && cfg.features.repositoryHardening) {

@@ -32,6 +32,50 @@ deny_cart_git_001 contains msg if {
 	not excepted(msg)
 }
 
+# Signed history: the sync from the institutional repository verifies HEAD against the maintainers' keys.
+verified_sync(obj) if {
+	flux_sync(obj, "GitRepository", "source.toolkit.fluxcd.io/")
+	params.gitops.requireVerify == true
+	not local_clone(object.get(obj, ["spec", "url"], ""))
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	verified_sync(obj)
+	not is_object(object.get(obj, ["spec", "verify"], null))
+	msg := sprintf("CART-GIT-001: %v: spec.verify is not set; only commits signed by a maintainer key may reach the cluster", [who(obj)])
+	not excepted(msg)
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	verified_sync(obj)
+	is_object(obj.spec.verify)
+	mode := object.get(obj.spec.verify, "mode", null)
+	not mode in {"HEAD", "TagAndHEAD"}
+	shown := unset_if_null(mode)
+	msg := sprintf("CART-GIT-001: %v: spec.verify.mode is %v; expected HEAD or TagAndHEAD", [who(obj), shown])
+	not excepted(msg)
+}
+
+deny_cart_git_001 contains msg if {
+	some obj in docs
+	verified_sync(obj)
+	is_object(obj.spec.verify)
+	not nonempty_string(object.get(obj.spec.verify, ["secretRef", "name"], null))
+	msg := sprintf("CART-GIT-001: %v: spec.verify.secretRef.name is unset; expected the Secret of the maintainers' keys", [who(obj)])
+	not excepted(msg)
+}
+
+unset_if_null(x) := "<unset>" if x == null
+
+unset_if_null(x) := x if x != null
+
+nonempty_string(x) if {
+	is_string(x)
+	x != ""
+}
+
 deny_cart_git_001 contains msg if {
 	some obj in docs
 	flux_sync(obj, "Kustomization", "kustomize.toolkit.fluxcd.io/")

@@ -118,7 +118,7 @@ test_scl_002_replicas_with_hpa if {
 }
 
 sync := [
-	{"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": {"name": "flux-system", "namespace": "flux-system"}, "spec": {"url": "ssh://git@github.com/cartorio-digital/infraestrutura", "ref": {"branch": "main"}}},
+	{"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": {"name": "flux-system", "namespace": "flux-system"}, "spec": {"url": "ssh://git@github.com/cartorio-digital/infraestrutura", "ref": {"branch": "main"}, "verify": {"mode": "HEAD", "secretRef": {"name": "maintainer-keys"}}}},
 	{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "flux-system", "namespace": "flux-system"}, "spec": {"path": "./clusters/producao", "prune": true}},
 ]
 
@@ -164,6 +164,20 @@ test_git_001_local_clone if {
 	count(deny_cart_git_001) == 0 with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/url", "value": "ssh://git@127.0.0.1:40022/cartorio-digital/infraestrutura"}])
 	count(deny_cart_git_001) == 1 with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/url", "value": "ssh://git@127.0.0.1:40022/outro/repo"}])
 	count(deny_cart_git_001) == 1 with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/url", "value": "ssh://git@10.0.0.1:22/cartorio-digital/infraestrutura"}])
+}
+
+test_git_001_signed_history if {
+	unverified := json.patch(sync[0], [{"op": "remove", "path": "/spec/verify"}])
+	deny_cart_git_001["CART-GIT-001: GitRepository flux-system/flux-system: spec.verify is not set; only commits signed by a maintainer key may reach the cluster"] with input as unverified
+	deny_cart_git_001["CART-GIT-001: GitRepository flux-system/flux-system: spec.verify.mode is Tag; expected HEAD or TagAndHEAD"] with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/verify/mode", "value": "Tag"}])
+	deny_cart_git_001["CART-GIT-001: GitRepository flux-system/flux-system: spec.verify.mode is <unset>; expected HEAD or TagAndHEAD"] with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/verify/mode", "value": null}])
+	deny_cart_git_001["CART-GIT-001: GitRepository flux-system/flux-system: spec.verify.secretRef.name is unset; expected the Secret of the maintainers' keys"] with input as json.patch(sync[0], [{"op": "remove", "path": "/spec/verify/secretRef"}])
+	count(deny_cart_git_001) == 0 with input as json.patch(sync[0], [{"op": "replace", "path": "/spec/verify/mode", "value": "TagAndHEAD"}])
+
+	# The local stack's loopback clone is the developer's own push; the parameter off turns the check off.
+	count(deny_cart_git_001) == 0 with input as json.patch(unverified, [{"op": "replace", "path": "/spec/url", "value": "ssh://git@127.0.0.1:40022/cartorio-digital/infraestrutura"}])
+	off := json.patch(params, [{"op": "replace", "path": "/gitops/requireVerify", "value": false}])
+	count(deny_cart_git_001) == 0 with input as unverified with params as off
 }
 
 exceptions_fixture := [

@@ -9,11 +9,13 @@ log() { printf '[%s] %s\n' "${CARTORIO_STEP:-cartorio}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # System packages: SoftHSM2 (the local HSM), a C++ toolchain for pkcs11js, and git
-# with an SSH client (the local Git server runs git's own upload/receive-pack; tests push over SSH).
+# with an SSH client (the local Git server runs git's own upload/receive-pack; tests push over SSH),
+# and GnuPG (tests sign commits as maintainers for Flux's signature verification).
 ensure_system_packages() {
   local need=()
   command -v git >/dev/null || need+=(git)
   command -v ssh >/dev/null || need+=(openssh-client)
+  command -v gpg >/dev/null || need+=(gnupg)
   command -v softhsm2-util >/dev/null || need+=(softhsm2)
   command -v g++ >/dev/null || need+=(g++)
   command -v make >/dev/null || need+=(make)

@@ -231,8 +231,17 @@ export const gitopsSchema = z
       })
       .strict()
       .optional(),
-    /** The ruleset requires signed commits. (Flux's own verification, spec.verify, is not declared yet.) */
+    /**
+     * Signed history: the ruleset requires signed commits, and Flux verifies every commit it would apply
+     * against the maintainers' keys (GitRepository.spec.verify, mode HEAD), so an unsigned or foreign
+     * commit never reaches the cluster. Needs at least one key in maintainerKeys.
+     */
     requireSignedCommits: z.boolean().default(false),
+    /**
+     * Folder of the maintainers' public keys (relative to the project), owned by the security team:
+     * <name>.asc (OpenPGP, gpg --armor --export) or <name>.sshpub (SSH signing key), source-controller's suffixes.
+     */
+    maintainerKeys: z.string().min(1).default("configs/gitops/maintainers"),
     /** The PR workflow's check names that the ruleset on the branch requires. */
     requiredChecks: z.array(z.string().min(1)).default(["typecheck", "lint", "test", "conftest", "preview"]),
   })

@@ -4,6 +4,7 @@
  * Pulumi import: the component, the tests and the README table use them.
  */
 import type { GitopsConfig } from "../config/schema";
+import { verifySpec } from "./signing";
 
 export const FLUX_NAMESPACE = "flux-system";
 /** Name of the GitRepository, the Kustomization and the source Secret, as the CLI names them. */
@@ -62,6 +63,7 @@ export function gitRepositorySpec(g: GitopsConfig, localAddress?: string) {
     ref: { branch: g.branch },
     secretRef: { name: FLUX_SYNC_NAME },
     url: syncUrl(g, localAddress),
+    ...(g.requireSignedCommits ? { verify: verifySpec() } : {}),
   };
 }
 
@@ -100,6 +102,7 @@ export function codeowners(g: GitopsConfig): string {
     `/components/policy/   ${t(security)}`,
     `/components/keys/     ${t(security)}`,
     `/configs/kms/         ${t(security)}`,
+    `/configs/gitops/      ${t(security)}`,
     `/.github/             ${t(security)}`,
     "",
   ].join("\n");

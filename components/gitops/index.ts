@@ -31,6 +31,7 @@ import {
 } from "./flux";
 import { decorateInstall, filterInstallManifest } from "./install";
 import type { LocalGitServer } from "./local";
+import { MAINTAINER_KEYS_SECRET, type MaintainerKey } from "./signing";
 import { DeployKeyPair, FluxSync, LocalDeployKey } from "./providers";
 import { durationSeconds } from "./sync";
 
@@ -50,6 +51,8 @@ export interface FluxBootstrapArgs {
   installManifest?: string;
   /** The local Git server (gitops.git.server: local), as localGitServer read it. */
   localGit?: LocalGitServer;
+  /** The maintainers' public keys (readMaintainerKeys), when gitops.requireSignedCommits is on. */
+  maintainerKeys?: MaintainerKey[];
   /** Where to watch the sync from (cluster mode): the kubeconfig file and context the stack applies with. */
   cluster?: { kubeconfig: string; context: string };
 }
@@ -60,6 +63,8 @@ export class FluxBootstrap extends pulumi.ComponentResource {
   public readonly deployKeyFingerprint: pulumi.Output<string>;
   /** authorized_keys line of the deploy key (public). */
   public readonly deployKeyPublic: pulumi.Output<string>;
+  /** Fingerprints of the keys Flux verifies commits against (gitops.requireSignedCommits), else empty. */
+  public readonly maintainerKeyFingerprints: pulumi.Output<string[]>;
   /** The revision the sync was Ready at after this run (cluster mode), e.g. main@sha1:<commit>. */
   public readonly syncedRevision?: pulumi.Output<string>;
 
@@ -155,6 +160,24 @@ export class FluxBootstrap extends pulumi.ComponentResource {
       );
     }
 
+    if (g.requireSignedCommits) {
+      if (!args.maintainerKeys?.length) {
+        throw new Error("FluxBootstrap: gitops.requireSignedCommits is on but no maintainer key was given");
+      }
+      // Public keys only (readMaintainerKeys refuses private ones), so a ConfigMap would do; Flux reads a Secret.
+      dependsOn.push(
+        new k8s.core.v1.Secret(
+          `${name}-maintainer-keys`,
+          {
+            metadata: { name: MAINTAINER_KEYS_SECRET, namespace: FLUX_NAMESPACE, labels },
+            type: "Opaque",
+            stringData: Object.fromEntries(args.maintainerKeys.map((k) => [k.file, k.content])),
+          },
+          { parent: this, dependsOn: [ns] },
+        ),
+      );
+    }
+
     const gitRepository = new k8s.apiextensions.CustomResource(
       `${name}-git-repository`,
       {
@@ -197,7 +220,11 @@ export class FluxBootstrap extends pulumi.ComponentResource {
     this.fluxVersion = pulumi.output(g.flux.version);
     this.deployKeyFingerprint = key.fingerprint;
     this.deployKeyPublic = key.publicKey;
+    this.maintainerKeyFingerprints = pulumi.output(
+      g.requireSignedCommits ? (args.maintainerKeys ?? []).flatMap((k) => k.fingerprints) : [],
+    );
     this.registerOutputs({
+      maintainerKeyFingerprints: this.maintainerKeyFingerprints,
       syncUrl: this.syncUrl,
       fluxVersion: this.fluxVersion,
       deployKeyFingerprint: this.deployKeyFingerprint,

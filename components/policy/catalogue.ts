@@ -79,6 +79,8 @@ const catalogueSchema = z
                 localUrlPattern: z.string().min(1),
                 branch: z.string().min(1),
                 path: z.string().min(1),
+                /** The sync from the institutional repository must verify commit signatures (spec.verify). */
+                requireVerify: z.boolean(),
               })
               .strict(),
             kms: z

@@ -302,6 +302,17 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       if (s.url !== p.gitops.url && !clone) out.push(`spec.url is ${s.url ?? "<unset>"}; expected ${p.gitops.url}`);
       if (s.ref?.branch !== p.gitops.branch)
         out.push(`spec.ref.branch is ${s.ref?.branch ?? "<unset>"}; expected ${p.gitops.branch}`);
+      if (p.gitops.requireVerify && !clone) {
+        const v = s.verify;
+        if (v === null || typeof v !== "object" || Array.isArray(v))
+          out.push(`spec.verify is not set; only commits signed by a maintainer key may reach the cluster`);
+        else {
+          if (v.mode !== "HEAD" && v.mode !== "TagAndHEAD")
+            out.push(`spec.verify.mode is ${v.mode ?? "<unset>"}; expected HEAD or TagAndHEAD`);
+          if (typeof v.secretRef?.name !== "string" || v.secretRef.name === "")
+            out.push(`spec.verify.secretRef.name is unset; expected the Secret of the maintainers' keys`);
+        }
+      }
     }
     if (obj.kind === "Kustomization" && String(obj.apiVersion ?? "").startsWith("kustomize.toolkit.fluxcd.io/")) {
       if (s.path !== p.gitops.path) out.push(`spec.path is ${s.path ?? "<unset>"}; expected ${p.gitops.path}`);

@@ -192,6 +192,125 @@ describe("the GitOps loop on the embedded cluster", () => {
   );
 
   it(
+    "with signed history on, the real source-controller applies only commits signed by a maintainer key (OpenPGP or SSH)",
+    async () => {
+      // Maintainers' keys made for this test: an OpenPGP key (gpg) and an SSH signing key; one outsider key.
+      const keysDir = tempDir("maintainers");
+      const gnupg = tempDir("gnupg");
+      fs.chmodSync(gnupg, 0o700);
+      const gpgEnv = { ...process.env, GNUPGHOME: gnupg };
+      const gpg = (...args: string[]) => execFileSync("gpg", ["--batch", ...args], { env: gpgEnv, encoding: "utf8" });
+      gpg(
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Mantenedora <mantenedora@cartorio.example>",
+        "ed25519",
+        "sign",
+        "never",
+      );
+      const fpr = gpg("--with-colons", "--list-secret-keys").match(/^fpr:+([0-9A-F]{40}):/m)![1];
+      fs.writeFileSync(path.join(keysDir, "mantenedora.asc"), gpg("--armor", "--export", fpr));
+      const sshKeys = tempDir("ssh-signing");
+      for (const who of ["mantenedor", "intruso"])
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", who, "-f", path.join(sshKeys, who)]);
+      fs.copyFileSync(path.join(sshKeys, "mantenedor.pub"), path.join(keysDir, "mantenedor.sshpub"));
+
+      const work = tempDir("signed-clone");
+      const address = fs.readFileSync(path.join(cluster.gitDir, "address"), "utf8").trim();
+      const env = { ...maintainerGitEnv(path.dirname(cluster.gitDir)), GNUPGHOME: gnupg };
+      const git = (...args: string[]) => execFileSync("git", ["-C", work, ...args], { env, encoding: "utf8" });
+      execFileSync("git", ["clone", "--quiet", `ssh://git@${address}/cartorio-digital/infraestrutura`, work], { env });
+      const deployment = path.join(work, "manifests/cartorio-api/deployment.yaml");
+      /** Commits a new value of label cartorio.digital/release, signed as `sign` says, and pushes it. */
+      const pushRelease = (release: string, sign: string[]) => {
+        const text = fs.readFileSync(deployment, "utf8");
+        fs.writeFileSync(
+          deployment,
+          /cartorio\.digital\/release: /.test(text)
+            ? text.replace(/cartorio\.digital\/release: .*/, `cartorio.digital/release: ${release}`)
+            : text.replace(/^(metadata:\n(?:.*\n)*?\s+labels:\n)/m, `$1    cartorio.digital/release: ${release}\n`),
+        );
+        git("-c", "user.name=Equipe", "-c", "user.email=equipe@cartorio.example", ...sign, "commit", "-qam", release);
+        git("push", "--quiet", "origin", "HEAD:main");
+        return git("rev-parse", "HEAD").trim();
+      };
+      const byPgp = ["-c", `user.signingkey=${fpr}`, "-c", "commit.gpgsign=true"];
+      const bySsh = (who: string) => [
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        `user.signingkey=${path.join(sshKeys, who)}`,
+        "-c",
+        "commit.gpgsign=true",
+      ];
+      const repo = () => json(["get", "gitrepository", "flux-system", "-n", "flux-system"]);
+      const condition = (type: string) =>
+        (repo().status?.conditions ?? []).find((c: { type: string }) => c.type === type) as
+          | { status: string; reason: string; message: string }
+          | undefined;
+      const release = () =>
+        json(["get", "deployment", "cartorio-api", "-n", "cartorio"]).metadata.labels["cartorio.digital/release"];
+
+      const signed = pushRelease("assinada-pgp", byPgp);
+      const on = await (
+        await setConfig((cfg) => {
+          Object.assign(cfg["cartorio-plataforma:gitops"], { requireSignedCommits: true, maintainerKeys: keysDir });
+        })
+      ).up({ onOutput: collect, policyPacks: pack() });
+      expect(on.outputs.gitops.value.syncedRevision).toBe(`main@sha1:${signed}`);
+      expect(on.outputs.gitops.value.maintainerKeyFingerprints).toContain(fpr);
+      expect(repo().spec.verify).toEqual({ mode: "HEAD", secretRef: { name: "maintainer-keys" } });
+      expect(condition("SourceVerified")).toMatchObject({ status: "True" });
+      expect(condition("SourceVerified")!.message).toContain(signed);
+      await eventually("the signed release label on cartorio-api", 180, () =>
+        release() === "assinada-pgp" ? true : undefined,
+      );
+
+      // Unsigned, and signed by a key that is not a maintainer's: fetched, refused, never applied.
+      for (const [name, sign] of [
+        ["sem-assinatura", []],
+        ["assinada-intruso", bySsh("intruso")],
+      ] as const) {
+        const refused = pushRelease(name, [...sign]);
+        reconcileNow();
+        const verdict = await eventually(`source-controller refusing ${name} (${refused})`, 120, () => {
+          const c = condition("SourceVerified");
+          return c?.status === "False" && c.message.includes(refused) ? c : undefined;
+        });
+        expect(verdict.reason).toBe("InvalidCommitSignature");
+        expect(repo().status.artifact.revision).toBe(`main@sha1:${signed}`);
+        expect(condition("Ready")?.status).toBe("False");
+      }
+      await sleep(5000);
+      expect(release()).toBe("assinada-pgp");
+
+      // A maintainer's SSH signature is as good as an OpenPGP one.
+      const bySshKey = pushRelease("assinada-ssh", bySsh("mantenedor"));
+      reconcileNow();
+      await eventually("the SSH-signed commit applied", 180, () =>
+        repo().status?.artifact?.revision === `main@sha1:${bySshKey}` && release() === "assinada-ssh"
+          ? true
+          : undefined,
+      );
+      expect(condition("SourceVerified")).toMatchObject({ status: "True" });
+
+      // Back to this checkout (unsigned) and the local stack's own settings.
+      head = cluster.publish();
+      const off = await (
+        await setConfig((cfg) => {
+          const g = cfg["cartorio-plataforma:gitops"] as Record<string, unknown>;
+          delete g.requireSignedCommits;
+          delete g.maintainerKeys;
+        })
+      ).up({ onOutput: collect, policyPacks: pack() });
+      expect(off.outputs.gitops.value.syncedRevision).toBe(`main@sha1:${head}`);
+      expect(repo().spec.verify).toBeUndefined();
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
     "raising the pinned Flux version upgrades in place: no object replaced or deleted, the sync objects kept",
     async () => {
       const previous = versions.FLUX_PREVIOUS_VERSION;
@@ -257,14 +376,30 @@ describe("the GitOps loop on the embedded cluster", () => {
       let saved: Record<string, unknown> = {};
       const stack = await setConfig((cfg) => {
         saved = structuredClone(cfg["cartorio-plataforma:gitops"]);
-        // producao's GitOps settings, as Pulumi.producao.yaml leaves them to the defaults.
-        cfg["cartorio-plataforma:gitops"] = { flux: { source: "embedded" } };
+        // producao's GitOps settings, as Pulumi.producao.yaml leaves them to the defaults, with signed
+        // history verified against the test maintainers' keys (producao's own folder is empty until the
+        // security team commits the real ones).
+        cfg["cartorio-plataforma:gitops"] = {
+          flux: { source: "embedded" },
+          requireSignedCommits: true,
+          maintainerKeys: path.join(PROJECT_ROOT, "test/fixtures/maintainers"),
+        };
       });
       try {
         const preview = await stack.preview({ onOutput: collect, policyPacks: pack() });
         expect(preview.stdout).not.toMatch(/mandatory/);
         expect(preview.stdout).toMatch(/Policies:\s+✅ cartorio-plataforma@/);
         expect(preview.stdout).toMatch(/helm-controller/);
+        // Without signed history, the pack stops the same preview: a sync from github.com must verify.
+        const unverified = await setConfig((cfg) => {
+          cfg["cartorio-plataforma:gitops"] = { flux: { source: "embedded" } };
+        });
+        const refused = await unverified.preview({ onOutput: collect, policyPacks: pack() }).then(
+          () => "",
+          (e: Error) => e.message,
+        );
+        expect(refused).toMatch(/CART-GIT-001: GitRepository flux-system\/flux-system: spec\.verify is not set/);
+        expect(refused).toMatch(/mandatory/);
       } finally {
         await setConfig((cfg) => {
           cfg["cartorio-plataforma:gitops"] = saved;

@@ -128,6 +128,7 @@ export function compliant(ns: string): Record<string, K8sObject> {
         url: "ssh://git@github.com/cartorio-digital/infraestrutura",
         ref: { branch: "main" },
         secretRef: { name: "flux-system" },
+        verify: { mode: "HEAD", secretRef: { name: "maintainer-keys" } },
       },
     },
     kustomization: {
@@ -215,6 +216,9 @@ const VIOLATIONS: [string, string, Edit][] = [
   ["CART-AVL-001", "pdb", (d) => void (d.spec = { minAvailable: "100%" })],
   ["CART-SCL-001", "hpa", (d) => void (d.spec!.minReplicas = 1)],
   ["CART-GIT-001", "gitrepository", (d) => void (d.spec!.url = "ssh://git@github.com/outro/repositorio")],
+  ["CART-GIT-001", "gitrepository", (d) => void delete d.spec!.verify],
+  ["CART-GIT-001", "gitrepository", (d) => void (d.spec!.verify = { mode: "Tag" })],
+  ["CART-GIT-001", "gitrepository", (d) => void (d.spec!.verify = { mode: null, secretRef: {} })],
   [
     "CART-GIT-001",
     "kustomization",

@@ -11,6 +11,8 @@ import { codeowners, deployKeyTitle, installManifestUrl, syncUrl } from "../../c
 import { embeddedDir, embeddedManifest } from "../../components/gitops/embedded";
 import { ALL_CONTROLLERS, filterInstallManifest, parseObjects, verifySha256 } from "../../components/gitops/install";
 import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen";
+import { MAINTAINER_KEYS_SECRET, readMaintainerKeys } from "../../components/gitops/signing";
+import * as openpgp from "openpgp";
 import { recordResources, Registered, settle } from "../helpers/mocks";
 
 let registered: Registered[] = [];
@@ -171,6 +173,7 @@ describe("GitOps components under mocks", () => {
       "components/keys/hsm.ts",
       "components/keys/providers.ts",
       "configs/kms/producao.yaml",
+      "configs/gitops/maintainers/mantenedora.asc",
       ".github/workflows/pr.yml",
       ".github/CODEOWNERS",
     ])
@@ -249,6 +252,97 @@ describe("Flux decisions", () => {
   it("CODEOWNERS names the organisation's teams", () => {
     expect(codeowners({ ...gitops, teams: { ...gitops.teams, security: "sec" } })).toContain(
       "/policies/            @cartorio-digital/sec",
+    );
+  });
+});
+
+const FIXTURE_KEYS = path.resolve(__dirname, "../fixtures/maintainers");
+// Fixed clocks: the fixture keys were made on 2026-11-29 and never expire.
+const LATER = new Date("2031-06-01T00:00:00Z");
+
+describe("signed history: the maintainers' keys Flux verifies commits against", () => {
+  const problems = async (dir: string, at = LATER) =>
+    readMaintainerKeys(dir, "cartorio-plataforma:gitops.maintainerKeys", at).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+  const folder = (files: Record<string, string>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-maintainers-"));
+    for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+    return dir;
+  };
+
+  it("reads OpenPGP (.asc) and SSH (.sshpub) public keys with their fingerprints; README.md is documentation", async () => {
+    const keys = await readMaintainerKeys(FIXTURE_KEYS, "k", LATER);
+    expect(keys.map((k) => [k.file, k.format])).toEqual([
+      ["mantenedor.sshpub", "ssh"],
+      ["mantenedora.asc", "openpgp"],
+    ]);
+    expect(keys[0].fingerprints[0]).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    expect(keys[1].fingerprints[0]).toMatch(/^[0-9A-F]{40}$/);
+  });
+
+  it("an empty folder stops the run, naming the key and the fix (Flux would refuse every commit)", async () => {
+    const msg = await problems(path.resolve(__dirname, "../../configs/gitops/maintainers"));
+    expect(msg).toContain("cartorio-plataforma:gitops.maintainerKeys");
+    expect(msg).toContain("holds no maintainer key");
+    expect(msg).toContain("gpg --armor --export");
+  });
+
+  it("refuses a private key without echoing it, unknown files and unreadable keys, all at once", async () => {
+    const { privateKey } = await openpgp.generateKey({
+      userIDs: [{ name: "Vazada", email: "vazada@cartorio.example" }],
+      type: "curve25519",
+      format: "armored",
+    });
+    const msg = await problems(
+      folder({
+        "vazada.asc": privateKey,
+        "notas.txt": "x",
+        "ruim.asc": "not a key",
+        "ruim.sshpub": "ssh-ed25519 AAAA",
+        "id_ed25519.pub": "ssh-ed25519 AAAA",
+      }),
+    );
+    expect(msg).toContain("vazada.asc holds a PRIVATE key");
+    expect(msg).not.toContain(privateKey.split("\n")[2]);
+    expect(msg).toContain("notas.txt: unexpected file");
+    expect(msg).toContain("id_ed25519.pub: unexpected file");
+    expect(msg).toMatch(/ruim\.asc is not an armored OpenPGP public key/);
+    expect(msg).toMatch(/ruim\.sshpub line 1 is not an SSH public key/);
+  });
+
+  it("an OpenPGP key that has expired by the given date cannot sign: refused (the clock is injected)", async () => {
+    const made = new Date("2026-01-01T00:00:00Z");
+    const { publicKey } = await openpgp.generateKey({
+      userIDs: [{ name: "Antiga", email: "antiga@cartorio.example" }],
+      type: "curve25519",
+      date: made,
+      keyExpirationTime: 365 * 24 * 3600,
+      format: "armored",
+    });
+    const dir = folder({ "antiga.asc": publicKey });
+    expect(await problems(dir, new Date("2026-06-01T00:00:00Z"))).toBe("");
+    expect(await problems(dir, new Date("2027-06-01T00:00:00Z"))).toMatch(
+      /antiga\.asc: key [0-9A-F]{40} cannot sign on 2027-06-01/,
+    );
+  });
+
+  it("FluxBootstrap with signed history: Secret maintainer-keys holds the keys and the GitRepository verifies HEAD", async () => {
+    const keys = await readMaintainerKeys(FIXTURE_KEYS, "k", LATER);
+    const signed = { ...gitops, requireSignedCommits: true };
+    const seen = await recordResources("producao");
+    const { FluxBootstrap } = await import("../../components/gitops");
+    new FluxBootstrap("signed", { gitops: signed, renderOnly: false, installManifest: INSTALL, maintainerKeys: keys });
+    await settle();
+    const secret = seen.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "signed-maintainer-keys")!;
+    expect(secret.inputs.metadata).toMatchObject({ name: MAINTAINER_KEYS_SECRET, namespace: "flux-system" });
+    const data = secret.inputs.stringData.value ?? secret.inputs.stringData;
+    expect(Object.keys(data).sort()).toEqual(["mantenedor.sshpub", "mantenedora.asc"]);
+    const repo = seen.find((r) => r.type === "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository")!;
+    expect(repo.inputs.spec).toMatchObject({ verify: { mode: "HEAD", secretRef: { name: MAINTAINER_KEYS_SECRET } } });
+    expect(() => new FluxBootstrap("sem", { gitops: signed, renderOnly: false, installManifest: INSTALL })).toThrow(
+      /requireSignedCommits is on but no maintainer key/,
     );
   });
 });

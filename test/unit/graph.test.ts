@@ -24,9 +24,16 @@ const LOCAL_GIT = {
   revision: "0123456789abcdef0123456789abcdef01234567",
 };
 
-async function graphOf(stack: string): Promise<Registered[]> {
+/**
+ * producao verifies signed commits against configs/gitops/maintainers/, empty until the security team
+ * commits the real keys: the graph is drawn with the test maintainers' public keys instead.
+ */
+const TEST_MAINTAINERS = path.join(PROJECT_ROOT, "test/fixtures/maintainers");
+
+async function graphOf(stack: string, change: (raw: Record<string, unknown>) => void = () => {}) {
   vi.resetModules();
   const raw = rawFromStackFile(path.join(PROJECT_ROOT, `Pulumi.${stack}.yaml`));
+  change(raw);
   const config = Object.fromEntries(
     Object.entries(raw).map(([k, v]) => [`cartorio-plataforma:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
   );
@@ -48,7 +55,31 @@ describe("resource graph under mocks", () => {
   let producao: Registered[];
   beforeAll(async () => {
     local = await graphOf("local");
-    producao = await graphOf("producao");
+    producao = await graphOf("producao", (raw) => {
+      (raw.gitops as Record<string, unknown>).maintainerKeys = TEST_MAINTAINERS;
+    });
+  });
+
+  it("producao as committed stops before registering anything: no maintainer key yet, named with the fix", async () => {
+    const err = await graphOf("producao").then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toContain("cartorio-plataforma:gitops.maintainerKeys");
+    expect(err?.message).toContain("configs/gitops/maintainers holds no maintainer key");
+  });
+
+  it("producao's sync verifies every commit against the maintainers' keys, from Secret maintainer-keys", () => {
+    const repo = producao.find((r) => r.type === "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository")!;
+    expect(repo.inputs.spec.verify).toEqual({ mode: "HEAD", secretRef: { name: "maintainer-keys" } });
+    const keys = producao.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "flux-maintainer-keys")!;
+    // The Kubernetes SDK marks every Secret's data secret (a wrapped value under mocks), public keys included.
+    const data = keys.inputs.stringData.value ?? keys.inputs.stringData;
+    expect(Object.keys(data).sort()).toEqual(["mantenedor.sshpub", "mantenedora.asc"]);
+    // The local stack syncs the developer's own pushes: nothing verified, no keys Secret.
+    const localRepo = local.find((r) => r.type === "kubernetes:source.toolkit.fluxcd.io/v1:GitRepository")!;
+    expect(localRepo.inputs.spec.verify).toBeUndefined();
+    expect(local.some((r) => r.name === "flux-maintainer-keys")).toBe(false);
   });
 
   it("local applies to the embedded cluster: its kubeconfig path (never its contents) and context local", () => {
