@@ -29,10 +29,43 @@ ensure_system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
 }
 
-# npm dependencies, reinstalled when package-lock.json changed since the last install.
+# Node.js 22 (NODE_VERSION in scripts/toolchain/versions.env): a node >= 22 on PATH is used as it
+# is; otherwise the pinned release is taken from the npm registry (package node-linux-<arch>, checked
+# against its pinned integrity) into the toolchain cache and put first on PATH, with its headers for
+# node-gyp (npm_config_nodedir), so native modules build offline against the node that loads them.
+ensure_node() {
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  ((major >= 22)) && return 0
+  local version arch dir integrity want tmp
+  version=$(sed -n 's/^NODE_VERSION=//p' scripts/toolchain/versions.env)
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    *) die "Node.js >= 22 is needed and only x86_64 is pinned here; install Node.js $version yourself" ;;
+  esac
+  dir="${CARTORIO_TOOLCHAIN_CACHE:-$HOME/.cache/cartorio-toolchain}/node-$version-linux-$arch"
+  if [[ ! -x "$dir/bin/node" ]]; then
+    [[ "${CARTORIO_NO_INSTALL:-}" == 1 ]] && die "Node.js >= 22 is needed (found $(node --version 2>/dev/null || echo none))"
+    command -v npm >/dev/null || die "Node.js >= 22 is needed and npm is not installed to fetch it"
+    log "installing Node.js $version from the npm registry (node-linux-$arch) ..."
+    want=$(sed -n "s/^NODE_INTEGRITY_X64=//p" scripts/toolchain/versions.env)
+    tmp=$(mktemp -d)
+    integrity=$(cd "$tmp" && npm pack --json --silent "node-linux-$arch@$version" | node -e \
+      'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].integrity))')
+    [[ "$integrity" == "$want" ]] || die "node-linux-$arch@$version has integrity $integrity; expected $want"
+    mkdir -p "$dir.tmp"
+    tar -xzf "$tmp"/node-linux-"$arch"-"$version".tgz -C "$dir.tmp" --strip-components=1
+    rm -rf "$tmp" "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  export PATH="$dir/bin:$PATH"
+  export npm_config_nodedir="$dir"
+}
+
+# npm dependencies, reinstalled when package-lock.json or the node version changed since the last install
+# (pkcs11js is built for one node ABI).
 ensure_node_modules() {
   local stamp=node_modules/.cartorio-lock.sha256 want
-  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  want="$(sha256sum package-lock.json | cut -d' ' -f1) node $(node --version)"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -f node_modules/pkcs11js/build/Release/pkcs11.node ]]; then
     return 0
   fi
@@ -62,3 +95,10 @@ if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then export PATH
 # Offline engine settings wherever the engine runs.
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# The toolchain's own language host and plugins, never one found on PATH: the CLI then takes the
+# host next to itself and plugins from $PULUMI_HOME/plugins, so scripts, tests and README commands
+# all run what scripts/toolchain/ built (an official host on PATH would otherwise win).
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+
+# Every script runs on Node.js 22 (installed on first use when the machine's node is older).
+ensure_node

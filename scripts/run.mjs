@@ -19,7 +19,7 @@ await build({
   entryPoints: [path.join(root, "scripts", `${name}.ts`)],
   bundle: true,
   platform: "node",
-  target: "node20",
+  target: "node22",
   // Native or dynamically loaded packages stay in node_modules.
   packages: "external",
   outfile,

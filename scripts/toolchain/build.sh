@@ -36,7 +36,8 @@ command -v go >/dev/null || { say "go is not installed; install Go 1.25 or newer
 
 # Each piece is cached under its own key (its pinned versions and wrapper
 # sources, relative paths only: the key must not depend on where the repository
-# is cloned), so a change to one piece rebuilds only that piece.
+# is cloned; Go tests are not part of what is built), so a change to one piece
+# rebuilds only that piece.
 piece_key() { # name vars... -- dirs...
   local name=$1 v
   shift
@@ -46,7 +47,7 @@ piece_key() { # name vars... -- dirs...
     while [[ $# -gt 0 && $1 != -- ]]; do v=$1; echo "$v=${!v}"; shift; done
     [[ ${1:-} == -- ]] && shift
     if (($#)); then
-      (cd "$here" && find "$@" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 |
+      (cd "$here" && find "$@" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) ! -name '*_test.go' -print0 |
         sort -z | xargs -0 sha256sum)
     fi
   } | sha256sum | cut -c1-16

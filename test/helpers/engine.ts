@@ -92,6 +92,7 @@ export async function engineProject(opts: EngineProjectOptions = {}): Promise<En
     PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
     PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     CARTORIO_HSM_PIN: USER_PIN,
     ...hsm.env,

@@ -150,7 +150,7 @@ describe("the Rego rules", () => {
 
   it("npm run policy:check, the PR's command, passes on the repository and fails on a seeded violation", () => {
     const script = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts["policy:check"];
-    expect(script).toBe("node scripts/run.mjs policy-check");
+    expect(script).toBe("bash scripts/with-node.sh node scripts/run.mjs policy-check");
     const copy = tempDir("policy-check");
     for (const d of ["manifests", "clusters", "infrastructure", "configs", "policies"])
       fs.cpSync(path.join(PROJECT_ROOT, d), path.join(copy, d), { recursive: true });
