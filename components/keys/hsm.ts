@@ -66,6 +66,8 @@ export interface KeyRecord {
   alwaysSensitive: boolean;
   neverExtractable: boolean;
   local: boolean;
+  /** The key's size as read from the token: the curve (P-256, P-384) or the RSA modulus length in bits. */
+  size: string;
   /** SHA-256 over the public key's CKA_EC_PARAMS||CKA_EC_POINT or CKA_MODULUS||CKA_PUBLIC_EXPONENT. */
   fingerprint: string;
   /** True when this call generated the pair; false when it already existed. */
@@ -125,6 +127,19 @@ function boolAttr(s: Session, handle: Buffer, type: number): boolean {
   return a.value.length > 0 && a.value[0] === 1;
 }
 
+/** The curve a DER CKA_EC_PARAMS names, or its hex when it is none of ours. */
+function curveOf(params: Buffer): string {
+  const hex = params.toString("hex");
+  return Object.entries(CURVE_OIDS).find(([, oid]) => oid === hex)?.[0] ?? `curve ${hex}`;
+}
+
+/** RSA modulus length in bits (leading zero bytes are not part of it). */
+function modulusBits(modulus: Buffer): number {
+  let i = 0;
+  while (i < modulus.length - 1 && modulus[i] === 0) i++;
+  return (modulus.length - i) * 8 - Math.clz32(modulus[i]) + 24;
+}
+
 function describeKey(
   s: Session,
   key: Pick<KeySpec, "id" | "version" | "algorithm">,
@@ -141,6 +156,7 @@ function describeKey(
   const hash = createHash("sha256");
   for (const v of values) hash.update(v.value);
   return {
+    size: key.algorithm === "EC" ? curveOf(values[0].value) : `${modulusBits(values[0].value)} bits`,
     label: keyLabel(key),
     objectId: keyObjectId(key).toString("hex"),
     slotId: s.slot.slotId,
@@ -175,9 +191,61 @@ export function ensureKeys(modulePath: string, token: TokenRef, keys: KeySpec[],
   return withUserSession(modulePath, token, pin, (s) => keys.map((k) => ensureInSession(s, token, k)));
 }
 
+type KeyShape = Pick<KeySpec, "id" | "version" | "algorithm" | "curve" | "size">;
+
+/**
+ * What an existing pair must be for this program to adopt it as the inventory's key: the declared
+ * type and size, a private key that is sensitive and never was extractable, and sign-only. An object
+ * planted under the expected label and id fails here, naming each attribute; nothing is changed.
+ */
+function attributeProblems(s: Session, key: KeyShape, priv: Buffer, pub: Buffer): string[] {
+  const { m, p, session } = s;
+  const out: string[] = [];
+  const ulong = (b: Buffer) => (b.length >= 4 ? b.readUInt32LE(0) : -1);
+  const [keyType] = p.C_GetAttributeValue(session, priv, [{ type: m.CKA_KEY_TYPE }]);
+  const wantType = key.algorithm === "EC" ? m.CKK_EC : m.CKK_RSA;
+  if (ulong(keyType.value) !== wantType)
+    out.push(`CKA_KEY_TYPE is ${ulong(keyType.value)} (expected ${key.algorithm === "EC" ? "CKK_EC" : "CKK_RSA"})`);
+  else if (key.algorithm === "EC") {
+    const [params] = p.C_GetAttributeValue(session, pub, [{ type: m.CKA_EC_PARAMS }]);
+    if (curveOf(params.value) !== key.curve) out.push(`the curve is ${curveOf(params.value)} (expected ${key.curve})`);
+  } else {
+    const [modulus] = p.C_GetAttributeValue(session, pub, [{ type: m.CKA_MODULUS }]);
+    const bits = modulusBits(modulus.value);
+    if (bits !== key.size) out.push(`the modulus is ${bits} bits (expected ${key.size})`);
+  }
+  const expect: [string, number, boolean, string][] = [
+    ["CKA_SENSITIVE", m.CKA_SENSITIVE, true, "the private key must be sensitive"],
+    ["CKA_EXTRACTABLE", m.CKA_EXTRACTABLE, false, "the private key must never leave the HSM"],
+    ["CKA_ALWAYS_SENSITIVE", m.CKA_ALWAYS_SENSITIVE, true, "it must have been sensitive since it was made"],
+    ["CKA_NEVER_EXTRACTABLE", m.CKA_NEVER_EXTRACTABLE, true, "it must never have been extractable"],
+    ["CKA_SIGN", m.CKA_SIGN, true, "it is a signing key"],
+    ["CKA_DECRYPT", m.CKA_DECRYPT, false, "a signing key must not decrypt"],
+    ["CKA_UNWRAP", m.CKA_UNWRAP, false, "a signing key must not unwrap"],
+    ["CKA_DERIVE", m.CKA_DERIVE, false, "a signing key must not derive"],
+  ];
+  for (const [name, type, want, why] of expect) {
+    const got = boolAttr(s, priv, type);
+    if (got !== want) out.push(`${name} is ${got} (expected ${want}: ${why})`);
+  }
+  return out;
+}
+
+function refuseAdoption(token: TokenRef, serial: string, key: KeyShape, problems: string[]): Error {
+  return new Error(
+    `token '${token.label}' (serial ${serial}): key ${keyLabel(key)} is not what the inventory declares, so it ` +
+      `is not adopted and nothing on the token was changed: ${problems.join("; ")}. Find out who made this ` +
+      "object; to go on, declare a new version of the key in the inventory (key material is never deleted here)",
+  );
+}
+
 function ensureInSession(s: Session, token: TokenRef, key: KeySpec): KeyRecord {
   const found = lookupPair(s, key);
-  if (found.priv && found.pub) return describeKey(s, key, found.priv, found.pub, false);
+  if (found.priv && found.pub) {
+    const problems = attributeProblems(s, key, found.priv, found.pub);
+    if (problems.length > 0) throw refuseAdoption(token, s.slot.token!.serial, key, problems);
+    return describeKey(s, key, found.priv, found.pub, false);
+  }
   if (found.priv || found.pub) {
     throw new Error(
       `key ${keyLabel(key)} is half present on token '${token.label}' (only the ${found.priv ? "private" : "public"} key); resolve it by hand`,
@@ -191,10 +259,14 @@ function ensureInSession(s: Session, token: TokenRef, key: KeySpec): KeyRecord {
     { type: m.CKA_LABEL, value: label },
     { type: m.CKA_ID, value: id },
   ];
+  // Sign-only: the pair signs and verifies, nothing else (no decryption, key wrapping or derivation).
   const pubTemplate: Pkcs11.Template = [
     { type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY },
     ...common,
     { type: m.CKA_VERIFY, value: true },
+    { type: m.CKA_ENCRYPT, value: false },
+    { type: m.CKA_WRAP, value: false },
+    { type: m.CKA_DERIVE, value: false },
   ];
   const privTemplate: Pkcs11.Template = [
     { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
@@ -203,6 +275,9 @@ function ensureInSession(s: Session, token: TokenRef, key: KeySpec): KeyRecord {
     { type: m.CKA_SENSITIVE, value: true },
     { type: m.CKA_EXTRACTABLE, value: false },
     { type: m.CKA_SIGN, value: true },
+    { type: m.CKA_DECRYPT, value: false },
+    { type: m.CKA_UNWRAP, value: false },
+    { type: m.CKA_DERIVE, value: false },
   ];
   let mechanism: number;
   if (key.algorithm === "EC") {
@@ -219,12 +294,36 @@ function ensureInSession(s: Session, token: TokenRef, key: KeySpec): KeyRecord {
   return describeKey(s, key, pair.privateKey, pair.publicKey, true);
 }
 
-/** Reads a key version without creating it; undefined when absent. */
+/** Reads a key version without creating it; undefined when absent (or half present). */
 export function readKey(modulePath: string, token: TokenRef, key: KeySpec, pin: string): KeyRecord | undefined {
+  return inspectKey(modulePath, token, key, pin).record;
+}
+
+/**
+ * Reads a key version and judges it as adoption would, changing nothing: the record when the pair
+ * exists, and what is wrong with it (empty when it may be adopted, or when it does not exist yet).
+ */
+export function inspectKey(
+  modulePath: string,
+  token: TokenRef,
+  key: KeyShape,
+  pin: string,
+): { record?: KeyRecord; problems: string[]; serial: string } {
   return withUserSession(modulePath, token, pin, (s) => {
     const found = lookupPair(s, key);
-    return found.priv && found.pub ? describeKey(s, key, found.priv, found.pub, false) : undefined;
+    const serial = s.slot.token!.serial;
+    if (!found.priv || !found.pub) return { problems: [], serial };
+    return {
+      record: describeKey(s, key, found.priv, found.pub, false),
+      problems: attributeProblems(s, key, found.priv, found.pub),
+      serial,
+    };
   });
+}
+
+/** The error adoption raises for `problems` (inspectKey's). */
+export function adoptionError(token: TokenRef, serial: string, key: KeyShape, problems: string[]): Error {
+  return refuseAdoption(token, serial, key, problems);
 }
 
 /** Labels of the private keys on a token (for kms:sync and tests). */

@@ -39,10 +39,27 @@ export interface SlotSnapshot {
   mechanisms: string[];
 }
 
+/**
+ * PKCS#11 calls made through withModule in this process, by function name (C_Login, C_GenerateKeyPair…):
+ * what the tests count to prove "one login per token" and that nothing is ever destroyed.
+ */
+export const pkcs11Calls: Record<string, number> = {};
+
 /** Runs `fn` with an initialised module and always finalises it. */
 export function withModule<T>(modulePath: string, fn: (p: Pkcs11.PKCS11, m: Pkcs11Module) => T): T {
   const m = lib();
-  const p = new m.PKCS11();
+  const raw = new m.PKCS11();
+  // Every call goes through this tally; the native object itself is what runs it.
+  const p = new Proxy(raw, {
+    get(target, key) {
+      const value = Reflect.get(target, key);
+      if (typeof value !== "function" || typeof key !== "string") return value;
+      return (...args: unknown[]) => {
+        pkcs11Calls[key] = (pkcs11Calls[key] ?? 0) + 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
   try {
     p.load(modulePath);
   } catch (e) {

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { canonical } from "../platform/canonical";
 import type { KeySpec } from "./inventory";
-import { ensureKey, KeyRecord, pinFromEnv, readKey, TokenRef, validateTokens } from "./hsm";
+import { adoptionError, ensureKey, inspectKey, KeyRecord, pinFromEnv, TokenRef, validateTokens } from "./hsm";
 import { failureText, TokenRequirement } from "./slots";
 
 export interface SlotValidationInputs {
@@ -112,6 +112,24 @@ function requirePin(pinEnv: string): string {
 }
 
 export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
+  // On preview too: an object already under the key's label and id that this program would not have
+  // made (extractable, not sensitive, another type or size, able to decrypt) stops the run, naming the
+  // attribute, before anything changes. Only with the PIN: a preview without it cannot see private keys
+  // (create, which always has the PIN, judges the same way).
+  async check(_olds: HsmKeyInputs, news: HsmKeyInputs) {
+    const pin = pinFromEnv(news.pinEnv);
+    if (pin === undefined) return { inputs: news };
+    try {
+      const { problems, serial } = inspectKey(news.modulePath, news.token, news.key as KeySpec, pin);
+      if (problems.length === 0) return { inputs: news };
+      return {
+        inputs: news,
+        failures: [{ property: "key", reason: adoptionError(news.token, serial, news.key, problems).message }],
+      };
+    } catch (e) {
+      return { inputs: news, failures: [{ property: "key", reason: (e as Error).message }] };
+    }
+  },
   async diff(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {
     const replaces: string[] = [];
     if (canonical(olds.key) !== canonical(news.key)) replaces.push("key");
@@ -134,9 +152,18 @@ export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
   async update(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {
     return { outs: { ...news, record: olds.record } };
   },
+  // pulumi refresh: a key that disappeared is reported gone (blank id), a replaced one shows its new
+  // fingerprint, and one that is no longer what the inventory declares fails the refresh, naming why.
   async read(id: string, props: HsmKeyState) {
-    const record = readKey(props.modulePath, props.token, props.key as KeySpec, requirePin(props.pinEnv));
-    return { id, props: record ? { ...props, record } : props };
+    const { record, problems, serial } = inspectKey(
+      props.modulePath,
+      props.token,
+      props.key as KeySpec,
+      requirePin(props.pinEnv),
+    );
+    if (!record) return { id: "", props: {} };
+    if (problems.length > 0) throw adoptionError(props.token, serial, props.key, problems);
+    return { id, props: { ...props, record } };
   },
   // Never destroys key material: the pair stays on the token, and the inventory marks it retired.
   async delete() {

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listKeyLabels } from "../../components/keys/hsm";
+import { inspectKey, listKeyLabels } from "../../components/keys/hsm";
 import { engineProject, EngineProject, stateText, USER_PIN } from "../helpers/engine";
 import { spawnSync } from "node:child_process";
 import * as http from "node:http";
@@ -173,6 +173,37 @@ describe("preview stops before anything changes", () => {
         (e: Error) => e,
       );
       expect(String(err)).toMatch(/no token labelled 'cartorio-ausente'/);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
+    "an extractable key planted under an inventory key's label fails preview, naming it; the key is untouched",
+    async () => {
+      // An inventory of its own, so the planted key troubles no other test of the shared token.
+      const inventory = fs
+        .readFileSync(path.join(project.dir, "configs/kms/local.yaml"), "utf8")
+        .replace("id: atos-notariais", "id: plantada");
+      fs.writeFileSync(path.join(project.dir, "configs/kms/plantada.yaml"), inventory);
+      project.hsm.plantKeyPair("cartorio-local", USER_PIN, "plantada-v1", {
+        algorithm: "EC",
+        curve: "P-384",
+        extractable: true,
+      });
+      const token = { label: "cartorio-local" };
+      const spec = { id: "plantada", version: 1, algorithm: "EC" as const, curve: "P-384" as const };
+      const before = inspectKey(SOFTHSM_MODULE, token, spec, USER_PIN).record!.fingerprint;
+      const stack = await project.stack("plantada", (cfg) => {
+        cfg["cartorio-plataforma:kms"] = { inventory: "configs/kms/plantada.yaml" };
+      });
+      const err = await stack.preview({}).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(String(err)).toMatch(/key plantada-v1 is not what the inventory declares/);
+      expect(String(err)).toMatch(/CKA_EXTRACTABLE is true/);
+      expect(inspectKey(SOFTHSM_MODULE, token, spec, USER_PIN).record!.fingerprint).toBe(before);
+      expect(fs.existsSync(path.join(project.dir, "rendered/plantada"))).toBe(false);
     },
     ENGINE_TIMEOUT,
   );

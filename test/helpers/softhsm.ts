@@ -20,9 +20,25 @@ export interface SoftHsm {
   setPinFlags(serial: string, flags: { locked?: boolean; finalTry?: boolean }): void;
   /** Makes this folder the one pkcs11js (in this process) reads. */
   activate(): void;
+  /**
+   * Plants a key pair on a token the way someone else might have (straight through PKCS#11, not
+   * through this program), under `label` as label and id; returns nothing this program produced.
+   */
+  plantKeyPair(token: string, pin: string, label: string, opts: PlantOptions): void;
   showSlots(): string;
 }
 
+export interface PlantOptions {
+  algorithm: "EC" | "RSA";
+  /** EC curve (P-256 or P-384) or RSA modulus bits. */
+  curve?: "P-256" | "P-384";
+  bits?: number;
+  extractable?: boolean;
+  sensitive?: boolean;
+  decrypt?: boolean;
+}
+
+const CURVES = { "P-256": "06082a8648ce3d030107", "P-384": "06052b81040022" };
 const CKF_USER_PIN_FINAL_TRY = 0x20000;
 const CKF_USER_PIN_LOCKED = 0x40000;
 // SoftHSM's vendor attribute holding the token flags (CKA_VENDOR_DEFINED + 0x534B).
@@ -100,6 +116,55 @@ export function makeSoftHsm(): SoftHsm {
     },
     activate() {
       process.env.SOFTHSM2_CONF = conf;
+    },
+    plantKeyPair(token, pin, label, o) {
+      hsm.activate();
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const m = require("pkcs11js");
+      const p = new m.PKCS11();
+      p.load(SOFTHSM_MODULE);
+      p.C_Initialize();
+      try {
+        const slot = p
+          .C_GetSlotList(true)
+          .find(
+            (x: Buffer) =>
+              p.C_GetTokenInfo(x).label.trim() === token && p.C_GetTokenInfo(x).flags & m.CKF_TOKEN_INITIALIZED,
+          );
+        const session = p.C_OpenSession(slot, m.CKF_SERIAL_SESSION | m.CKF_RW_SESSION);
+        p.C_Login(session, m.CKU_USER, pin);
+        const common = [
+          { type: m.CKA_TOKEN, value: true },
+          { type: m.CKA_LABEL, value: label },
+          { type: m.CKA_ID, value: Buffer.from(label) },
+        ];
+        const pub = [{ type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY }, ...common, { type: m.CKA_VERIFY, value: true }];
+        const priv = [
+          { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
+          ...common,
+          { type: m.CKA_PRIVATE, value: true },
+          { type: m.CKA_SIGN, value: true },
+          { type: m.CKA_SENSITIVE, value: o.sensitive ?? true },
+          { type: m.CKA_EXTRACTABLE, value: o.extractable ?? false },
+          { type: m.CKA_DECRYPT, value: o.decrypt ?? false },
+          { type: m.CKA_UNWRAP, value: false },
+          { type: m.CKA_DERIVE, value: false },
+        ];
+        if (o.algorithm === "EC")
+          pub.push({ type: m.CKA_EC_PARAMS, value: Buffer.from(CURVES[o.curve ?? "P-256"], "hex") });
+        else
+          pub.push(
+            { type: m.CKA_MODULUS_BITS, value: o.bits ?? 3072 },
+            { type: m.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+          );
+        const mechanism = o.algorithm === "EC" ? m.CKM_EC_KEY_PAIR_GEN : m.CKM_RSA_PKCS_KEY_PAIR_GEN;
+        p.C_GenerateKeyPair(session, { mechanism }, pub, priv);
+        p.C_Logout(session);
+        p.C_CloseSession(session);
+      } finally {
+        p.C_Finalize();
+        p.close();
+      }
     },
     showSlots() {
       return util("--show-slots");

@@ -3,7 +3,8 @@
  * its own token folder.
  */
 import { describe, expect, it } from "vitest";
-import { ensureKey, listKeyLabels, readKey, validateTokens } from "../../components/keys/hsm";
+import { ensureKey, inspectKey, listKeyLabels, readKey, validateTokens } from "../../components/keys/hsm";
+import { pkcs11Calls } from "../../components/keys/pkcs11";
 import type { KeySpec } from "../../components/keys/inventory";
 import { hsmKeyProvider } from "../../components/keys/providers";
 import { makeSoftHsm } from "../helpers/softhsm";
@@ -86,12 +87,22 @@ describe("HSM slot validation (SoftHSM2)", () => {
   it("tries a wrong PIN once and never again", () => {
     const hsm = fresh();
     hsm.initToken("assinatura");
+    const logins = () => pkcs11Calls.C_Login ?? 0;
+    const before = logins();
     const [v] = validateTokens(SOFTHSM_MODULE, [{ name: "a", label: "assinatura", mechanisms: SIGNING }], "wrong-pin");
     expect(v.ok).toBe(false);
     expect(checkOf(v, "user login").detail).toContain("CKR_PIN_INCORRECT");
-    // SoftHSM2 raises CKF_USER_PIN_COUNT_LOW after each failure: exactly one try shows as one failed login.
-    const after = hsm.showSlots();
-    expect(after).toMatch(/User PIN init\.:\s+yes/);
+    // Counted through the PKCS#11 layer: one C_Login, no retry.
+    expect(logins() - before).toBe(1);
+    // And the token saw one failure: its PIN is neither locked nor on its final try.
+    expect(hsm.showSlots()).toMatch(/User PIN init\.:\s+yes/);
+    const [again] = validateTokens(
+      SOFTHSM_MODULE,
+      [{ name: "a", label: "assinatura", mechanisms: SIGNING }],
+      "user-1234",
+    );
+    expect(again.ok).toBe(true);
+    expect(logins() - before).toBe(2);
   });
 
   it("does not log in to a locked token, nor to one on its final try", () => {
@@ -175,16 +186,113 @@ describe("HSM keys (SoftHSM2)", () => {
     expect(again.fingerprint).toBe(created.fingerprint);
   });
 
-  it("creates RSA keys of the configured size", () => {
+  it("creates RSA keys of the configured size (the sizes the catalogue allows), read back from the modulus", () => {
     const hsm = fresh();
     hsm.initToken("assinatura");
     const rsa = ensureKey(
       SOFTHSM_MODULE,
       { label: "assinatura" },
-      { ...ecKey, id: "selo-digital", algorithm: "RSA", curve: undefined, size: 2048 },
+      { ...ecKey, id: "selo-digital", algorithm: "RSA", curve: undefined, size: 3072 },
       "user-1234",
     );
-    expect(rsa).toMatchObject({ label: "selo-digital-v1", algorithm: "RSA", neverExtractable: true });
+    expect(rsa).toMatchObject({
+      label: "selo-digital-v1",
+      algorithm: "RSA",
+      neverExtractable: true,
+      size: "3072 bits",
+    });
+    const ec = ensureKey(SOFTHSM_MODULE, { label: "assinatura" }, ecKey, "user-1234");
+    expect(ec.size).toBe("P-384");
+  });
+
+  it("keys are sign-only: a pair it made passes its own adoption checks (no decrypt, unwrap or derive)", () => {
+    const hsm = fresh();
+    hsm.initToken("assinatura");
+    ensureKey(SOFTHSM_MODULE, { label: "assinatura" }, ecKey, "user-1234");
+    const seen = inspectKey(SOFTHSM_MODULE, { label: "assinatura" }, ecKey, "user-1234");
+    expect(seen.record?.label).toBe("atos-notariais-v1");
+    expect(seen.problems).toEqual([]);
+  });
+
+  it("refuses to adopt a planted key, naming each attribute and the label, and leaves it untouched", () => {
+    const hsm = fresh();
+    hsm.initToken("assinatura");
+    hsm.plantKeyPair("assinatura", "user-1234", "atos-notariais-v1", {
+      algorithm: "EC",
+      curve: "P-256",
+      extractable: true,
+      decrypt: true,
+    });
+    const before = readKey(SOFTHSM_MODULE, { label: "assinatura" }, ecKey, "user-1234")!;
+    const made = pkcs11Calls.C_GenerateKeyPair ?? 0;
+    let message = "";
+    try {
+      ensureKey(SOFTHSM_MODULE, { label: "assinatura" }, ecKey, "user-1234");
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain("key atos-notariais-v1 is not what the inventory declares");
+    expect(message).toContain("CKA_EXTRACTABLE is true (expected false");
+    expect(message).toContain("CKA_NEVER_EXTRACTABLE is false");
+    expect(message).toContain("CKA_DECRYPT is true (expected false");
+    expect(message).toContain("the curve is P-256 (expected P-384)");
+    // Untouched: no key made, none destroyed, the same object under the label.
+    expect(pkcs11Calls.C_GenerateKeyPair ?? 0).toBe(made);
+    expect(pkcs11Calls.C_DestroyObject ?? 0).toBe(0);
+    expect(readKey(SOFTHSM_MODULE, { label: "assinatura" }, ecKey, "user-1234")!.fingerprint).toBe(before.fingerprint);
+  });
+
+  it("refresh (read) reports a key that disappeared as gone and a replaced one by its new fingerprint", async () => {
+    const hsm = fresh();
+    hsm.initToken("assinatura");
+    process.env.TEST_HSM_PIN = "user-1234";
+    const inputs = {
+      modulePath: SOFTHSM_MODULE,
+      pinEnv: "TEST_HSM_PIN",
+      token: { label: "assinatura" },
+      key: { id: "atos-notariais", version: 1, algorithm: "EC", curve: "P-384", purpose: "notarial-signing" },
+    };
+    const made = await hsmKeyProvider.create!(inputs);
+    const same = await hsmKeyProvider.read!(made.id, made.outs);
+    expect(same.id).toBe(made.id);
+    expect(same.props.record.fingerprint).toBe(made.outs.record.fingerprint);
+    // Someone else deletes the pair (this program never does): refresh reports it gone.
+    destroyByLabel(hsm, "atos-notariais-v1");
+    const gone = await hsmKeyProvider.read!(made.id, made.outs);
+    expect(gone.id).toBe("");
+    // ...and puts another one, made as this program would, in its place: a new fingerprint.
+    hsm.plantKeyPair("assinatura", "user-1234", "atos-notariais-v1", { algorithm: "EC", curve: "P-384" });
+    const replaced = await hsmKeyProvider.read!(made.id, made.outs);
+    expect(replaced.id).toBe(made.id);
+    expect(replaced.props.record.fingerprint).not.toBe(made.outs.record.fingerprint);
+    // An extractable replacement fails the refresh, naming why.
+    destroyByLabel(hsm, "atos-notariais-v1");
+    hsm.plantKeyPair("assinatura", "user-1234", "atos-notariais-v1", {
+      algorithm: "EC",
+      curve: "P-384",
+      extractable: true,
+    });
+    await expect(hsmKeyProvider.read!(made.id, made.outs)).rejects.toThrow(/CKA_EXTRACTABLE is true/);
+  });
+
+  it("check (on preview) fails on a planted key when the PIN is there, and says nothing without it", async () => {
+    const hsm = fresh();
+    hsm.initToken("assinatura");
+    hsm.plantKeyPair("assinatura", "user-1234", "selo-digital-v1", { algorithm: "RSA", bits: 3072, sensitive: false });
+    const news = {
+      modulePath: SOFTHSM_MODULE,
+      pinEnv: "TEST_CHECK_PIN",
+      token: { label: "assinatura" },
+      key: { id: "selo-digital", version: 1, algorithm: "RSA", size: 3072, purpose: "digital-seal" },
+    };
+    process.env.TEST_CHECK_PIN = "user-1234";
+    const withPin = await hsmKeyProvider.check!({}, news);
+    expect(withPin.failures?.[0].reason).toMatch(
+      /selo-digital-v1 is not what the inventory declares.*CKA_SENSITIVE is false/,
+    );
+    delete process.env.TEST_CHECK_PIN;
+    const without = await hsmKeyProvider.check!({}, news);
+    expect(without.failures ?? []).toEqual([]);
   });
 
   it("rotates to a new version and keeps the previous one", async () => {
@@ -225,7 +333,9 @@ describe("HSM keys (SoftHSM2)", () => {
       key: { id: "api-tls", version: 3, algorithm: "EC", curve: "P-256", purpose: "tls" },
     };
     const made = await hsmKeyProvider.create!(inputs);
+    const destroyed = pkcs11Calls.C_DestroyObject ?? 0;
     await hsmKeyProvider.delete!(made.id, made.outs);
+    expect(pkcs11Calls.C_DestroyObject ?? 0).toBe(destroyed);
     const still = readKey(
       SOFTHSM_MODULE,
       { label: "assinatura" },
@@ -249,3 +359,27 @@ describe("HSM keys (SoftHSM2)", () => {
     ).rejects.toThrow(/TEST_NO_PIN/);
   });
 });
+
+/** Destroys a pair straight through PKCS#11, as someone else might (this program has no such function). */
+function destroyByLabel(hsm: ReturnType<typeof makeSoftHsm>, label: string) {
+  hsm.activate();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const m = require("pkcs11js");
+  const p = new m.PKCS11();
+  p.load(SOFTHSM_MODULE);
+  p.C_Initialize();
+  try {
+    const slot = p.C_GetSlotList(true).find((x: Buffer) => p.C_GetTokenInfo(x).label.trim() === "assinatura");
+    const session = p.C_OpenSession(slot, m.CKF_SERIAL_SESSION | m.CKF_RW_SESSION);
+    p.C_Login(session, m.CKU_USER, "user-1234");
+    p.C_FindObjectsInit(session, [{ type: m.CKA_LABEL, value: label }]);
+    const found = p.C_FindObjects(session, 10);
+    p.C_FindObjectsFinal(session);
+    for (const h of found) p.C_DestroyObject(session, h);
+    p.C_Logout(session);
+    p.C_CloseSession(session);
+  } finally {
+    p.C_Finalize();
+    p.close();
+  }
+}
