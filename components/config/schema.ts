@@ -377,6 +377,11 @@ export const loadtestSchema = z
         p99Ms: z.number().positive().default(1500),
         errorRate: z.number().min(0).max(1).default(0.01),
         minSamples: z.number().int().positive().default(100),
+        /**
+         * The latency and error thresholds stop the run once crossed (abortOnFail), judged from this many
+         * seconds after the start (delayAbortEval), so a failing service is not kept under peak load.
+         */
+        abortDelaySeconds: z.number().int().min(1).max(600).default(10),
       })
       .strict()
       .default({}),

@@ -43,8 +43,13 @@ async function run(inputs: LoadTestInputs): Promise<LoadTestOutputs> {
   const { result, exitCode } = await runK6(inputs.spec);
   if (!result.passed && inputs.mode === "gate") {
     const failed = result.thresholds.filter((t) => !t.ok).map((t) => `${t.metric}: ${t.expression}`);
+    const why = result.abortedEarly
+      ? `aborted early after ${result.abortedEarly.afterSeconds} s, when ${result.abortedEarly.thresholds.join("; ")} tripped`
+      : result.failure
+        ? `failed: ${result.failure}`
+        : `failed its thresholds: ${failed.join("; ")}`;
     throw new Error(
-      `the load test failed its thresholds (k6 exit ${exitCode}), so the update stops (loadtest.mode gate): ${failed.join("; ")}; ` +
+      `the load test ${why} (k6 exit ${exitCode}), so the update stops (loadtest.mode gate); ` +
         `p95 ${result.p95Ms ?? "-"} ms, p99 ${result.p99Ms ?? "-"} ms, error rate ${result.errorRate ?? "-"}, dropped iterations ${result.droppedIterations}`,
     );
   }

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { classifyExit, LoadTestResult, parseSummary } from "./summary";
+import { abortedEarly, classifyExit, LoadTestResult, parseSummary } from "./summary";
 
 export interface LoadProfile {
   baselineRps: number;
@@ -26,6 +26,8 @@ export interface LoadThresholds {
   p99Ms: number;
   errorRate: number;
   minSamples: number;
+  /** delayAbortEval of the latency and error thresholds, in seconds (default 10). */
+  abortDelaySeconds?: number;
 }
 
 export interface RunSpec {
@@ -71,6 +73,7 @@ export function scriptEnv(spec: RunSpec, summaryPath: string): Record<string, st
     P99_MS: String(t.p99Ms),
     ERROR_RATE: String(t.errorRate),
     MIN_SAMPLES: String(t.minSamples),
+    ABORT_DELAY_SECONDS: String(t.abortDelaySeconds ?? 10),
     SUMMARY_PATH: summaryPath,
   };
 }
@@ -179,11 +182,18 @@ export async function runK6(spec: RunSpec): Promise<{ result: LoadTestResult; ex
       `k6 wrote no summary to ${summaryPath}: the script must export handleSummary (testes/performance/producao.js does)`,
     );
   }
-  const result = parseSummary(fs.readFileSync(summaryPath, "utf8"));
+  const parsed = parseSummary(fs.readFileSync(summaryPath, "utf8"));
   fs.rmSync(work, { recursive: true, force: true });
-  if (outcome.kind === "thresholds-failed" && result.passed) {
-    // k6 said 99 but every threshold reads ok: trust the exit code.
-    return { result: { ...result, passed: false }, exitCode: 99 };
-  }
-  return { result, exitCode: code ?? -1 };
+  // A verdict from the exit code wins over thresholds that read ok (110 marks the run failed without one).
+  const result =
+    outcome.kind === "thresholds-failed" || outcome.kind === "marked-failed"
+      ? { ...parsed, passed: false, ...(outcome.kind === "marked-failed" ? { failure: outcome.detail } : {}) }
+      : parsed;
+  const early = abortedEarly(result, plannedSeconds(spec.profile));
+  return { result: early ? { ...result, abortedEarly: early } : result, exitCode: code ?? -1 };
+}
+
+/** The profile's length: ramp up, hold the peak, ramp down (testes/performance/producao.js's stages). */
+export function plannedSeconds(p: LoadProfile): number {
+  return 2 * p.rampSeconds + p.peakDurationSeconds;
 }

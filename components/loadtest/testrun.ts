@@ -47,7 +47,7 @@ export function judgeTestRun(stage: string | undefined, runners: RunnerState[], 
     return { finished: true, passed: true, stage: s, runners, detail: `all ${parallelism} runners passed` };
   const reasons = failed.map((r) => {
     const o = classifyExit(r.exitCode!, null);
-    return `${r.pod}: ${o.kind === "thresholds-failed" ? "thresholds failed (exit 99)" : o.kind === "passed" ? "ok" : o.detail}`;
+    return `${r.pod}: ${o.kind === "passed" ? "ok" : o.detail}`;
   });
   return { finished: true, passed: false, stage: s, runners, detail: reasons.join("; ") };
 }

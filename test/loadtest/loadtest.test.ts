@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config/load";
 import { LoadTestInputs, loadTestProvider, LoadTestOutputs, rerunKey } from "../../components/loadtest/provider";
 import { RunSpec, scriptDigest } from "../../components/loadtest/runner";
-import { parseSummary, SummaryError } from "../../components/loadtest/summary";
+import { classifyExit, parseSummary, SummaryError } from "../../components/loadtest/summary";
 import { capacityPlan } from "../../components/scaling/plan";
 import { PROJECT_ROOT, tempDir } from "../helpers/tools";
 
@@ -35,9 +35,11 @@ const RUNNERS: [string, string][] = [
 let mode: "ok" | "error" | "slow" = "ok";
 let server: http.Server;
 let target: string;
+let served = 0;
 
 beforeAll(async () => {
   server = http.createServer((_req, res) => {
+    served++;
     if (mode === "error") {
       res.statusCode = 500;
       res.end("erro");
@@ -101,7 +103,7 @@ describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
   it("thresholds failed: gate mode stops the update, advisory mode records it", async () => {
     mode = "error";
     await expect(create(inputs(k6Path))).rejects.toThrow(
-      /failed its thresholds \(k6 exit 99\).*http_req_failed: rate<0\.01/,
+      /failed its thresholds: .*http_req_failed: rate<0\.01.* \(k6 exit 99\), so the update stops/,
     );
     const { outs } = await create(inputs(k6Path, {}, { mode: "advisory" }));
     expect(outs.exitCode).toBe(99);
@@ -115,6 +117,54 @@ describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
     await expect(
       create(inputs(k6Path, { thresholds: { p95Ms: 20, p99Ms: 1500, errorRate: 0.01, minSamples: 10 } })),
     ).rejects.toThrow(/p\(95\)<20/);
+    mode = "ok";
+  }, 120_000);
+
+  it("runs the script's scenario shape: the arrival rate ramps, holds and ramps down as its stages say", async () => {
+    mode = "ok";
+    served = 0;
+    // Baseline 20/s to a peak of 40/s over 2 s, 2 s at the peak, back over 2 s: 60 + 80 + 60 = 200 iterations,
+    // each one GET /healthz (the default function's request). A flat peak would be 240.
+    const { outs } = await create(
+      inputs(k6Path, {
+        profile: {
+          baselineRps: 20,
+          peakRps: 40,
+          peakDurationSeconds: 2,
+          rampSeconds: 2,
+          preAllocatedVUs: 10,
+          maxVUs: 50,
+        },
+      }),
+    );
+    expect(outs.result.passed).toBe(true);
+    expect(served).toBeGreaterThanOrEqual(190);
+    expect(served).toBeLessThanOrEqual(210);
+    expect(outs.result.requests).toBe(served);
+  }, 120_000);
+
+  it("a failing p99 aborts the run early (abortOnFail), and the gate says which threshold tripped", async () => {
+    mode = "slow";
+    const t0 = Date.now();
+    const spec = {
+      thresholds: { p95Ms: 500, p99Ms: 20, errorRate: 0.01, minSamples: 10, abortDelaySeconds: 1 },
+      profile: {
+        baselineRps: 20,
+        peakRps: 20,
+        peakDurationSeconds: 60,
+        rampSeconds: 0,
+        preAllocatedVUs: 10,
+        maxVUs: 50,
+      },
+    };
+    await expect(create(inputs(k6Path, spec))).rejects.toThrow(
+      /aborted early after [\d.]+ s, when http_req_duration\{expected_response:true\}: p\(99\)<20 tripped \(k6 exit 99\)/,
+    );
+    // Far less than the 60 s the profile planned.
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const { outs } = await create(inputs(k6Path, spec, { mode: "advisory" }));
+    expect(outs.result.abortedEarly?.thresholds).toEqual(["http_req_duration{expected_response:true}: p(99)<20"]);
+    expect(outs.result.abortedEarly!.afterSeconds).toBeLessThan(15);
     mode = "ok";
   }, 120_000);
 
@@ -141,6 +191,59 @@ describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
     await expect(create(inputs(k6Path, { target: `http://127.0.0.1:${port}` }))).rejects.toThrow(
       /is unreachable .*nothing was measured/,
     );
+  });
+});
+
+describe("k6's exit codes", () => {
+  it("every documented code has a meaning; 110 is a failure the script asked for, not the infrastructure's", () => {
+    const kinds = Object.fromEntries(
+      [0, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110].map((c) => [
+        c,
+        classifyExit(c, null).kind,
+      ]),
+    );
+    expect(kinds).toEqual({
+      0: "passed",
+      97: "infrastructure-error",
+      98: "infrastructure-error",
+      99: "thresholds-failed",
+      100: "script-error",
+      101: "script-error",
+      102: "infrastructure-error",
+      103: "infrastructure-error",
+      104: "script-error",
+      105: "infrastructure-error",
+      106: "infrastructure-error",
+      107: "script-error",
+      108: "script-error",
+      109: "infrastructure-error",
+      110: "marked-failed",
+    });
+    expect(classifyExit(42, null)).toMatchObject({
+      kind: "infrastructure-error",
+      detail: expect.stringMatching(/not one of k6's/),
+    });
+    expect(classifyExit(null, "SIGKILL")).toMatchObject({ detail: "k6 was killed by SIGKILL" });
+  });
+
+  it("exit 110 fails the gate as a verdict, with the script's reason, even when every threshold held", async () => {
+    // A k6 whose script called exec.test.fail(): it writes its summary (thresholds all ok) and exits 110.
+    const fake = path.join(tempDir("k6-110"), "k6");
+    fs.writeFileSync(
+      fake,
+      `#!/usr/bin/env node
+const a = process.argv.slice(2);
+const env = Object.fromEntries(a.flatMap((x, i) => (a[i - 1] === "-e" ? [x.split("=")] : [])));
+require("fs").writeFileSync(env.SUMMARY_PATH, JSON.stringify({ state: { testRunDurationMs: 1000 },
+  metrics: { http_reqs: { values: { count: 50, rate: 50 }, thresholds: { "count>=10": { ok: true } } } } }));
+process.exit(110);
+`,
+      { mode: 0o755 },
+    );
+    await expect(create(inputs(fake))).rejects.toThrow(/marked the run failed with exec\.test\.fail\(\) \(exit 110\)/);
+    const { outs } = await create(inputs(fake, {}, { mode: "advisory" }));
+    expect(outs.result).toMatchObject({ passed: false, failure: expect.stringMatching(/exit 110/) });
+    expect(outs.result.abortedEarly).toBeUndefined();
   });
 });
 
@@ -218,11 +321,14 @@ describe("the corregedoria's script", () => {
       P99_MS: String(t.p99Ms),
       ERROR_RATE: String(t.errorRate),
       MIN_SAMPLES: String(t.minSamples),
+      ABORT_DELAY_SECONDS: String(t.abortDelaySeconds),
     };
     const mod = await import(pathToFileURL(path.join(dir, "script.mjs")).href);
+    // Latency and errors stop the run once crossed, after the configured grace period; the rest judge the end.
+    const guard = (threshold: string) => ({ threshold, abortOnFail: true, delayAbortEval: `${t.abortDelaySeconds}s` });
     expect(mod.options.thresholds).toEqual({
-      "http_req_duration{expected_response:true}": [`p(95)<${t.p95Ms}`, `p(99)<${t.p99Ms}`],
-      http_req_failed: [`rate<${t.errorRate}`],
+      "http_req_duration{expected_response:true}": [guard(`p(95)<${t.p95Ms}`), guard(`p(99)<${t.p99Ms}`)],
+      http_req_failed: [guard(`rate<${t.errorRate}`)],
       checks: ["rate>0.99"],
       dropped_iterations: ["count==0"],
       http_reqs: [`count>=${t.minSamples}`],

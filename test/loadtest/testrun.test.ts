@@ -33,7 +33,7 @@ describe("judging a TestRun", () => {
       ],
       2,
     );
-    expect(v).toMatchObject({ passed: false, detail: "r2: thresholds failed (exit 99)" });
+    expect(v).toMatchObject({ passed: false, detail: "r2: thresholds were crossed (exit 99)" });
   });
   it("tells a script error in a runner apart", () => {
     expect(judgeTestRun("finished", [{ pod: "r1", exitCode: 107 }], 1).detail).toBe(
@@ -133,6 +133,6 @@ describe("reading a TestRun from the Kubernetes API", () => {
         read: READ,
         mode: "gate",
       }),
-    ).rejects.toThrow(/did not pass \(loadtest.mode gate\): carga-2: thresholds failed \(exit 99\)/);
+    ).rejects.toThrow(/did not pass \(loadtest.mode gate\): carga-2: thresholds were crossed \(exit 99\)/);
   });
 });

@@ -15,6 +15,10 @@ const baseline = num("BASELINE_RPS", 40);
 const peak = num("PEAK_RPS", 200);
 const ramp = `${num("RAMP_SECONDS", 60)}s`;
 const hold = `${num("PEAK_DURATION_SECONDS", 600)}s`;
+// On production, a service that misses its SLO is not kept under peak load for the rest of the
+// profile: the latency and error thresholds stop the run once they are crossed, after a short
+// grace period for warm-up (k6's abortOnFail with delayAbortEval).
+const guard = (threshold) => ({ threshold, abortOnFail: true, delayAbortEval: `${num("ABORT_DELAY_SECONDS", 10)}s` });
 
 export const options = {
   discardResponseBodies: true,
@@ -34,8 +38,11 @@ export const options = {
     },
   },
   thresholds: {
-    "http_req_duration{expected_response:true}": [`p(95)<${num("P95_MS", 500)}`, `p(99)<${num("P99_MS", 1500)}`],
-    http_req_failed: [`rate<${num("ERROR_RATE", 0.01)}`],
+    "http_req_duration{expected_response:true}": [
+      guard(`p(95)<${num("P95_MS", 500)}`),
+      guard(`p(99)<${num("P99_MS", 1500)}`),
+    ],
+    http_req_failed: [guard(`rate<${num("ERROR_RATE", 0.01)}`)],
     checks: ["rate>0.99"],
     // Too few VUs show as dropped iterations: the profile was not delivered.
     dropped_iterations: ["count==0"],
