@@ -20,6 +20,7 @@ import { clusterProblem, kubeconfigPath } from "./components/platform/cluster";
 import { kubernetesProvider } from "./components/platform/kubernetes";
 import { loadManifests } from "./components/platform/manifests";
 import { LoadGate } from "./components/loadtest";
+import { workloadImages } from "./components/loadtest/rollout";
 import { Scaling } from "./components/scaling";
 import { capacityPlan } from "./components/scaling/plan";
 import { checkHpaTarget } from "./components/scaling/workload";
@@ -49,15 +50,26 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
   const inventory: Inventory | undefined = cfg.features.keys
     ? attempt(() => loadInventory(path.resolve(projectRoot, cfg.kms.inventory)))
     : undefined;
-  if (cfg.features.scaling) {
+  const gateOn = cfg.features.loadtest && cfg.loadtest.target !== undefined;
+  let workloadImagesDeclared: string[] = [];
+  if (cfg.features.scaling || gateOn) {
     const docs = attempt(() => loadManifests(path.resolve(projectRoot, cfg.workload.manifestsDir)));
-    if (docs) {
+    if (docs && cfg.features.scaling) {
       problems.push(
         ...checkHpaTarget(docs, {
           namespace: cfg.workload.namespace,
           deployment: cfg.workload.deployment,
           dir: cfg.workload.manifestsDir,
         }),
+      );
+    }
+    // The release the load gate measures: the images the workload's manifests declare.
+    workloadImagesDeclared = docs ? workloadImages(docs, cfg.workload) : [];
+    if (docs && gateOn && workloadImagesDeclared.length === 0) {
+      problems.push(
+        `cartorio-plataforma:loadtest: the load gate measures Deployment ${cfg.workload.namespace}/` +
+          `${cfg.workload.deployment}, which ${cfg.workload.manifestsDir}/ declares without an image; ` +
+          "fix the manifests or set cartorio-plataforma:workload",
       );
     }
   }
@@ -135,6 +147,11 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
               cfg.kubernetes.mode === "cluster" && cfg.kubernetes.kubeconfig
                 ? kubeconfigPath(cfg.kubernetes, projectRoot)
                 : undefined,
+            workload: {
+              namespace: cfg.workload.namespace,
+              deployment: cfg.workload.deployment,
+              images: workloadImagesDeclared,
+            },
           },
           { providers, dependsOn: scaling ? [scaling] : [] },
         )

@@ -4,7 +4,7 @@
  * controllers' own words when they are not. Plain module (no Pulumi import):
  * the dynamic provider in providers.ts and the tests call it.
  */
-import * as https from "node:https";
+import { apiReader } from "../platform/kubeapi";
 
 export interface SyncTarget {
   kubeconfig: string;
@@ -66,33 +66,10 @@ function readiness(obj: FluxObject | string): Readiness {
 
 /** One look at the sync objects through the kubeconfig (its exec plugins and certificates included). */
 export async function syncStatus(t: SyncTarget): Promise<SyncStatus> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(t.kubeconfig);
-  if (t.context) kc.setCurrentContext(t.context);
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error(`kubeconfig ${t.kubeconfig}: no cluster for context ${t.context || "(current)"}`);
-  const get = async (p: string): Promise<FluxObject | string> => {
-    const opts: https.RequestOptions = { timeout: 10_000 };
-    await kc.applyToHTTPSOptions(opts);
-    return new Promise((resolve) => {
-      const req = https.get(`${server}${p}`, opts, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => {
-          if (res.statusCode === 200) resolve(JSON.parse(body) as FluxObject);
-          else resolve(`HTTP ${res.statusCode} reading ${p}${res.statusCode === 404 ? " (not created yet)" : ""}`);
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error("no answer in 10 s")));
-      req.on("error", (e) => resolve(`${p}: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-    });
-  };
+  const get = apiReader(t);
   const [gr, ks] = await Promise.all([
-    get(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${t.namespace}/gitrepositories/${t.name}`),
-    get(`/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${t.namespace}/kustomizations/${t.name}`),
+    get<FluxObject>(`/apis/source.toolkit.fluxcd.io/v1/namespaces/${t.namespace}/gitrepositories/${t.name}`),
+    get<FluxObject>(`/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${t.namespace}/kustomizations/${t.name}`),
   ]);
   return {
     sourceRevision: typeof gr === "string" ? undefined : gr.status?.artifact?.revision,

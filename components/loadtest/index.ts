@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { LoadtestConfig } from "../config/schema";
 import { LABELS, platformLabels } from "../platform/labels";
-import { LoadTest, TestRunResult } from "./provider";
+import { LoadTest, RolloutWait, TestRunResult } from "./provider";
+import { imageTrigger } from "./rollout";
 import type { TestRunVerdict } from "./testrun";
 import { k6Args, scriptDigest } from "./runner";
 import type { LoadTestResult } from "./summary";
@@ -30,6 +31,11 @@ export interface LoadGateArgs {
   clusterContext?: string;
   /** Kubeconfig file for that context; empty for the ambient one. */
   clusterKubeconfig?: string;
+  /**
+   * The workload under test and the images its manifests declare: the default trigger, and (in
+   * cluster mode) the rollout the gate waits for before it measures.
+   */
+  workload: { namespace: string; deployment: string; images: string[] };
 }
 
 export class LoadGate extends pulumi.ComponentResource {
@@ -55,17 +61,39 @@ export class LoadGate extends pulumi.ComponentResource {
       progressFile: path.resolve(args.projectRoot, l.progressFile),
     };
 
+    // A new release (its images) runs the gate again unless loadtest.trigger says otherwise; in cluster
+    // mode the gate starts once that release's rollout is complete.
+    const trigger = l.trigger || imageTrigger(args.workload.images);
+    const rollout =
+      args.clusterContext !== undefined
+        ? new RolloutWait(
+            `${name}-rollout`,
+            {
+              target: {
+                kubeconfig: args.clusterKubeconfig ?? "",
+                context: args.clusterContext,
+                namespace: args.workload.namespace,
+                name: args.workload.deployment,
+                images: args.workload.images,
+                timeoutSeconds: l.timeoutSeconds,
+              },
+            },
+            { parent: this },
+          )
+        : undefined;
+    const afterRollout = rollout ? [rollout] : [];
+
     if (l.parallelism === 1) {
       const run = new LoadTest(
         `${name}-k6`,
         {
           spec,
           scriptSha256: scriptDigest(scriptPath),
-          trigger: l.trigger,
+          trigger,
           mode: l.mode,
           replicasUnderTest: args.replicasUnderTest,
         },
-        { parent: this },
+        { parent: this, dependsOn: afterRollout },
       );
       this.result = run.result;
       this.replicaThroughputRps = run.replicaThroughputRps;

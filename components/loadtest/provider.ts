@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { canonical } from "../platform/canonical";
+import { RolloutTarget, waitForRollout } from "./rollout";
 import { RunSpec, runK6 } from "./runner";
 import { readTestRun, ReadTestRunSpec, TestRunVerdict } from "./testrun";
 import type { LoadTestResult } from "./summary";
@@ -138,5 +139,36 @@ export class TestRunResult extends pulumi.dynamic.Resource {
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(testRunResultProvider, name, { ...args, verdict: undefined }, opts, "cartorio", "TestRunResult");
+  }
+}
+
+export interface RolloutWaitInputs {
+  target: RolloutTarget;
+}
+
+/**
+ * Waits until the workload's rollout of the declared images is complete (Flux applies the
+ * Deployment; this program does not), so the gate after it measures the release that runs.
+ * A new image list waits again; anything else is recorded.
+ */
+export const rolloutWaitProvider: pulumi.dynamic.ResourceProvider = {
+  async diff(_id: string, olds: RolloutWaitInputs, news: RolloutWaitInputs) {
+    return { changes: canonical(olds.target) !== canonical(news.target) };
+  },
+  async create(inputs: RolloutWaitInputs) {
+    const state = await waitForRollout(inputs.target, (line) => pulumi.log.info(`rollout: ${line}`));
+    return { id: `${inputs.target.namespace}/${inputs.target.name}`, outs: { ...inputs, rolledOut: state.detail } };
+  },
+  async update(_id: string, olds: RolloutWaitInputs, news: RolloutWaitInputs) {
+    if (canonical(olds.target.images) === canonical(news.target.images)) return { outs: { ...olds, ...news } };
+    const state = await waitForRollout(news.target, (line) => pulumi.log.info(`rollout: ${line}`));
+    return { outs: { ...news, rolledOut: state.detail } };
+  },
+};
+
+export class RolloutWait extends pulumi.dynamic.Resource {
+  declare public readonly rolledOut: pulumi.Output<string>;
+  constructor(name: string, args: { target: pulumi.Input<RolloutTarget> }, opts?: pulumi.CustomResourceOptions) {
+    super(rolloutWaitProvider, name, { ...args, rolledOut: undefined }, opts, "cartorio", "RolloutWait");
   }
 }

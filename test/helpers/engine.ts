@@ -110,7 +110,13 @@ export async function engineProject(opts: EngineProjectOptions = {}): Promise<En
         const cfg = doc.config as Record<string, unknown>;
         cfg["cartorio-plataforma:kubernetes"] = { mode: "render", renderDirectory: `rendered/${name}` };
         // Rendering needs no cluster, so no local Git server either; the embedded Flux source needs no network.
-        (cfg["cartorio-plataforma:gitops"] as { git: Record<string, unknown> }).git = { server: "github" };
+        // A sync from github.com verifies signed commits (CART-GIT-001), as producao's does: with the test
+        // maintainers' public keys, since configs/gitops/maintainers/ waits for the real ones.
+        Object.assign(cfg["cartorio-plataforma:gitops"] as Record<string, unknown>, {
+          git: { server: "github" },
+          requireSignedCommits: true,
+          maintainerKeys: path.join(PROJECT_ROOT, "test/fixtures/maintainers"),
+        });
         config?.(cfg);
         fs.writeFileSync(path.join(dir, `Pulumi.${name}.yaml`), stringify(doc));
       } else if (config) {

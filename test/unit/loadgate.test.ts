@@ -5,17 +5,20 @@ import { recordResources, Registered, settle } from "../helpers/mocks";
 import { PROJECT_ROOT } from "../helpers/tools";
 
 let registered: Registered[] = [];
+const IMAGE = "registry.cartorio.example/cartorio/cartorio-api@sha256:" + "ab".repeat(32);
 
 describe("LoadGate under mocks", () => {
   beforeAll(async () => {
     registered = await recordResources("producao");
     const { LoadGate } = await import("../../components/loadtest");
     const base = { target: "https://api.cartorio.example", trigger: "sha256:cafe" };
+    const workload = { namespace: "cartorio", deployment: "cartorio-api", images: [IMAGE] };
     new LoadGate("local-run", {
       loadtest: loadtestSchema.parse(base),
       projectRoot: PROJECT_ROOT,
       replicasUnderTest: 3,
       namespace: "cartorio",
+      workload,
     });
     new LoadGate("distributed", {
       loadtest: loadtestSchema.parse({ ...base, parallelism: 4 }),
@@ -23,6 +26,16 @@ describe("LoadGate under mocks", () => {
       replicasUnderTest: 3,
       namespace: "cartorio",
       clusterContext: "producao",
+      workload,
+    });
+    new LoadGate("release", {
+      loadtest: loadtestSchema.parse({ target: base.target }),
+      projectRoot: PROJECT_ROOT,
+      replicasUnderTest: 3,
+      namespace: "cartorio",
+      clusterContext: "producao",
+      clusterKubeconfig: "/etc/kubeconfig",
+      workload,
     });
     await settle();
   });
@@ -54,12 +67,28 @@ describe("LoadGate under mocks", () => {
       cleanup: "post",
     });
     expect(tr.inputs.spec.arguments).toContain("-e TARGET_URL=https://api.cartorio.example");
-    expect(registered.filter((r) => r.type === "pulumi-nodejs:dynamic/cartorio:LoadTest")).toHaveLength(1);
+    expect(registered.some((r) => r.name === "distributed-k6")).toBe(false);
     // With a cluster to read from, the runners' outcome is read back (and gates the update).
     const result = registered.find((r) => r.type === "pulumi-nodejs:dynamic/cartorio:TestRunResult")!;
     expect(result.inputs).toMatchObject({
       mode: "gate",
       read: { namespace: "cartorio", parallelism: 4, context: "producao" },
     });
+  });
+
+  it("without loadtest.trigger, a new release (the images the manifests declare) runs the gate, after its rollout", () => {
+    const run = registered.find((r) => r.name === "release-k6")!;
+    expect(run.inputs.trigger).toBe(`images ${IMAGE}`);
+    const wait = registered.find((r) => r.name === "release-rollout")!;
+    expect(wait.type).toBe("pulumi-nodejs:dynamic/cartorio:RolloutWait");
+    expect(wait.inputs.target).toMatchObject({
+      kubeconfig: "/etc/kubeconfig",
+      context: "producao",
+      namespace: "cartorio",
+      name: "cartorio-api",
+      images: [IMAGE],
+    });
+    // Rendered only (no cluster context): nothing to wait for.
+    expect(registered.some((r) => r.name === "local-run-rollout")).toBe(false);
   });
 });
