@@ -191,22 +191,32 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function freePort(taken: Set<number>): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once("error", reject);
-      srv.listen({ port: 0, host: "127.0.0.1" }, () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (!taken.has(port)) {
-      taken.add(port);
-      return port;
-    }
+/**
+ * Where the kernel takes the local ports of outgoing connections (net.ipv4.ip_local_port_range).
+ * A port the cluster keeps must lie below it: a port taken with listen(0) lies inside it, and between
+ * one start and the next (or while a controller waits out its restart back-off) any outgoing
+ * connection may take it as its own local port and hold it — measured in CI: source-controller
+ * refused to start for five minutes, its metrics port held by someone else's connection.
+ */
+function ephemeralStart(): number {
+  try {
+    const start = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start > 2048 ? start : 32768;
+  } catch {
+    return 32768;
   }
-  throw new ClusterError("could not find a free port on 127.0.0.1");
+}
+
+async function freePort(taken: Set<number>): Promise<number> {
+  const low = 10000;
+  const high = Math.max(low + 1000, ephemeralStart()) - 1;
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (taken.has(port) || !(await portFree(port))) continue;
+    taken.add(port);
+    return port;
+  }
+  throw new ClusterError(`could not find a free port on 127.0.0.1 between ${low} and ${high}`);
 }
 
 /** Which tool listens on which saved port. */

@@ -42,6 +42,14 @@ describe("the embedded control plane", () => {
     expect(fs.statSync(cluster.kubeconfig).mode & 0o077).toBe(0);
   });
 
+  it("keeps its ports below the kernel's ephemeral range, where no outgoing connection can take them", () => {
+    const [start] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    const ports = Object.values(JSON.parse(fs.readFileSync(path.join(cluster.dir, "ports.json"), "utf8"))) as number[];
+    expect(ports.length).toBe(10);
+    expect(new Set(ports).size).toBe(ports.length);
+    for (const p of ports) expect(p).toBeLessThan(start);
+  });
+
   it("up twice is fine: the second call finds it running and changes nothing", async () => {
     const pids = TOOLS.map((t) => runningPid(cluster.dir, t));
     const again = await up({ dir: cluster.dir, toolsBin: cluster.toolsBin, ...quiet });
