@@ -231,7 +231,8 @@ function attributeProblems(s: Session, key: KeyShape, priv: Buffer, pub: Buffer)
   return out;
 }
 
-function refuseAdoption(token: TokenRef, serial: string, key: KeyShape, problems: string[]): Error {
+/** The error adoption raises for `problems` (attributeProblems' or inspectKey's). */
+export function adoptionError(token: TokenRef, serial: string, key: KeyShape, problems: string[]): Error {
   return new Error(
     `token '${token.label}' (serial ${serial}): key ${keyLabel(key)} is not what the inventory declares, so it ` +
       `is not adopted and nothing on the token was changed: ${problems.join("; ")}. Find out who made this ` +
@@ -243,7 +244,7 @@ function ensureInSession(s: Session, token: TokenRef, key: KeySpec): KeyRecord {
   const found = lookupPair(s, key);
   if (found.priv && found.pub) {
     const problems = attributeProblems(s, key, found.priv, found.pub);
-    if (problems.length > 0) throw refuseAdoption(token, s.slot.token!.serial, key, problems);
+    if (problems.length > 0) throw adoptionError(token, s.slot.token!.serial, key, problems);
     return describeKey(s, key, found.priv, found.pub, false);
   }
   if (found.priv || found.pub) {
@@ -319,11 +320,6 @@ export function inspectKey(
       serial,
     };
   });
-}
-
-/** The error adoption raises for `problems` (inspectKey's). */
-export function adoptionError(token: TokenRef, serial: string, key: KeyShape, problems: string[]): Error {
-  return refuseAdoption(token, serial, key, problems);
 }
 
 /** Labels of the private keys on a token (for kms:sync and tests). */
