@@ -19,7 +19,7 @@ import { Inventory, loadInventory } from "./components/keys/inventory";
 import { clusterProblem, kubeconfigPath } from "./components/platform/cluster";
 import { kubernetesProvider } from "./components/platform/kubernetes";
 import { loadManifests } from "./components/platform/manifests";
-import { LoadGate } from "./components/loadtest";
+import { CapacityMeasure, LoadGate } from "./components/loadtest";
 import { workloadImages } from "./components/loadtest/rollout";
 import { Scaling } from "./components/scaling";
 import { capacityPlan } from "./components/scaling/plan";
@@ -140,7 +140,6 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
           {
             loadtest: cfg.loadtest,
             projectRoot,
-            replicasUnderTest: cfg.loadtest.replicasUnderTest ?? cfg.scaling.minReplicas,
             namespace: scaling?.namespace ?? cfg.workload.namespace,
             clusterContext: cfg.kubernetes.mode === "cluster" ? cfg.kubernetes.context : undefined,
             clusterKubeconfig:
@@ -158,18 +157,33 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
       : undefined;
   const loadtest = loadGate && {
     result: loadGate.result,
-    replicaThroughputRps: loadGate.replicaThroughputRps,
     testRun: loadGate.testRunName,
     distributedVerdict: loadGate.distributedVerdict,
   };
 
-  // The capacity plan for the corregedoria's profile: throughput from the latest load test, else from config.
+  // Capacity measured at a fixed replica count (loadtest.capacity); only that feeds the plan.
+  const capacityMeasure =
+    cfg.features.loadtest && cfg.loadtest.capacity.target
+      ? new CapacityMeasure(
+          "capacidade",
+          {
+            loadtest: cfg.loadtest,
+            projectRoot,
+            images: workloadImagesDeclared,
+            cluster:
+              cfg.kubernetes.mode === "cluster"
+                ? { kubeconfig: kubeconfigPath(cfg.kubernetes, projectRoot), context: cfg.kubernetes.context }
+                : undefined,
+          },
+          { providers, dependsOn: loadGate ? [loadGate] : [] },
+        )
+      : undefined;
+
+  // The capacity plan for the corregedoria's profile: throughput from the capacity run, else from config.
   const capacity = !cfg.features.scaling
     ? undefined
-    : loadGate?.replicaThroughputRps
-      ? pulumi
-          .all([loadGate.replicaThroughputRps, loadGate.finishedAt!])
-          .apply(([rps, at]) => capacityPlan(cfg, { replicaThroughputRps: rps, source: `load test ${at}` }))
+    : capacityMeasure
+      ? capacityMeasure.measurement.apply((m) => capacityPlan(cfg, m))
       : capacityPlan(cfg);
 
   const kms = inventory

@@ -7,8 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { loadStackFile } from "../components/config/load";
-import { formatPlan } from "../components/scaling/capacity";
-import { capacityPlan } from "../components/scaling/plan";
+import { formatPlan, planCapacity } from "../components/scaling/capacity";
+import { capacityInput } from "../components/scaling/plan";
 import { PROJECT_ROOT } from "./operator";
 
 const { values } = parseArgs({
@@ -21,14 +21,15 @@ const { values } = parseArgs({
 });
 try {
   const cfg = loadStackFile(PROJECT_ROOT, values.stack!);
-  let measured;
+  const input = capacityInput(cfg);
   if (values.throughput !== undefined) {
     const rps = Number(values.throughput);
     if (!Number.isFinite(rps) || rps < 0)
       throw new Error(`--throughput ${values.throughput}: expected a non-negative number of requests per second`);
-    measured = { replicaThroughputRps: rps, source: values.source! };
+    input.replicaThroughputRps = rps;
+    input.throughputSource = values.source!;
   }
-  const plan = capacityPlan(cfg, measured);
+  const plan = planCapacity(input);
   console.log(
     formatPlan(plan, {
       name: cfg.workload.deployment,

@@ -344,6 +344,19 @@ export const kmsSchema = z
   })
   .strict();
 
+const imageByDigest = z
+  .string()
+  .regex(/^[^\s@]+@sha256:[0-9a-f]{64}$/, "expected an image pinned by digest, e.g. grafana/k6@sha256:<64 hex>");
+const quantity = z
+  .string()
+  .regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "expected a Kubernetes quantity such as 500m or 256Mi");
+const podResources = z
+  .object({
+    requests: z.object({ cpu: quantity, memory: quantity }).strict(),
+    limits: z.object({ cpu: quantity, memory: quantity }).strict(),
+  })
+  .strict();
+
 export const loadtestSchema = z
   .object({
     mode: z.enum(["gate", "advisory"]).default("gate"),
@@ -352,14 +365,32 @@ export const loadtestSchema = z
     script: z.string().min(1).default("testes/performance/producao.js"),
     k6Path: z.string().min(1).default("k6"),
     timeoutSeconds: z.number().int().positive("expected a positive number of seconds").default(900),
-    /** Replicas serving during the run; the measured throughput is divided by it (default scaling.minReplicas). */
-    replicasUnderTest: z.number().int().min(1, "expected at least 1 replica").optional(),
     /** A value that forces a new run when it changes, e.g. the deployed image digest. */
     trigger: z.string().default(""),
     /** Where the run's progress is written, line by line, while it runs. */
     progressFile: z.string().min(1).default(".local/loadtest/progress.log"),
     /** More load than one generator gives: a k6-operator TestRun with this many runners (1 = run k6 here). */
     parallelism: z.number().int().min(1).max(100).default(1),
+    /** The TestRun's pods when parallelism > 1 (k6-operator v1.6.0's API). */
+    distributed: z
+      .object({
+        /** k6 image of the runners and the initializer, pinned by digest (required with parallelism > 1). */
+        runnerImage: imageByDigest.optional(),
+        /** The operator's starter image, pinned by digest (required with parallelism > 1). */
+        starterImage: imageByDigest.optional(),
+        /** Namespace the operator runs in: it calls the runners' :6565 (setup, status, teardown). */
+        operatorNamespace: z.string().min(1).default("k6-operator-system"),
+        runnerResources: podResources.default({
+          requests: { cpu: "500m", memory: "256Mi" },
+          limits: { cpu: "2", memory: "1Gi" },
+        }),
+        starterResources: podResources.default({
+          requests: { cpu: "50m", memory: "16Mi" },
+          limits: { cpu: "100m", memory: "64Mi" },
+        }),
+      })
+      .strict()
+      .default({}),
     profile: z
       .object({
         baselineRps: z.number().nonnegative("expected a non-negative rate").default(40),
@@ -385,9 +416,67 @@ export const loadtestSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * The capacity the plan uses, measured: a stepped run (testes/performance/capacidade.js) against a
+     * deployment held at a fixed replica count, judged per step against the thresholds above. Without a
+     * target, no capacity run: the plan uses scaling.replicaThroughputRps and says it is not measured.
+     */
+    capacity: z
+      .object({
+        /** Base URL of the deployment under measurement (its own Service, not the citizens' traffic). */
+        target: httpUrl.optional(),
+        /** The Deployment behind target; in cluster mode the run starts only if it holds `replicas`. */
+        deployment: z
+          .object({ namespace: z.string().min(1), name: z.string().min(1) })
+          .strict()
+          .optional(),
+        /** Replicas the deployment runs, fixed for the run; the capacity per replica is divided by it. */
+        replicas: z.number().int().min(1, "expected at least 1 replica").optional(),
+        script: z.string().min(1).default("testes/performance/capacidade.js"),
+        startRps: z.number().positive("expected a positive rate").default(10),
+        stepRps: z.number().positive("expected a positive rate").default(10),
+        steps: z.number().int().min(2, "expected at least 2 steps").max(99).default(10),
+        stepSeconds: z.number().int().min(2, "expected at least 2 s per step").default(60),
+        maxVUs: z.number().int().positive().default(400),
+        /** Forces a new run when it changes; default: the images manifests/ declares for the workload. */
+        trigger: z.string().default(""),
+        progressFile: z.string().min(1).default(".local/loadtest/capacidade.log"),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((l, ctx) => {
+    if (l.parallelism > 1) {
+      for (const key of ["runnerImage", "starterImage"] as const) {
+        if (l.distributed[key] === undefined)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ["distributed", key],
+            message: `parallelism ${l.parallelism} runs a TestRun whose pods need images pinned by digest: set loadtest.distributed.${key} (e.g. ${key === "runnerImage" ? "grafana/k6" : "ghcr.io/grafana/k6-operator"}@sha256:<digest from your registry>)`,
+          });
+      }
+    }
+    const stepped = l.capacity.steps * l.capacity.stepSeconds;
+    if (l.capacity.target !== undefined && stepped >= l.timeoutSeconds)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["capacity", "stepSeconds"],
+        message: `the capacity run lasts up to ${l.capacity.steps} steps × ${l.capacity.stepSeconds} s = ${stepped} s, not less than loadtest.timeoutSeconds (${l.timeoutSeconds}): shorten the steps or raise the timeout`,
+      });
+    if (l.capacity.target !== undefined) {
+      for (const key of ["replicas", "deployment"] as const) {
+        if (l.capacity[key] === undefined)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ["capacity", key],
+            message:
+              key === "replicas"
+                ? "a capacity run needs the fixed replica count it measures: set loadtest.capacity.replicas"
+                : "a capacity run needs the Deployment behind its target, to check that its replicas are held: set loadtest.capacity.deployment {namespace, name}",
+          });
+      }
+    }
     if (l.profile.baselineRps > l.profile.peakRps) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

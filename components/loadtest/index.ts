@@ -9,10 +9,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { LoadtestConfig } from "../config/schema";
 import { LABELS, platformLabels } from "../platform/labels";
-import { LoadTest, RolloutWait, TestRunResult } from "./provider";
+import { CapacityMeasurement, steppedEnv } from "./measure";
+import { CapacityRun, LoadTest, RolloutWait, TestRunResult } from "./provider";
 import { imageTrigger } from "./rollout";
 import type { TestRunVerdict } from "./testrun";
-import { k6Args, scriptDigest } from "./runner";
+import { networkPolicies, TestRunInputs, testRunName, testRunSpec } from "./distributed";
+import { invocationArgs, scriptDigest, scriptEnv } from "./runner";
 import type { LoadTestResult } from "./summary";
 
 export interface LoadGateArgs {
@@ -20,8 +22,6 @@ export interface LoadGateArgs {
   loadtest: LoadtestConfig;
   /** Project folder; the script path and progress file resolve against it. */
   projectRoot: string;
-  /** Replicas serving during the run (loadtest.replicasUnderTest, else scaling.minReplicas). */
-  replicasUnderTest: number;
   /** Namespace of the distributed runners. */
   namespace: pulumi.Input<string>;
   /**
@@ -41,7 +41,6 @@ export interface LoadGateArgs {
 export class LoadGate extends pulumi.ComponentResource {
   /** The run's measurements; undefined in distributed mode (read from the runners). */
   public readonly result?: pulumi.Output<LoadTestResult>;
-  public readonly replicaThroughputRps?: pulumi.Output<number>;
   public readonly finishedAt?: pulumi.Output<string>;
   public readonly testRunName?: pulumi.Output<string>;
   /** A distributed run's outcome, read from its runner pods. */
@@ -91,12 +90,10 @@ export class LoadGate extends pulumi.ComponentResource {
           scriptSha256: scriptDigest(scriptPath),
           trigger,
           mode: l.mode,
-          replicasUnderTest: args.replicasUnderTest,
         },
         { parent: this, dependsOn: afterRollout },
       );
       this.result = run.result;
-      this.replicaThroughputRps = run.replicaThroughputRps;
       this.finishedAt = run.finishedAt;
       if (l.mode === "advisory") {
         run.result.apply((r) => {
@@ -116,27 +113,53 @@ export class LoadGate extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      // Same arguments as a local run, minus the script path the operator supplies. Runner pods
+      // Same -e variables as a local run; the operator adds the script path and its own flags. Runner pods
       // exit 99 when thresholds fail; the TestRun's status does not say so (k6-operator #577).
-      const argsLine = k6Args(spec, "/tmp/summary.json").slice(1, -1).join(" ");
+      const scriptSha256 = scriptDigest(scriptPath);
+      const run: TestRunInputs = {
+        parallelism: l.parallelism,
+        script: { configMap: "cartorio-loadtest-script", file: "producao.js" },
+        args: invocationArgs({ ...spec, env: scriptEnv(spec, "/tmp/summary.json") }).slice(1, -1),
+        scriptSha256,
+        trigger,
+        settings: {
+          runnerImage: l.distributed.runnerImage!,
+          starterImage: l.distributed.starterImage!,
+          operatorNamespace: l.distributed.operatorNamespace,
+          runnerResources: l.distributed.runnerResources,
+          starterResources: l.distributed.starterResources,
+        },
+        labels,
+      };
+      // The namespace's default deny stays; these open only what a run needs.
+      const policies = pulumi.output(args.namespace).apply((ns) =>
+        networkPolicies({
+          namespace: ns,
+          target: spec.target,
+          labels,
+          operatorNamespace: run.settings.operatorNamespace,
+        }),
+      );
+      const netpols = ["runner", "starter"].map(
+        (role, i) =>
+          new k8s.networking.v1.NetworkPolicy(
+            `${name}-${role}`,
+            {
+              metadata: policies.apply((p) => p[i].metadata),
+              spec: policies.apply((p) => p[i].spec) as pulumi.Input<k8s.types.input.networking.v1.NetworkPolicySpec>,
+            },
+            { parent: this },
+          ),
+      );
       const testRun = new k8s.apiextensions.CustomResource(
         `${name}-testrun`,
         {
           apiVersion: "k6.io/v1alpha1",
           kind: "TestRun",
-          metadata: {
-            name: `cartorio-loadtest-${scriptDigest(scriptPath).slice(0, 8)}`,
-            namespace: args.namespace,
-            labels,
-          },
-          spec: {
-            parallelism: l.parallelism,
-            script: { configMap: { name: script.metadata.name, file: "producao.js" } },
-            arguments: argsLine,
-            cleanup: "post",
-          },
+          metadata: { name: testRunName(run), namespace: args.namespace, labels },
+          spec: testRunSpec(run),
         },
-        { parent: this },
+        { parent: this, dependsOn: [script, ...netpols, ...afterRollout] },
       );
       this.testRunName = testRun.metadata.name;
       if (args.clusterContext !== undefined) {
@@ -160,8 +183,64 @@ export class LoadGate extends pulumi.ComponentResource {
     }
     this.registerOutputs({
       result: this.result,
-      replicaThroughputRps: this.replicaThroughputRps,
       testRunName: this.testRunName,
     });
+  }
+}
+
+export interface CapacityMeasureArgs {
+  /** cartorio-plataforma:loadtest (capacity.target, replicas and deployment required). */
+  loadtest: LoadtestConfig;
+  projectRoot: string;
+  /** Images manifests/ declares for the workload: the default trigger. */
+  images: string[];
+  /** Where to check that the deployment holds its replicas; undefined when objects are only rendered. */
+  cluster?: { kubeconfig: string; context: string };
+}
+
+/**
+ * The capacity the plan uses: a stepped run against a deployment held at a fixed replica count
+ * (testes/performance/capacidade.js), the highest step that meets the SLO.
+ */
+export class CapacityMeasure extends pulumi.ComponentResource {
+  public readonly measurement: pulumi.Output<CapacityMeasurement>;
+
+  constructor(name: string, args: CapacityMeasureArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cartorio:loadtest:CapacityMeasure", name, {}, opts);
+    const l = args.loadtest;
+    const c = l.capacity;
+    const scriptPath = path.resolve(args.projectRoot, c.script);
+    const profile = {
+      startRps: c.startRps,
+      stepRps: c.stepRps,
+      steps: c.steps,
+      stepSeconds: c.stepSeconds,
+      maxVUs: c.maxVUs,
+    };
+    const run = new CapacityRun(
+      `${name}-k6`,
+      {
+        invocation: {
+          k6Path: l.k6Path,
+          scriptPath,
+          target: c.target!,
+          env: steppedEnv(c.target!, profile, l.thresholds),
+          timeoutSeconds: l.timeoutSeconds,
+          progressFile: path.resolve(args.projectRoot, c.progressFile),
+        },
+        profile,
+        replicas: c.replicas!,
+        scriptSha256: scriptDigest(scriptPath),
+        trigger: c.trigger || imageTrigger(args.images),
+        held: args.cluster && {
+          ...args.cluster,
+          namespace: c.deployment!.namespace,
+          deployment: c.deployment!.name,
+        },
+      },
+      { parent: this },
+    );
+    this.measurement = run.measurement;
+    this.registerOutputs({ measurement: this.measurement });
   }
 }

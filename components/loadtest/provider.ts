@@ -6,7 +6,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { canonical } from "../platform/canonical";
 import { RolloutTarget, waitForRollout } from "./rollout";
-import { RunSpec, runK6 } from "./runner";
+import { CapacityMeasurement, judgeSteps, replicasHeldProblem, SteppedProfile } from "./measure";
+import { K6Invocation, RunSpec, invokeK6, runK6 } from "./runner";
+import { apiReader, ApiTarget } from "../platform/kubeapi";
 import { readTestRun, ReadTestRunSpec, TestRunVerdict } from "./testrun";
 import type { LoadTestResult } from "./summary";
 
@@ -16,28 +18,17 @@ export interface LoadTestInputs {
   scriptSha256: string;
   trigger: string;
   mode: "gate" | "advisory";
-  replicasUnderTest: number;
 }
 
 export interface LoadTestOutputs extends LoadTestInputs {
   result: LoadTestResult;
   exitCode: number;
   finishedAt: string;
-  /** Achieved requests per second divided by the replicas serving during the run. */
-  replicaThroughputRps: number;
 }
 
 /** What makes a new run; other input changes (timeout, progress file, mode) only update the record. */
 export function rerunKey(i: LoadTestInputs): string {
-  return canonical([
-    i.scriptSha256,
-    i.spec.target,
-    i.spec.profile,
-    i.spec.thresholds,
-    i.spec.k6Path,
-    i.trigger,
-    i.replicasUnderTest,
-  ]);
+  return canonical([i.scriptSha256, i.spec.target, i.spec.profile, i.spec.thresholds, i.spec.k6Path, i.trigger]);
 }
 
 async function run(inputs: LoadTestInputs): Promise<LoadTestOutputs> {
@@ -59,7 +50,6 @@ async function run(inputs: LoadTestInputs): Promise<LoadTestOutputs> {
     result,
     exitCode,
     finishedAt: new Date().toISOString(),
-    replicaThroughputRps: (result.achievedRps ?? 0) / inputs.replicasUnderTest,
   };
 }
 
@@ -72,7 +62,6 @@ export const loadTestProvider: pulumi.dynamic.ResourceProvider = {
         scriptSha256: x.scriptSha256,
         trigger: x.trigger,
         mode: x.mode,
-        replicasUnderTest: x.replicasUnderTest,
       });
     return { changes: inputsOf(olds) !== inputsOf(news) };
   },
@@ -90,7 +79,6 @@ export class LoadTest extends pulumi.dynamic.Resource {
   declare public readonly result: pulumi.Output<LoadTestResult>;
   declare public readonly exitCode: pulumi.Output<number>;
   declare public readonly finishedAt: pulumi.Output<string>;
-  declare public readonly replicaThroughputRps: pulumi.Output<number>;
   constructor(
     name: string,
     args: { [K in keyof LoadTestInputs]: pulumi.Input<LoadTestInputs[K]> },
@@ -99,7 +87,7 @@ export class LoadTest extends pulumi.dynamic.Resource {
     super(
       loadTestProvider,
       name,
-      { ...args, result: undefined, exitCode: undefined, finishedAt: undefined, replicaThroughputRps: undefined },
+      { ...args, result: undefined, exitCode: undefined, finishedAt: undefined },
       opts,
       "cartorio",
       "LoadTest",
@@ -170,5 +158,80 @@ export class RolloutWait extends pulumi.dynamic.Resource {
   declare public readonly rolledOut: pulumi.Output<string>;
   constructor(name: string, args: { target: pulumi.Input<RolloutTarget> }, opts?: pulumi.CustomResourceOptions) {
     super(rolloutWaitProvider, name, { ...args, rolledOut: undefined }, opts, "cartorio", "RolloutWait");
+  }
+}
+
+export interface CapacityRunInputs {
+  /** The k6 run of testes/performance/capacidade.js (its -e variables from steppedEnv). */
+  invocation: K6Invocation;
+  profile: SteppedProfile;
+  replicas: number;
+  scriptSha256: string;
+  trigger: string;
+  /** In cluster mode: the Deployment checked to hold `replicas` before the run starts. */
+  held?: ApiTarget & { namespace: string; deployment: string };
+}
+
+export interface CapacityRunOutputs extends CapacityRunInputs {
+  measurement: CapacityMeasurement;
+}
+
+/** What makes a new capacity run; a new timeout or progress file only updates the record. */
+export function capacityRerunKey(i: CapacityRunInputs): string {
+  return canonical([
+    i.scriptSha256,
+    i.invocation.target,
+    i.invocation.env,
+    i.invocation.k6Path,
+    i.profile,
+    i.replicas,
+    i.trigger,
+  ]);
+}
+
+async function measure(inputs: CapacityRunInputs): Promise<CapacityRunOutputs> {
+  if (inputs.held) {
+    const get = apiReader(inputs.held);
+    const where = { namespace: inputs.held.namespace, deployment: inputs.held.deployment };
+    const problem = replicasHeldProblem(
+      where,
+      inputs.replicas,
+      await get(`/apis/apps/v1/namespaces/${where.namespace}/deployments/${where.deployment}`),
+      await get(`/apis/autoscaling/v2/namespaces/${where.namespace}/horizontalpodautoscalers`),
+    );
+    if (problem)
+      throw new Error(`the capacity run did not start: ${problem} (loadtest.capacity); nothing was measured`);
+  }
+  // Exit 99 is expected: the step past the knee crosses its thresholds. Anything but a verdict throws.
+  const { summary } = await invokeK6(inputs.invocation);
+  return {
+    ...inputs,
+    measurement: judgeSteps(summary, inputs.profile, inputs.replicas, new Date().toISOString()),
+  };
+}
+
+export const capacityRunProvider: pulumi.dynamic.ResourceProvider = {
+  async diff(_id: string, olds: CapacityRunOutputs, news: CapacityRunInputs) {
+    const { measurement: _m, ...before } = olds;
+    return { changes: canonical(before) !== canonical(news) };
+  },
+  async create(inputs: CapacityRunInputs) {
+    return { id: `capacidade-${inputs.scriptSha256.slice(0, 12)}`, outs: await measure(inputs) };
+  },
+  async update(_id: string, olds: CapacityRunOutputs, news: CapacityRunInputs) {
+    if (capacityRerunKey(olds) === capacityRerunKey(news)) return { outs: { ...olds, ...news } };
+    return { outs: await measure(news) };
+  },
+};
+
+/** A capacity measurement at a fixed replica count; it runs again only when what it measures changes. */
+export class CapacityRun extends pulumi.dynamic.Resource {
+  declare public readonly measurement: pulumi.Output<CapacityMeasurement>;
+  constructor(
+    name: string,
+    args: { [K in keyof CapacityRunInputs]: pulumi.Input<CapacityRunInputs[K]> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(capacityRunProvider, name, { ...args, measurement: undefined }, opts, "cartorio", "CapacityRun");
   }
 }

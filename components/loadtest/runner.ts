@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { abortedEarly, classifyExit, LoadTestResult, parseSummary } from "./summary";
+import { abortedEarly, classifyExit, LoadTestResult, parseSummary, RunOutcome } from "./summary";
 
 export interface LoadProfile {
   baselineRps: number;
@@ -79,8 +79,7 @@ export function scriptEnv(spec: RunSpec, summaryPath: string): Record<string, st
 }
 
 export function k6Args(spec: RunSpec, summaryPath: string): string[] {
-  const env = Object.entries(scriptEnv(spec, summaryPath)).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
-  return ["run", "--no-color", "--summary-trend-stats", "avg,min,med,max,p(90),p(95),p(99)", ...env, spec.scriptPath];
+  return invocationArgs({ ...spec, env: scriptEnv(spec, summaryPath) });
 }
 
 /** SHA-256 of the script, so a changed script makes a new run. */
@@ -111,17 +110,37 @@ export async function checkReachable(target: string, timeoutMs = 5000): Promise<
   });
 }
 
-/** Runs k6 once and returns the parsed summary; throws LoadTestError for anything but a pass or failed thresholds. */
-export async function runK6(spec: RunSpec): Promise<{ result: LoadTestResult; exitCode: number }> {
-  await checkReachable(spec.target);
+/** One k6 invocation: which binary, which script with which -e variables, how long at most. */
+export interface K6Invocation {
+  k6Path: string;
+  scriptPath: string;
+  target: string;
+  env: Record<string, string>;
+  timeoutSeconds: number;
+  progressFile: string;
+}
+
+export function invocationArgs(inv: K6Invocation): string[] {
+  const env = Object.entries(inv.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+  return ["run", "--no-color", "--summary-trend-stats", "avg,min,med,max,p(90),p(95),p(99)", ...env, inv.scriptPath];
+}
+
+/**
+ * Runs k6 once: returns the summary's text and how k6 ended (a verdict: passed, thresholds crossed, marked
+ * failed); throws LoadTestError for anything that is not a verdict. SUMMARY_PATH is set here, to a
+ * temporary file read back and removed.
+ */
+export async function invokeK6(inv: K6Invocation): Promise<{ summary: string; outcome: RunOutcome; exitCode: number }> {
+  await checkReachable(inv.target);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-k6-"));
   const summaryPath = path.join(work, "summary.json");
-  fs.mkdirSync(path.dirname(path.resolve(spec.progressFile)), { recursive: true });
-  const progress = fs.createWriteStream(spec.progressFile, { flags: "w" });
+  const args = invocationArgs({ ...inv, env: { ...inv.env, SUMMARY_PATH: summaryPath } });
+  fs.mkdirSync(path.dirname(path.resolve(inv.progressFile)), { recursive: true });
+  const progress = fs.createWriteStream(inv.progressFile, { flags: "w" });
   const stamp = (line: string) => progress.write(`${new Date().toISOString()} ${line}\n`);
-  stamp(`k6 ${k6Args(spec, summaryPath).join(" ")}`);
+  stamp(`k6 ${args.join(" ")}`);
 
-  const child = spawn(spec.k6Path, k6Args(spec, summaryPath), { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(inv.k6Path, args, { stdio: ["ignore", "pipe", "pipe"] });
   const tail: string[] = [];
   const onData = (chunk: Buffer) => {
     for (const line of chunk
@@ -141,7 +160,7 @@ export async function runK6(spec: RunSpec): Promise<{ result: LoadTestResult; ex
     timedOut = true;
     child.kill("SIGTERM");
     setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-  }, spec.timeoutSeconds * 1000);
+  }, inv.timeoutSeconds * 1000);
 
   const { code, signal, spawnError } = await new Promise<{
     code: number | null;
@@ -159,14 +178,14 @@ export async function runK6(spec: RunSpec): Promise<{ result: LoadTestResult; ex
     throw new LoadTestError(
       "missing-binary",
       spawnError.code === "ENOENT"
-        ? `k6 was not found at '${spec.k6Path}': install k6 or set loadtest.k6Path`
-        : `could not start k6 at '${spec.k6Path}': ${spawnError.message}`,
+        ? `k6 was not found at '${inv.k6Path}': install k6 or set loadtest.k6Path`
+        : `could not start k6 at '${inv.k6Path}': ${spawnError.message}`,
     );
   }
   if (timedOut)
     throw new LoadTestError(
       "timeout",
-      `the load test ran longer than ${spec.timeoutSeconds} s (loadtest.timeoutSeconds) and was stopped`,
+      `the load test ran longer than ${inv.timeoutSeconds} s (loadtest.timeoutSeconds) and was stopped`,
     );
 
   const outcome = classifyExit(code, signal);
@@ -179,18 +198,25 @@ export async function runK6(spec: RunSpec): Promise<{ result: LoadTestResult; ex
   if (!fs.existsSync(summaryPath)) {
     throw new LoadTestError(
       "script-error",
-      `k6 wrote no summary to ${summaryPath}: the script must export handleSummary (testes/performance/producao.js does)`,
+      `k6 wrote no summary to ${summaryPath}: the script must export handleSummary (testes/performance/ does)`,
     );
   }
-  const parsed = parseSummary(fs.readFileSync(summaryPath, "utf8"));
+  const summary = fs.readFileSync(summaryPath, "utf8");
   fs.rmSync(work, { recursive: true, force: true });
+  return { summary, outcome, exitCode: code ?? -1 };
+}
+
+/** Runs the gate's profile once and returns the parsed summary; throws LoadTestError for anything but a verdict. */
+export async function runK6(spec: RunSpec): Promise<{ result: LoadTestResult; exitCode: number }> {
+  const { summary, outcome, exitCode } = await invokeK6({ ...spec, env: scriptEnv(spec, "") });
+  const parsed = parseSummary(summary);
   // A verdict from the exit code wins over thresholds that read ok (110 marks the run failed without one).
   const result =
     outcome.kind === "thresholds-failed" || outcome.kind === "marked-failed"
       ? { ...parsed, passed: false, ...(outcome.kind === "marked-failed" ? { failure: outcome.detail } : {}) }
       : parsed;
   const early = abortedEarly(result, plannedSeconds(spec.profile));
-  return { result: early ? { ...result, abortedEarly: early } : result, exitCode: code ?? -1 };
+  return { result: early ? { ...result, abortedEarly: early } : result, exitCode };
 }
 
 /** The profile's length: ramp up, hold the peak, ramp down (testes/performance/producao.js's stages). */

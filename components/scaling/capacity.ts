@@ -30,8 +30,19 @@ export interface CapacityInput {
   peakDurationSeconds: number;
   /** Requests per second one replica sustains at the CPU utilisation target. */
   replicaThroughputRps: number;
-  /** Where the throughput comes from (a load-test run, or the config default). */
+  /** Where the throughput comes from (a capacity run, or the config default). */
   throughputSource: string;
+  /** Set when the throughput was measured: the method, the fixed replica count, the date. */
+  measuredBy?: {
+    method: string;
+    replicas: number;
+    measuredAt: string;
+    /** The whole service's capacity at those replicas. */
+    capacityRps: number;
+    /** Every step met the SLO: the service can do at least this much. */
+    lowerBound: boolean;
+    limitedBy?: string;
+  };
   /** Spare capacity over the need, as a fraction (0.2 = 20 %). */
   headroom: number;
   minReplicas: number;
@@ -208,6 +219,13 @@ export function formatPlan(
     ``,
     `Capacity plan (corregedoria profile)`,
     `  Throughput per replica at ${hpa.cpu}% CPU:  ${i.replicaThroughputRps} rps (${i.throughputSource})`,
+    ...(i.measuredBy
+      ? [
+          `  Measured:                           ${i.measuredBy.capacityRps} rps${i.measuredBy.lowerBound ? " or more" : ""} at ${i.measuredBy.replicas} fixed replicas, ${i.measuredBy.measuredAt}`,
+          `  Method:                             ${i.measuredBy.method}`,
+          ...(i.measuredBy.limitedBy ? [`  Knee:                               ${i.measuredBy.limitedBy}`] : []),
+        ]
+      : []),
     `  Headroom / spare:                   ${Math.round(i.headroom * 100)} % / N+1`,
     `  Baseline ${String(i.baselineRps).padStart(6)} rps:  HPA target ${plan.hpaTargetAtBaseline}, planned ${plan.neededAtBaseline} replicas  (min ${i.minReplicas}: ${plan.minCoversBaseline ? "covers" : "SHORT"})`,
     `  Peak     ${String(i.peakRps).padStart(6)} rps:  HPA target ${plan.hpaTargetAtPeak}, planned ${plan.neededAtPeak} replicas  (max ${i.maxReplicas}: ${plan.maxCoversPeak ? "covers" : "SHORT"})`,

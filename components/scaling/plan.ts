@@ -1,21 +1,31 @@
-/** The capacity plan's inputs from the stack config and, when there is one, a load-test measurement. */
+/** The capacity plan's inputs from the stack config and, when there is one, a capacity measurement. */
 import type { PlatformConfig } from "../config/schema";
 import { CapacityInput, CapacityPlan, planCapacity } from "./capacity";
 
-export interface ThroughputMeasurement {
-  /** Requests per second one replica sustained at the CPU target. */
-  replicaThroughputRps: number;
-  /** Where it comes from, e.g. "load test 2026-11-20T10:00Z". */
-  source: string;
+import type { CapacityMeasurement } from "../loadtest/measure";
+
+/** What the plan says of a measured throughput: how, at how many replicas, when. */
+export function measuredBy(m: CapacityMeasurement): NonNullable<CapacityInput["measuredBy"]> {
+  return {
+    method: m.method,
+    replicas: m.replicas,
+    measuredAt: m.measuredAt,
+    capacityRps: m.capacityRps,
+    lowerBound: m.lowerBound,
+    ...(m.limitedBy ? { limitedBy: m.limitedBy } : {}),
+  };
 }
 
-export function capacityInput(cfg: PlatformConfig, measured?: ThroughputMeasurement): CapacityInput {
+export function capacityInput(cfg: PlatformConfig, measured?: CapacityMeasurement): CapacityInput {
   return {
     baselineRps: cfg.loadtest.profile.baselineRps,
     peakRps: cfg.loadtest.profile.peakRps,
     peakDurationSeconds: cfg.loadtest.profile.peakDurationSeconds,
-    replicaThroughputRps: measured?.replicaThroughputRps ?? cfg.scaling.replicaThroughputRps,
-    throughputSource: measured?.source ?? "config scaling.replicaThroughputRps",
+    replicaThroughputRps: measured?.perReplicaRps ?? cfg.scaling.replicaThroughputRps,
+    throughputSource: measured
+      ? `capacity run ${measured.measuredAt}, ${measured.replicas} fixed replicas`
+      : "config scaling.replicaThroughputRps (not measured)",
+    ...(measured ? { measuredBy: measuredBy(measured) } : {}),
     headroom: cfg.scaling.headroom,
     minReplicas: cfg.scaling.minReplicas,
     maxReplicas: cfg.scaling.maxReplicas,
@@ -23,6 +33,6 @@ export function capacityInput(cfg: PlatformConfig, measured?: ThroughputMeasurem
   };
 }
 
-export function capacityPlan(cfg: PlatformConfig, measured?: ThroughputMeasurement): CapacityPlan {
+export function capacityPlan(cfg: PlatformConfig, measured?: CapacityMeasurement): CapacityPlan {
   return planCapacity(capacityInput(cfg, measured));
 }

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectKey, listKeyLabels } from "../../components/keys/hsm";
+import { knownCapacityServer, KnownCapacityServer } from "../helpers/capacity-server";
 import { engineProject, EngineProject, stateText, USER_PIN } from "../helpers/engine";
 import { spawnSync } from "node:child_process";
 import * as http from "node:http";
@@ -257,15 +258,21 @@ describe("a preview of untrusted code gets no PIN", () => {
   );
 });
 
-describe("the load gate through the engine", () => {
+describe("the load gate and the capacity run through the engine", () => {
   let server: http.Server;
   let target: string;
+  // The deployment under the capacity run: 2 replicas of 50 rps each.
+  let known: KnownCapacityServer;
   beforeAll(async () => {
     server = http.createServer((_req, res) => res.end("ok"));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    known = await knownCapacityServer(2, 20);
   });
-  afterAll(() => new Promise((r) => server.close(r)));
+  afterAll(async () => {
+    await known.close();
+    await new Promise((r) => server.close(r));
+  });
 
   const carga = (trigger: string) =>
     project.stack("carga", (cfg) => {
@@ -283,27 +290,46 @@ describe("the load gate through the engine", () => {
           preAllocatedVUs: 10,
           maxVUs: 50,
         },
-        thresholds: { minSamples: 10 },
+        thresholds: { minSamples: 10, p95Ms: 150, p99Ms: 400 },
+        capacity: {
+          target: known.url,
+          replicas: 2,
+          deployment: { namespace: "cartorio", name: "cartorio-api-capacidade" },
+          startRps: 60,
+          stepRps: 10,
+          steps: 8,
+          stepSeconds: 3,
+          progressFile: ".local/loadtest/capacidade.log",
+        },
       };
     });
 
   it(
-    "up runs k6, records the measurements and feeds the capacity plan; a second up does not run it again",
+    "up runs the gate and the capacity run; only the capacity at fixed replicas feeds the plan; a second up runs neither again",
     async () => {
       let stack = await carga("sha256:v1");
       const first = await stack.up({ onOutput: collect });
       const lt = first.outputs.loadtest.value;
       expect(lt.result).toMatchObject({ passed: true, droppedIterations: 0, errorRate: 0 });
-      expect(lt.replicaThroughputRps).toBeGreaterThan(0);
-      expect(first.outputs.capacity.value.input.throughputSource).toMatch(/^load test \d{4}-/);
-      expect(first.outputs.capacity.value.input.replicaThroughputRps).toBeCloseTo(lt.replicaThroughputRps, 5);
+      const input = first.outputs.capacity.value.input;
+      expect(input.throughputSource).toMatch(/^capacity run \d{4}-\d\d-\d\dT.*, 2 fixed replicas$/);
+      expect(input.measuredBy).toMatchObject({
+        replicas: 2,
+        lowerBound: false,
+        method: expect.stringMatching(/^stepped/),
+      });
+      // The truth is 50 rps per replica.
+      expect(Math.abs(input.replicaThroughputRps - 50) / 50).toBeLessThanOrEqual(0.15);
+      expect(fs.readFileSync(path.join(project.dir, ".local/loadtest/capacidade.log"), "utf8")).toMatch(/passo_0/);
       expect(fs.readFileSync(path.join(project.dir, ".local/loadtest/carga.log"), "utf8")).toMatch(/running \(/);
 
       const again = await stack.up({ onOutput: collect });
       expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
       expect(again.outputs.loadtest.value.result).toEqual(lt.result);
 
-      // A new image digest is a trigger: the gate runs again.
+      expect(again.outputs.capacity.value.input).toEqual(input);
+
+      // A new trigger runs the gate again; the capacity run has its own trigger (the images), unchanged.
       stack = await carga("sha256:v2");
       const third = await stack.up({ onOutput: collect });
       expect(third.summary.resourceChanges?.update).toBe(1);

@@ -2,7 +2,6 @@
  * The load-test provider against the k6 stand-in (test/k6-standin/k6) and, when
  * a real k6 is on PATH, against it too, with a target served on 127.0.0.1.
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,27 +9,17 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStackFile } from "../../components/config/load";
+import type { CapacityMeasurement } from "../../components/loadtest/measure";
 import { LoadTestInputs, loadTestProvider, LoadTestOutputs, rerunKey } from "../../components/loadtest/provider";
 import { RunSpec, scriptDigest } from "../../components/loadtest/runner";
 import { classifyExit, parseSummary, SummaryError } from "../../components/loadtest/summary";
 import { capacityPlan } from "../../components/scaling/plan";
+import { K6_RUNNERS, STANDIN } from "../helpers/k6";
 import { PROJECT_ROOT, tempDir } from "../helpers/tools";
 
-const STANDIN = path.join(PROJECT_ROOT, "test/k6-standin/k6");
 const SCRIPT = path.join(PROJECT_ROOT, "testes/performance/producao.js");
-
-function realK6(): string | undefined {
-  try {
-    return execFileSync("bash", ["-c", "command -v k6"], { encoding: "utf8" }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 // The same tests run against every k6 there is: the stand-in always, the real one when installed.
-const RUNNERS: [string, string][] = [
-  ["stand-in", STANDIN],
-  ...(realK6() ? [["k6", realK6()!] as [string, string]] : []),
-];
+const RUNNERS = K6_RUNNERS;
 
 let mode: "ok" | "error" | "slow" = "ok";
 let server: http.Server;
@@ -69,7 +58,6 @@ function inputs(k6Path: string, over: Partial<RunSpec> = {}, extra: Partial<Load
     scriptSha256: scriptDigest(spec.scriptPath),
     trigger: "sha256:aaaa",
     mode: "gate",
-    replicasUnderTest: 2,
     ...extra,
   };
 }
@@ -77,7 +65,7 @@ function inputs(k6Path: string, over: Partial<RunSpec> = {}, extra: Partial<Load
 const create = (i: LoadTestInputs) => loadTestProvider.create!(i) as Promise<{ id: string; outs: LoadTestOutputs }>;
 
 describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
-  it("thresholds passed: the summary becomes outputs, and throughput per replica", async () => {
+  it("thresholds passed: the summary becomes outputs", async () => {
     mode = "ok";
     const { outs } = await create(inputs(k6Path));
     expect(outs.exitCode).toBe(0);
@@ -95,7 +83,6 @@ describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
         "http_req_duration{expected_response:true} p(95)<500",
       ]),
     );
-    expect(outs.replicaThroughputRps).toBeCloseTo(outs.result.achievedRps! / 2, 5);
     // Progress an operator can follow while it runs.
     expect(fs.readFileSync(outs.spec.progressFile, "utf8")).toMatch(/running \(/);
   }, 120_000);
@@ -346,11 +333,24 @@ describe("the summary and the capacity plan", () => {
     expect(r).toMatchObject({ droppedIterations: 0, requests: 12, achievedRps: 6, passed: true });
   });
 
-  it("a new measurement changes the capacity plan", () => {
+  it("a capacity measurement changes the plan, which says how, at how many replicas and when it was measured", () => {
     const cfg = loadStackFile(PROJECT_ROOT, "producao");
     const fromConfig = capacityPlan(cfg);
-    const measured = capacityPlan(cfg, { replicaThroughputRps: 12.5, source: "load test 2026-11-29T08:00:00Z" });
-    expect(measured.input.throughputSource).toBe("load test 2026-11-29T08:00:00Z");
+    expect(fromConfig.input.throughputSource).toBe("config scaling.replicaThroughputRps (not measured)");
+    expect(fromConfig.input.measuredBy).toBeUndefined();
+    const m: CapacityMeasurement = {
+      method: "stepped constant arrival rate",
+      replicas: 4,
+      capacityRps: 50,
+      perReplicaRps: 12.5,
+      lowerBound: false,
+      limitedBy: "passo_05 (60 rps) missed the SLO",
+      steps: [],
+      measuredAt: "2026-11-29T08:00:00.000Z",
+    };
+    const measured = capacityPlan(cfg, m);
+    expect(measured.input.throughputSource).toBe("capacity run 2026-11-29T08:00:00.000Z, 4 fixed replicas");
+    expect(measured.input.measuredBy).toMatchObject({ method: m.method, replicas: 4, capacityRps: 50 });
     // ceil(200 × 1.2 / 12.5) = 20, +1 = 21 instead of 6.
     expect([fromConfig.neededAtPeak, measured.neededAtPeak]).toEqual([6, 21]);
   });

@@ -6,6 +6,11 @@ import { PROJECT_ROOT } from "../helpers/tools";
 
 let registered: Registered[] = [];
 const IMAGE = "registry.cartorio.example/cartorio/cartorio-api@sha256:" + "ab".repeat(32);
+// Test digests, not real images.
+const DISTRIBUTED = {
+  runnerImage: "grafana/k6@sha256:" + "1".repeat(64),
+  starterImage: "ghcr.io/grafana/k6-operator@sha256:" + "2".repeat(64),
+};
 
 describe("LoadGate under mocks", () => {
   beforeAll(async () => {
@@ -16,14 +21,12 @@ describe("LoadGate under mocks", () => {
     new LoadGate("local-run", {
       loadtest: loadtestSchema.parse(base),
       projectRoot: PROJECT_ROOT,
-      replicasUnderTest: 3,
       namespace: "cartorio",
       workload,
     });
     new LoadGate("distributed", {
-      loadtest: loadtestSchema.parse({ ...base, parallelism: 4 }),
+      loadtest: loadtestSchema.parse({ ...base, parallelism: 4, distributed: DISTRIBUTED }),
       projectRoot: PROJECT_ROOT,
-      replicasUnderTest: 3,
       namespace: "cartorio",
       clusterContext: "producao",
       workload,
@@ -31,7 +34,6 @@ describe("LoadGate under mocks", () => {
     new LoadGate("release", {
       loadtest: loadtestSchema.parse({ target: base.target }),
       projectRoot: PROJECT_ROOT,
-      replicasUnderTest: 3,
       namespace: "cartorio",
       clusterContext: "producao",
       clusterKubeconfig: "/etc/kubeconfig",
@@ -46,7 +48,6 @@ describe("LoadGate under mocks", () => {
     expect(run.inputs).toMatchObject({
       trigger: "sha256:cafe",
       mode: "gate",
-      replicasUnderTest: 3,
       scriptSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(run.inputs.spec).toMatchObject({
@@ -64,9 +65,18 @@ describe("LoadGate under mocks", () => {
     expect(tr.inputs.spec).toMatchObject({
       parallelism: 4,
       script: { configMap: { name: "cartorio-loadtest-script", file: "producao.js" } },
-      cleanup: "post",
+      runner: { image: DISTRIBUTED.runnerImage, automountServiceAccountToken: "false" },
+      starter: { image: DISTRIBUTED.starterImage },
     });
-    expect(tr.inputs.spec.arguments).toContain("-e TARGET_URL=https://api.cartorio.example");
+    // Results are read from the runner pods before anything removes them: no cleanup: post.
+    expect(tr.inputs.spec.cleanup).toBeUndefined();
+    expect(tr.inputs.spec.args).toContain("TARGET_URL=https://api.cartorio.example");
+    expect(tr.inputs.metadata.name).toMatch(/^cartorio-loadtest-[0-9a-f]{12}$/);
+    const policies = registered.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+    expect(policies.map((p) => p.inputs.metadata.name).sort()).toEqual([
+      "cartorio-loadtest-runner",
+      "cartorio-loadtest-starter",
+    ]);
     expect(registered.some((r) => r.name === "distributed-k6")).toBe(false);
     // With a cluster to read from, the runners' outcome is read back (and gates the update).
     const result = registered.find((r) => r.type === "pulumi-nodejs:dynamic/cartorio:TestRunResult")!;
