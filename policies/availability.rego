@@ -1,7 +1,7 @@
 # CART-AVL-001: PodDisruptionBudgets do not block eviction.
 # CART-SCL-001: citizen-facing autoscalers keep at least two replicas.
 # CART-SCL-002: a Deployment an HPA scales sets no spec.replicas (set rule: --combine).
-package main
+package rulebook
 
 import rego.v1
 
@@ -24,8 +24,8 @@ deny_cart_avl_001 contains msg if {
 deny_cart_scl_001 contains msg if {
 	some obj in docs
 	obj.kind == "HorizontalPodAutoscaler"
-	obj.metadata.labels[params.citizenFacingLabel] == "true"
-	min := object.get(obj, ["spec", "minReplicas"], 1)
+	citizen_facing(obj)
+	min := min_replicas(obj)
 	min < params.minReplicasCitizenFacing
 	msg := sprintf("CART-SCL-001: %v: sets minReplicas %v; citizen-facing workloads need at least %v", [who(obj), min, params.minReplicasCitizenFacing])
 	not excepted(msg)
@@ -40,8 +40,18 @@ deny_cart_scl_002 contains msg if {
 	d.kind in {"Deployment", "StatefulSet"}
 	d.kind == ref.kind
 	d.metadata.name == ref.name
-	object.get(d, ["metadata", "namespace"], "default") == object.get(h, ["metadata", "namespace"], "default")
-	"replicas" in object.keys(object.get(d, "spec", {}))
+	namespace_of(d) == namespace_of(h)
+	object.get(d, ["spec", "replicas"], null) != null
 	msg := sprintf("CART-SCL-002: %v: sets spec.replicas (%v) but %v scales it; remove spec.replicas", [who(d), d.spec.replicas, who(h)])
 	not excepted(msg)
 }
+
+# Kubernetes' default when unset: 1.
+min_replicas(obj) := m if {
+	m := object.get(obj, ["spec", "minReplicas"], null)
+	m != null
+} else := 1
+
+# Fails closed: citizen-facing unless explicitly labelled otherwise ("false"); a missing or unknown value
+# never switches the minimum off.
+citizen_facing(obj) if object.get(map_at(obj, ["metadata", "labels"]), params.citizenFacingLabel, null) != "false"

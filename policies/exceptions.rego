@@ -1,6 +1,6 @@
 # CART-EXC-001: an exception of the catalogue past its expiry day is itself a violation
 # (it judges the catalogue, not documents: a set rule, run with --combine).
-package main
+package rulebook
 
 import rego.v1
 

@@ -1,5 +1,5 @@
 # Shared fixtures of the Rego unit tests.
-package main
+package rulebook
 
 import rego.v1
 

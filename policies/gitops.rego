@@ -1,5 +1,5 @@
 # CART-GIT-001: the Flux sync points at the institutional repository, branch and path.
-package main
+package rulebook
 
 import rego.v1
 
@@ -16,7 +16,7 @@ local_clone(url) if regex.match(params.gitops.localUrlPattern, url)
 deny_cart_git_001 contains msg if {
 	some obj in docs
 	flux_sync(obj, "GitRepository", "source.toolkit.fluxcd.io/")
-	url := object.get(obj, ["spec", "url"], "<unset>")
+	url := unset_at(obj, ["spec", "url"])
 	url != params.gitops.url
 	not local_clone(url)
 	msg := sprintf("CART-GIT-001: %v: spec.url is %v; expected %v", [who(obj), url, params.gitops.url])
@@ -26,7 +26,7 @@ deny_cart_git_001 contains msg if {
 deny_cart_git_001 contains msg if {
 	some obj in docs
 	flux_sync(obj, "GitRepository", "source.toolkit.fluxcd.io/")
-	branch := object.get(obj, ["spec", "ref", "branch"], "<unset>")
+	branch := unset_at(obj, ["spec", "ref", "branch"])
 	branch != params.gitops.branch
 	msg := sprintf("CART-GIT-001: %v: spec.ref.branch is %v; expected %v", [who(obj), branch, params.gitops.branch])
 	not excepted(msg)
@@ -79,7 +79,7 @@ nonempty_string(x) if {
 deny_cart_git_001 contains msg if {
 	some obj in docs
 	flux_sync(obj, "Kustomization", "kustomize.toolkit.fluxcd.io/")
-	p := object.get(obj, ["spec", "path"], "<unset>")
+	p := unset_at(obj, ["spec", "path"])
 	p != params.gitops.path
 	msg := sprintf("CART-GIT-001: %v: spec.path is %v; expected %v", [who(obj), p, params.gitops.path])
 	not excepted(msg)

@@ -1,6 +1,6 @@
 # CART-IMG-001: images pinned by digest, never latest.
 # CART-IMG-002: images from allowed registries.
-package main
+package rulebook
 
 import rego.v1
 
@@ -27,25 +27,25 @@ uses_latest(image) if {
 
 deny_cart_img_001 contains msg if {
 	some [obj, _, c] in workload_containers
-	image := object.get(c, "image", "")
+	image := image_of(c)
 	not has_digest(image)
-	msg := sprintf("CART-IMG-001: %v: container %v image %v is not pinned by digest", [who(obj), c.name, image])
+	msg := sprintf("CART-IMG-001: %v: container %v image %v is not pinned by digest", [who(obj), cname(c), image])
 	not excepted(msg)
 }
 
 deny_cart_img_001 contains msg if {
 	some [obj, _, c] in workload_containers
-	image := object.get(c, "image", "")
+	image := image_of(c)
 	uses_latest(image)
-	msg := sprintf("CART-IMG-001: %v: container %v image %v uses the latest tag", [who(obj), c.name, image])
+	msg := sprintf("CART-IMG-001: %v: container %v image %v uses the latest tag", [who(obj), cname(c), image])
 	not excepted(msg)
 }
 
 deny_cart_img_002 contains msg if {
 	some [obj, _, c] in workload_containers
-	image := object.get(c, "image", "")
+	image := image_of(c)
 	not startswith_any(image, params.allowedRegistries)
-	msg := sprintf("CART-IMG-002: %v: container %v image %v is not from an allowed registry (%v)", [who(obj), c.name, image, concat(", ", params.allowedRegistries)])
+	msg := sprintf("CART-IMG-002: %v: container %v image %v is not from an allowed registry (%v)", [who(obj), cname(c), image, concat(", ", params.allowedRegistries)])
 	not excepted(msg)
 }
 
@@ -53,3 +53,9 @@ startswith_any(s, prefixes) if {
 	some p in prefixes
 	startswith(s, p)
 }
+
+# The image reference; "" when unset (absent or null), which no rule lets pass.
+image_of(c) := i if {
+	i := object.get(c, "image", null)
+	i != null
+} else := ""

@@ -1,21 +1,21 @@
 # CART-KMS-001..003: the KMS inventory (configs/kms/*.yaml, kind KmsInventory).
 # Missing fields count as "<unset>" and fail: nothing passes for lack of a value.
-package main
+package rulebook
 
 import rego.v1
 
 inventory_keys contains [obj, k] if {
 	some obj in docs
 	obj.kind == "KmsInventory"
-	some k in object.get(obj, "keys", [])
+	some k in list_at(obj, "keys")
 }
 
-key_where(obj, k) := sprintf("%v: key %v v%v", [who(obj), object.get(k, "id", "<unset>"), object.get(k, "version", "<unset>")])
+key_where(obj, k) := sprintf("%v: key %v v%v", [who(obj), unset_at(k, "id"), unset_at(k, "version")])
 
 deny_cart_kms_001 contains msg if {
 	some [obj, k] in inventory_keys
-	token := object.get(k, "token", "<unset>")
-	not token in {t.name | some t in object.get(obj, "tokens", [])}
+	token := unset_at(k, "token")
+	not token in {n | some t in list_at(obj, "tokens"); n := unset_at(t, "name"); n != "<unset>"}
 	msg := sprintf("CART-KMS-001: %v names token %v, which is not an HSM token of the inventory", [key_where(obj, k), token])
 	not excepted(msg)
 }
@@ -23,7 +23,7 @@ deny_cart_kms_001 contains msg if {
 deny_cart_kms_002 contains msg if {
 	some [obj, k] in inventory_keys
 	k.algorithm == "EC"
-	curve := object.get(k, "curve", "<unset>")
+	curve := unset_at(k, "curve")
 	not curve in params.kms.allowedAlgorithms.EC
 	msg := sprintf("CART-KMS-002: %v uses EC curve %v; allowed: %v", [key_where(obj, k), curve, concat(", ", params.kms.allowedAlgorithms.EC)])
 	not excepted(msg)
@@ -32,7 +32,7 @@ deny_cart_kms_002 contains msg if {
 deny_cart_kms_002 contains msg if {
 	some [obj, k] in inventory_keys
 	k.algorithm == "RSA"
-	size := object.get(k, "size", "<unset>")
+	size := unset_at(k, "size")
 	not size in params.kms.allowedAlgorithms.RSA
 	allowed := concat(", ", [sprintf("%v", [s]) | some s in params.kms.allowedAlgorithms.RSA])
 	msg := sprintf("CART-KMS-002: %v uses RSA size %v; allowed: %v", [key_where(obj, k), size, allowed])
@@ -41,18 +41,18 @@ deny_cart_kms_002 contains msg if {
 
 deny_cart_kms_002 contains msg if {
 	some [obj, k] in inventory_keys
-	algorithm := object.get(k, "algorithm", "<unset>")
+	algorithm := unset_at(k, "algorithm")
 	not algorithm in {"EC", "RSA"}
 	msg := sprintf("CART-KMS-002: %v uses algorithm %v; allowed: EC, RSA", [key_where(obj, k), algorithm])
 	not excepted(msg)
 }
 
-key_max_cryptoperiod(k) := params.kms.maxCryptoperiodDays[object.get(k, "purpose", "<unset>")]
+key_max_cryptoperiod(k) := params.kms.maxCryptoperiodDays[unset_at(k, "purpose")]
 
 deny_cart_kms_003 contains msg if {
 	some [obj, k] in inventory_keys
 	not key_max_cryptoperiod(k)
-	msg := sprintf("CART-KMS-003: %v has purpose %v, which has no maximum cryptoperiod in the catalogue", [key_where(obj, k), object.get(k, "purpose", "<unset>")])
+	msg := sprintf("CART-KMS-003: %v has purpose %v, which has no maximum cryptoperiod in the catalogue", [key_where(obj, k), unset_at(k, "purpose")])
 	not excepted(msg)
 }
 

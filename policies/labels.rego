@@ -1,5 +1,5 @@
 # CART-LGPD-001: required labels, including the LGPD data classification.
-package main
+package rulebook
 
 import rego.v1
 
@@ -7,7 +7,7 @@ deny_cart_lgpd_001 contains msg if {
 	some obj in docs
 	obj.kind in params.labelledKinds
 	some label in params.requiredLabels
-	not label in object.keys(object.get(obj, ["metadata", "labels"], {}))
+	object.get(map_at(obj, ["metadata", "labels"]), label, null) == null
 	msg := sprintf("CART-LGPD-001: %v: lacks the label %v", [who(obj), label])
 	not excepted(msg)
 }
@@ -16,6 +16,7 @@ deny_cart_lgpd_001 contains msg if {
 	some obj in docs
 	obj.kind in params.labelledKinds
 	cls := obj.metadata.labels[params.dataClassificationLabel]
+	cls != null
 	not cls in params.dataClassifications
 	msg := sprintf("CART-LGPD-001: %v: has %v=%v; expected one of %v", [who(obj), params.dataClassificationLabel, cls, concat(", ", params.dataClassifications)])
 	not excepted(msg)

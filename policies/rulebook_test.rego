@@ -1,4 +1,4 @@
-package main
+package rulebook
 
 import rego.v1
 
@@ -111,6 +111,16 @@ test_scl_001_min_replicas if {
 	count(deny_cart_scl_001) == 0 with input as hpa(2)
 }
 
+# Fails closed: a missing label, or a value other than "false", keeps the minimum.
+test_scl_001_fails_closed if {
+	unlabelled := json.patch(hpa(1), [{"op": "remove", "path": "/metadata/labels/cartorio.digital~1citizen-facing"}])
+	deny_cart_scl_001["CART-SCL-001: HorizontalPodAutoscaler cartorio/api: sets minReplicas 1; citizen-facing workloads need at least 2"] with input as unlabelled
+	odd := json.patch(hpa(1), [{"op": "replace", "path": "/metadata/labels/cartorio.digital~1citizen-facing", "value": "nao"}])
+	count(deny_cart_scl_001) == 1 with input as odd
+	internal := json.patch(hpa(1), [{"op": "replace", "path": "/metadata/labels/cartorio.digital~1citizen-facing", "value": "false"}])
+	count(deny_cart_scl_001) == 0 with input as internal
+}
+
 test_scl_002_replicas_with_hpa if {
 	with_replicas := json.patch(good_deployment, [{"op": "add", "path": "/spec/replicas", "value": 3}])
 	deny_cart_scl_002["CART-SCL-002: Deployment cartorio/api: sets spec.replicas (3) but HorizontalPodAutoscaler cartorio/api scales it; remove spec.replicas"] with input as [{"path": "a", "contents": with_replicas}, {"path": "b", "contents": hpa(3)}]
@@ -192,4 +202,87 @@ test_exceptions_in_force_and_expired if {
 	not excepted("CART-NET-001: Service cartorio/api: x") with exceptions as exceptions_fixture with data.clock.now as "2026-12-01T00:00:00Z"
 	finding_subject("CART-RBAC-001: ClusterRole system:a:b: x") == {"rule": "CART-RBAC-001", "kind": "ClusterRole", "namespace": "", "name": "system:a:b"}
 	deny_cart_exc_001["CART-EXC-001: exception to CART-NET-001 (name api) owned by time-aplicacao expired on 2026-11-01: fix the findings, or renew it with a new reason and date"] with exceptions as exceptions_fixture with data.clock.now as "2026-12-01T00:00:00Z" with input as []
+}
+
+# CART-K8S-002: an ill-typed field fails closed: it is reported, and no other rule judges the document.
+test_k8s_002_ill_typed_field if {
+	doc := deployment_with({}, container_with({"securityContext": {"privileged": "true", "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}))
+	deny_cart_k8s_002["CART-K8S-002: Deployment cartorio/api: spec.template.spec.containers[0].securityContext.privileged is string; expected boolean"] with input as doc
+	count(deny_cart_pss_001) == 0 with input as doc
+}
+
+test_k8s_002_null_is_unset if {
+	doc := deployment_with({"hostNetwork": null}, container_with({"readinessProbe": null}))
+	count(deny_cart_k8s_002) == 0 with input as doc
+	deny_cart_res_002["CART-RES-002: Deployment cartorio/api: container api has no readinessProbe"] with input as doc
+}
+
+test_k8s_002_null_list_item if {
+	doc := json.patch(good_deployment, [{"op": "add", "path": "/spec/template/spec/containers/-", "value": null}])
+	deny_cart_k8s_002["CART-K8S-002: Deployment cartorio/api: spec.template.spec.containers[1] is null; expected object"] with input as doc
+}
+
+test_k8s_001_not_an_object if {
+	deny_cart_k8s_001["CART-K8S-001: <no kind> <unnamed>: the document is array, not an object"] with input as ["a"]
+}
+
+test_pss_009_host_process if {
+	deny_cart_pss_009["CART-PSS-009: Deployment cartorio/api: the pod sets windowsOptions.hostProcess"] with input as deployment_with({"securityContext": {"runAsNonRoot": true, "windowsOptions": {"hostProcess": true}}}, good_container)
+}
+
+test_pss_010_apparmor if {
+	deny_cart_pss_010["CART-PSS-010: Deployment cartorio/api: container api has AppArmor profile Unconfined; allowed: RuntimeDefault, Localhost"] with input as deployment_with({}, container_with({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}))
+	annotated := json.patch(good_deployment, [{"op": "add", "path": "/spec/template/metadata", "value": {"annotations": {"container.apparmor.security.beta.kubernetes.io/api": "unconfined"}}}])
+	deny_cart_pss_010["CART-PSS-010: Deployment cartorio/api: annotation container.apparmor.security.beta.kubernetes.io/api is unconfined; allowed: runtime/default, localhost/*"] with input as annotated
+	count(deny_cart_pss_010) == 0 with input as good_deployment
+}
+
+test_pss_011_selinux if {
+	doc := deployment_with({"securityContext": {"runAsNonRoot": true, "seLinuxOptions": {"type": "spc_t", "user": "root"}}}, good_container)
+	deny_cart_pss_011["CART-PSS-011: Deployment cartorio/api: the pod sets SELinux type spc_t; allowed: container_t, container_init_t, container_kvm_t, container_engine_t"] with input as doc
+	deny_cart_pss_011["CART-PSS-011: Deployment cartorio/api: the pod sets SELinux user root"] with input as doc
+}
+
+test_pss_012_proc_mount if {
+	deny_cart_pss_012["CART-PSS-012: Deployment cartorio/api: container api sets procMount Unmasked; only Default is allowed"] with input as deployment_with({}, container_with({"securityContext": {"procMount": "Unmasked"}}))
+}
+
+test_pss_013_sysctls if {
+	doc := deployment_with({"securityContext": {"runAsNonRoot": true, "sysctls": [{"name": "kernel.msgmax", "value": "1"}, {"name": "net.ipv4.tcp_syncookies", "value": "1"}]}}, good_container)
+	deny_cart_pss_013 == {"CART-PSS-013: Deployment cartorio/api: the pod sets sysctl kernel.msgmax, which is not in the safe set"} with input as doc
+}
+
+test_pss_014_host_in_handlers if {
+	probe := container_with({"readinessProbe": {"httpGet": {"path": "/", "port": 80, "host": "10.0.0.1"}}})
+	deny_cart_pss_014["CART-PSS-014: Deployment cartorio/api: container api readinessProbe.httpGet sets host 10.0.0.1"] with input as deployment_with({}, probe)
+	hook := container_with({"lifecycle": {"preStop": {"tcpSocket": {"port": 80, "host": "db"}}}})
+	deny_cart_pss_014["CART-PSS-014: Deployment cartorio/api: container api lifecycle.preStop.tcpSocket sets host db"] with input as deployment_with({}, hook)
+}
+
+test_pss_015_read_only_root if {
+	deny_cart_pss_015["CART-PSS-015: Deployment cartorio/api: container api does not set readOnlyRootFilesystem: true"] with input as good_deployment
+	count(deny_cart_pss_015) == 0 with input as deployment_with({}, container_with({"securityContext": {"readOnlyRootFilesystem": true}}))
+}
+
+test_sa_001_token if {
+	deny_cart_sa_001["CART-SA-001: Deployment cartorio/api: the pod mounts a service-account token without saying it needs one; set automountServiceAccountToken: false, or true when it calls the Kubernetes API"] with input as good_deployment
+	count(deny_cart_sa_001) == 0 with input as deployment_with({"automountServiceAccountToken": false}, good_container)
+	count(deny_cart_sa_001) == 0 with input as deployment_with({"automountServiceAccountToken": true}, good_container)
+}
+
+test_net_004_exposure if {
+	deny_cart_net_004["CART-NET-004: Service cartorio/api: type LoadBalancer exposes the service outside the cluster; it needs an exception in the catalogue"] with input as {"kind": "Service", "metadata": {"name": "api", "namespace": "cartorio"}, "spec": {"type": "LoadBalancer"}}
+	deny_cart_net_004["CART-NET-004: Service cartorio/api: sets externalIPs 203.0.113.7; it needs an exception in the catalogue"] with input as {"kind": "Service", "metadata": {"name": "api", "namespace": "cartorio"}, "spec": {"externalIPs": ["203.0.113.7"]}}
+}
+
+test_net_005_wildcard_host if {
+	deny_cart_net_005["CART-NET-005: Ingress cartorio/api: host *.cartorio.example is a wildcard"] with input as {"kind": "Ingress", "metadata": {"name": "api", "namespace": "cartorio"}, "spec": {"rules": [{"host": "*.cartorio.example"}]}}
+}
+
+test_rbac_001_wildcards if {
+	deny_cart_rbac_001["CART-RBAC-001: ClusterRole tudo: rule 0 grants every verb (\"*\")"] with input as {"kind": "ClusterRole", "metadata": {"name": "tudo"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}]}
+}
+
+test_rbac_002_cluster_admin if {
+	deny_cart_rbac_002["CART-RBAC-002: ClusterRoleBinding admin: binds the ClusterRole cluster-admin"] with input as {"kind": "ClusterRoleBinding", "metadata": {"name": "admin"}, "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}}
 }

@@ -1,5 +1,5 @@
 # CART-SEC-001: no Secret manifest carries private key material.
-package main
+package rulebook
 
 import rego.v1
 
@@ -11,7 +11,8 @@ deny_cart_sec_001 contains msg if {
 	some obj in docs
 	obj.kind == "Secret"
 	not secret_exempt(obj)
-	some k, v in object.get(obj, "data", {})
+	some k, v in map_at(obj, "data")
+	v != null
 	base64.is_valid(v)
 	private_key(base64.decode(v))
 	msg := sprintf("CART-SEC-001: %v: data.%v holds a private key", [who(obj), k])
@@ -22,7 +23,8 @@ deny_cart_sec_001 contains msg if {
 	some obj in docs
 	obj.kind == "Secret"
 	not secret_exempt(obj)
-	some k, v in object.get(obj, "stringData", {})
+	some k, v in map_at(obj, "stringData")
+	v != null
 	private_key(v)
 	msg := sprintf("CART-SEC-001: %v: stringData.%v holds a private key", [who(obj), k])
 	not excepted(msg)

@@ -7,8 +7,14 @@
  */
 import { PolicyPack, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { loadCatalogue } from "../components/policy/catalogue";
-import { inventoryFromResources, k8sDoc } from "../components/policy/resources";
-import { OBJECT_RULES, RuleContext, SET_RULES, unexcepted, wallClock } from "../components/policy/rules";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseAllDocuments } from "yaml";
+import { kmsSchema } from "../components/config/schema";
+import { k8sDoc } from "../components/policy/resources";
+import type { K8sObject } from "../components/policy/rules";
+import { judged, OBJECT_RULES, RuleContext, SET_RULES, unexcepted, wallClock } from "../components/policy/rules";
 
 const catalogue = loadCatalogue();
 const params = catalogue.parameters;
@@ -17,6 +23,25 @@ const context = (now?: string): RuleContext => ({
   ...(now ? { now: Date.parse(now) } : wallClock()),
   exceptions: catalogue.exceptions,
 });
+
+/** The project this pack belongs to (policypack/ sits in it): where config paths resolve. */
+const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/** The stack's KMS inventory file, read as conftest reads it (every document, raw), or why it can't be. */
+function stackInventory(): { file: string; docs: K8sObject[] } | { file: string; problem: string } {
+  const kms = kmsSchema.safeParse(new pulumi.Config("cartorio-plataforma").getObject("kms") ?? {});
+  if (!kms.success) return { file: "cartorio-plataforma:kms", problem: "the stack's kms config is invalid" };
+  const file = path.resolve(PROJECT_ROOT, kms.data.inventory);
+  try {
+    const docs = parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS() as K8sObject);
+    return { file: kms.data.inventory, docs: docs.filter((d) => d !== null) };
+  } catch (e) {
+    return {
+      file: kms.data.inventory,
+      problem: `the KMS inventory cannot be read (${(e as Error).message}); nothing in it passes unchecked`,
+    };
+  }
+}
 
 const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue.rules.map((rule) => {
   const base = { name: rule.id, description: `${rule.id}: ${rule.title}`, enforcementLevel: rule.enforcement };
@@ -31,7 +56,8 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
           return doc ? [doc] : [];
         });
         const ctx = context();
-        for (const message of unexcepted(setRule(docs, params, ctx), ctx)) reportViolation(message);
+        for (const message of new Set(unexcepted(setRule(judged(rule.id, docs, params), params, ctx), ctx)))
+          reportViolation(message);
       },
     };
   }
@@ -47,11 +73,18 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
       // inventory's last change, so a key expiring later fails no unrelated PR (npm run kms:expiry
       // reports it on schedule), while a deployment always judges at the wall clock.
       configSchema: { properties: { now: { type: "string", format: "date-time" } } },
+      // The stack's inventory file itself (cartorio-plataforma:kms.inventory), every version of every key,
+      // retired ones included, as conftest reads it: not only the keys the program turns into resources.
       validateStack: (args, reportViolation) => {
         const ctx = context(args.getConfig<{ now?: string }>().now);
-        const inventory = inventoryFromResources(args.resources, "hsm-keys");
-        if (inventory)
-          for (const message of unexcepted(objectRule(inventory, params, ctx), ctx)) reportViolation(message);
+        const inventory = stackInventory();
+        if ("problem" in inventory) {
+          reportViolation(`${rule.id}: ${inventory.file}: ${inventory.problem}`);
+          return;
+        }
+        for (const doc of inventory.docs)
+          for (const d of judged(rule.id, [doc], params))
+            for (const message of new Set(unexcepted(objectRule(d, params, ctx), ctx))) reportViolation(message);
       },
     };
   }
@@ -61,7 +94,9 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
       const doc = k8sDoc(args.type, args.props);
       if (!doc) return;
       const ctx = context();
-      for (const message of unexcepted(objectRule(doc, params, ctx), ctx)) reportViolation(message, args.urn);
+      // An ill-typed document is judged by CART-K8S-002 alone (components/policy/shapes.ts), as in Rego.
+      for (const d of judged(rule.id, [doc], params))
+        for (const message of new Set(unexcepted(objectRule(d, params, ctx), ctx))) reportViolation(message, args.urn);
     },
   };
 });

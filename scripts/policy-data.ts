@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadCatalogue } from "../components/policy/catalogue";
+import { shapeTables } from "../components/policy/shapes";
 
 export const DATA_REGO = path.resolve(__dirname, "../policies/catalogue_data.rego");
 
@@ -27,12 +28,20 @@ export function catalogueDataRego(): string {
   return [
     "# Generated from policies/catalogue.yaml by `npm run policy:data`; do not edit.",
     "# `conftest --data policies/catalogue.yaml` takes precedence (data.catalogue).",
-    "package main",
+    "package rulebook",
     "",
     "import rego.v1",
     "",
-    // The rules read the parameters and the exceptions; one line, which opa fmt leaves as it is.
-    `catalogue_default := ${term({ parameters: catalogue.parameters, exceptions: catalogue.exceptions })}`,
+    // The rules read the parameters, the exceptions and each rule's level; one line, which opa fmt leaves as it is.
+    `catalogue_default := ${term({
+      parameters: catalogue.parameters,
+      exceptions: catalogue.exceptions,
+      rules: catalogue.rules.map((r) => ({ id: r.id, enforcement: r.enforcement })),
+    })}`,
+    "",
+    // parameters.shapes expanded per kind (every parent implied), computed here once instead of for every
+    // document conftest evaluates (the expansion is components/policy/shapes.ts's, the one both enforcers use).
+    `shape_tables_default := ${term(shapeTables(catalogue.parameters))}`,
     "",
   ].join("\n");
 }

@@ -24,6 +24,17 @@ const ruleSchema = z
 
 const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+/** Field paths ("a.b", "a[].b", "labels.*") and the JSON type Kubernetes gives them. */
+const shapeMap = z.record(
+  z
+    .string()
+    .regex(
+      /^[A-Za-z][A-Za-z0-9]*(\[\])?(\.([A-Za-z][A-Za-z0-9]*(\[\])?|\*))*$/,
+      "expected a field path such as spec.ports[].hostPort",
+    ),
+  z.enum(["string", "boolean", "integer", "number", "object", "array", "int-or-string"]),
+);
+
 /**
  * An accepted deviation from one rule: in force for the findings whose subject (kind,
  * namespace, name, as the message names it) falls in its scope, until its expiry day, on
@@ -70,6 +81,10 @@ const catalogueSchema = z
             allowedVolumeTypes: z.array(z.string().min(1)).min(1),
             allowedAddedCapabilities: z.array(z.string()),
             allowedSeccompProfiles: z.array(z.string().min(1)).min(1),
+            allowedAppArmorProfiles: z.array(z.string().min(1)).min(1),
+            allowedSELinuxTypes: z.array(z.string()),
+            safeSysctls: z.array(z.string().min(1)),
+            serviceAccountTokenNamespaces: z.array(z.string().min(1)),
             networkPolicyExemptNamespaces: z.array(z.string()),
             privateKeySecretExemptions: z.array(z.string().regex(/^[^/]+\/[^/]+$/)),
             gitops: z
@@ -81,6 +96,15 @@ const catalogueSchema = z
                 path: z.string().min(1),
                 /** The sync from the institutional repository must verify commit signatures (spec.verify). */
                 requireVerify: z.boolean(),
+              })
+              .strict(),
+            shapes: z
+              .object({
+                document: shapeMap,
+                pod: shapeMap,
+                podMetadata: shapeMap,
+                container: shapeMap,
+                kinds: z.record(z.string(), shapeMap),
               })
               .strict(),
             kms: z

@@ -6,6 +6,7 @@
  * both sides, word for word.
  */
 import { cryptoperiodEnd } from "../keys/expiry";
+import { shapeProblems, show, typeName, wellFormed } from "./shapes";
 import type { Parameters, PolicyException } from "./catalogue";
 
 /** A document as YAML or a Pulumi resource's inputs give it. */
@@ -87,9 +88,14 @@ export type SetRule = (docs: K8sObject[], p: Parameters, ctx?: RuleContext) => s
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
+/** How both enforcers name a document: kind, namespace and name when they are strings (lib.rego `who`). */
 export function who(obj: K8sObject): string {
-  const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}/` : "";
-  return `${obj.kind ?? "<no kind>"} ${ns}${obj.metadata?.name ?? "<unnamed>"}`;
+  const o = (obj ?? {}) as Any;
+  const meta = o !== null && typeof o === "object" && !Array.isArray(o) ? o.metadata : undefined;
+  const kind = typeof o?.kind === "string" && o.kind !== "" ? o.kind : "<no kind>";
+  const ns = typeof meta?.namespace === "string" && meta.namespace !== "" ? `${meta.namespace}/` : "";
+  const name = typeof meta?.name === "string" ? meta.name : "<unnamed>";
+  return `${kind} ${ns}${name}`;
 }
 
 /** The pod spec of a workload, wherever its kind keeps it. */
@@ -100,6 +106,32 @@ export function podSpec(obj: K8sObject): Any | undefined {
   if (obj.kind === "CronJob") return spec.jobTemplate?.spec?.template?.spec;
   return spec.template?.spec;
 }
+
+/** The metadata of a workload's pod template (the Pod's own for a Pod). */
+function podMeta(obj: K8sObject): Any | undefined {
+  if (obj.kind === "Pod") return obj.metadata;
+  const spec = obj.spec as Any;
+  return obj.kind === "CronJob" ? spec?.jobTemplate?.spec?.template?.metadata : spec?.template?.metadata;
+}
+
+/** The pod's securityContext and each container's, named as messages name them (baseline.rego). */
+function securityContexts(obj: K8sObject, p: Parameters): [string, Any][] {
+  if (!isWorkload(obj, p)) return [];
+  const pod = podSpec(obj);
+  return [
+    ["the pod", pod?.securityContext],
+    ...allContainers(pod).map((c): [string, Any] => [`container ${cname(c)}`, c.securityContext]),
+  ];
+}
+
+/** The handlers of a container that may name a host: probes and lifecycle hooks. */
+const HANDLERS = [
+  ["readinessProbe"],
+  ["livenessProbe"],
+  ["startupProbe"],
+  ["lifecycle", "postStart"],
+  ["lifecycle", "preStop"],
+];
 
 function allContainers(pod: Any): Any[] {
   return [...(pod?.containers ?? []), ...(pod?.initContainers ?? []), ...(pod?.ephemeralContainers ?? [])];
@@ -133,11 +165,26 @@ function decodeBase64(value: string): string | undefined {
 /** How both enforcers print a missing value. */
 const UNSET = "<unset>";
 
-const keyWhere = (obj: K8sObject, k: Any) => `${who(obj)}: key ${k.id ?? UNSET} v${k.version ?? UNSET}`;
+const keyWhere = (obj: K8sObject, k: Any) => `${who(obj)}: key ${k.id ?? UNSET} v${show(k.version ?? UNSET)}`;
+
+/** How a container is named in messages (lib.rego `cname`). */
+const cname = (c: Any) => c.name ?? UNSET;
+
+/** Sorts strings by code point, as Rego's sort does (JavaScript's default compares UTF-16 units). */
+const codepoints = (a: string, b: string) => {
+  const x = [...a].map((ch) => ch.codePointAt(0)!);
+  const y = [...b].map((ch) => ch.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+};
 
 export const OBJECT_RULES: Record<string, ObjectRule> = {
   "CART-K8S-001": (obj, p) => {
-    if (typeof obj.kind !== "string" || obj.kind === "") return [`CART-K8S-001: ${who(obj)}: the document has no kind`];
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj))
+      return [`CART-K8S-001: ${who(obj)}: the document is ${typeName(obj)}, not an object`];
+    if (obj.kind === undefined || obj.kind === null || obj.kind === "")
+      return [`CART-K8S-001: ${who(obj)}: the document has no kind`];
+    if (typeof obj.kind !== "string") return [];
     if (!p.knownKinds.includes(obj.kind)) {
       return [
         `CART-K8S-001: ${who(obj)}: kind ${obj.kind} is not in the rulebook; fix the spelling or add it to parameters.knownKinds`,
@@ -145,8 +192,12 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     }
     return [];
   },
+  "CART-K8S-002": (obj, p) =>
+    obj !== null && typeof obj === "object" && !Array.isArray(obj)
+      ? shapeProblems(obj, p).map((x) => `CART-K8S-002: ${who(obj)}: ${x.message}`)
+      : [],
   "CART-PSS-001": perContainer("CART-PSS-001", allContainers, (c) =>
-    c.securityContext?.privileged === true ? [`container ${c.name} is privileged`] : [],
+    c.securityContext?.privileged === true ? [`container ${cname(c)} is privileged`] : [],
   ),
   "CART-PSS-002": (obj, p) => {
     if (!isWorkload(obj, p)) return [];
@@ -158,25 +209,27 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
   "CART-PSS-003": (obj, p) => {
     if (!isWorkload(obj, p)) return [];
     return ((podSpec(obj)?.volumes ?? []) as Any[]).flatMap((v) => {
-      const type = Object.keys(v)
-        .filter((k) => k !== "name")
-        .sort()[0];
+      // Its first source field (other than name) that is set; "<unset>" when it has none (lib.rego volume_type).
+      const type =
+        Object.keys(v)
+          .filter((k) => k !== "name" && v[k] !== null)
+          .sort(codepoints)[0] ?? UNSET;
       return p.allowedVolumeTypes.includes(type)
         ? []
         : [
-            `CART-PSS-003: ${who(obj)}: volume ${v.name} is of type ${type}; allowed: ${p.allowedVolumeTypes.join(", ")}`,
+            `CART-PSS-003: ${who(obj)}: volume ${v.name ?? UNSET} is of type ${type}; allowed: ${p.allowedVolumeTypes.join(", ")}`,
           ];
     });
   },
   "CART-PSS-004": perContainer("CART-PSS-004", allContainers, (c) =>
     ((c.ports ?? []) as Any[])
-      .filter((port) => port.hostPort !== undefined)
-      .map((port) => `container ${c.name} sets hostPort ${port.hostPort}`),
+      .filter((port) => port.hostPort != null)
+      .map((port) => `container ${cname(c)} sets hostPort ${show(port.hostPort)}`),
   ),
   "CART-PSS-005": perContainer("CART-PSS-005", allContainers, (c) =>
     c.securityContext?.allowPrivilegeEscalation === false
       ? []
-      : [`container ${c.name} does not set allowPrivilegeEscalation: false`],
+      : [`container ${cname(c)} does not set allowPrivilegeEscalation: false`],
   ),
   "CART-PSS-006": (obj, p) => {
     if (!isWorkload(obj, p)) return [];
@@ -185,9 +238,10 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     if (pod?.securityContext?.runAsUser === 0) out.push(`CART-PSS-006: ${who(obj)}: the pod sets runAsUser 0`);
     for (const c of allContainers(pod)) {
       const nonRoot = c.securityContext?.runAsNonRoot ?? pod?.securityContext?.runAsNonRoot;
-      if (nonRoot !== true) out.push(`CART-PSS-006: ${who(obj)}: container ${c.name} does not set runAsNonRoot: true`);
+      if (nonRoot !== true)
+        out.push(`CART-PSS-006: ${who(obj)}: container ${cname(c)} does not set runAsNonRoot: true`);
       if (c.securityContext?.runAsUser === 0)
-        out.push(`CART-PSS-006: ${who(obj)}: container ${c.name} sets runAsUser 0`);
+        out.push(`CART-PSS-006: ${who(obj)}: container ${cname(c)} sets runAsUser 0`);
     }
     return out;
   },
@@ -196,9 +250,9 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       const caps = c.securityContext?.capabilities ?? {};
       const out = ((caps.drop ?? []) as string[]).includes("ALL")
         ? []
-        : [`container ${c.name} does not drop ALL capabilities`];
+        : [`container ${cname(c)} does not drop ALL capabilities`];
       for (const cap of (caps.add ?? []) as string[]) {
-        if (!p.allowedAddedCapabilities.includes(cap)) out.push(`container ${c.name} adds capability ${cap}`);
+        if (!p.allowedAddedCapabilities.includes(cap)) out.push(`container ${cname(c)} adds capability ${cap}`);
       }
       return out;
     })(obj, p),
@@ -207,17 +261,129 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       const type = c.securityContext?.seccompProfile?.type ?? pod?.securityContext?.seccompProfile?.type;
       return p.allowedSeccompProfiles.includes(type)
         ? []
-        : [`container ${c.name} has no ${p.allowedSeccompProfiles.join(" or ")} seccomp profile`];
+        : [`container ${cname(c)} has no ${p.allowedSeccompProfiles.join(" or ")} seccomp profile`];
     })(obj, p),
+  "CART-PSS-009": (obj, p) =>
+    securityContexts(obj, p)
+      .filter(([, sc]) => sc?.windowsOptions?.hostProcess === true)
+      .map(([part]) => `CART-PSS-009: ${who(obj)}: ${part} sets windowsOptions.hostProcess`),
+  "CART-PSS-010": (obj, p) => {
+    const out = securityContexts(obj, p).flatMap(([part, sc]) => {
+      const type = sc?.appArmorProfile?.type;
+      return type != null && !p.allowedAppArmorProfiles.includes(type)
+        ? [
+            `CART-PSS-010: ${who(obj)}: ${part} has AppArmor profile ${type}; allowed: ${p.allowedAppArmorProfiles.join(", ")}`,
+          ]
+        : [];
+    });
+    if (isWorkload(obj, p))
+      for (const [key, value] of Object.entries((podMeta(obj)?.annotations ?? {}) as Record<string, string | null>)) {
+        if (
+          key.startsWith("container.apparmor.security.beta.kubernetes.io/") &&
+          value !== null &&
+          value !== "runtime/default" &&
+          !value.startsWith("localhost/")
+        )
+          out.push(`CART-PSS-010: ${who(obj)}: annotation ${key} is ${value}; allowed: runtime/default, localhost/*`);
+      }
+    return out;
+  },
+  "CART-PSS-011": (obj, p) =>
+    securityContexts(obj, p).flatMap(([part, sc]) => {
+      const se = sc?.seLinuxOptions ?? {};
+      const out: string[] = [];
+      if (se.type != null && !p.allowedSELinuxTypes.includes(se.type))
+        out.push(
+          `CART-PSS-011: ${who(obj)}: ${part} sets SELinux type ${se.type}; allowed: ${p.allowedSELinuxTypes.filter((t) => t !== "").join(", ")}`,
+        );
+      for (const field of ["user", "role"])
+        if (se[field] != null && se[field] !== "")
+          out.push(`CART-PSS-011: ${who(obj)}: ${part} sets SELinux ${field} ${se[field]}`);
+      return out;
+    }),
+  "CART-PSS-012": perContainer("CART-PSS-012", allContainers, (c) => {
+    const mount = c.securityContext?.procMount;
+    return mount != null && mount !== "Default"
+      ? [`container ${cname(c)} sets procMount ${mount}; only Default is allowed`]
+      : [];
+  }),
+  "CART-PSS-013": (obj, p) => {
+    if (!isWorkload(obj, p)) return [];
+    return ((podSpec(obj)?.securityContext?.sysctls ?? []) as Any[])
+      .map((x) => x.name ?? UNSET)
+      .filter((name) => !p.safeSysctls.includes(name))
+      .map((name) => `CART-PSS-013: ${who(obj)}: the pod sets sysctl ${name}, which is not in the safe set`);
+  },
+  "CART-PSS-014": perContainer("CART-PSS-014", allContainers, (c) =>
+    HANDLERS.flatMap((handler) =>
+      ["httpGet", "tcpSocket"].flatMap((action) => {
+        let at: Any = c;
+        for (const seg of handler) at = at?.[seg];
+        const host = at?.[action]?.host;
+        return host != null && host !== ""
+          ? [`container ${cname(c)} ${handler.join(".")}.${action} sets host ${host}`]
+          : [];
+      }),
+    ),
+  ),
+  "CART-PSS-015": perContainer("CART-PSS-015", allContainers, (c) =>
+    c.securityContext?.readOnlyRootFilesystem === true
+      ? []
+      : [`container ${cname(c)} does not set readOnlyRootFilesystem: true`],
+  ),
+  "CART-SA-001": (obj, p) => {
+    if (!isWorkload(obj, p) || p.serviceAccountTokenNamespaces.includes(obj.metadata?.namespace ?? "default"))
+      return [];
+    return podSpec(obj)?.automountServiceAccountToken == null
+      ? [
+          `CART-SA-001: ${who(obj)}: the pod mounts a service-account token without saying it needs one; set automountServiceAccountToken: false, or true when it calls the Kubernetes API`,
+        ]
+      : [];
+  },
+  "CART-NET-004": (obj) => {
+    if (obj.kind !== "Service") return [];
+    const out: string[] = [];
+    if (obj.spec?.type === "LoadBalancer")
+      out.push(
+        `CART-NET-004: ${who(obj)}: type LoadBalancer exposes the service outside the cluster; it needs an exception in the catalogue`,
+      );
+    const ips = (obj.spec?.externalIPs ?? []) as string[];
+    if (ips.length > 0)
+      out.push(`CART-NET-004: ${who(obj)}: sets externalIPs ${ips.join(", ")}; it needs an exception in the catalogue`);
+    return out;
+  },
+  "CART-NET-005": (obj) => {
+    if (obj.kind !== "Ingress") return [];
+    const hosts = new Set<string>();
+    for (const r of (obj.spec?.rules ?? []) as Any[]) if (typeof r.host === "string") hosts.add(r.host);
+    for (const t of (obj.spec?.tls ?? []) as Any[])
+      for (const h of (t.hosts ?? []) as unknown[]) if (typeof h === "string") hosts.add(h);
+    return [...hosts].filter((h) => h.startsWith("*")).map((h) => `CART-NET-005: ${who(obj)}: host ${h} is a wildcard`);
+  },
+  "CART-RBAC-001": (obj) => {
+    if (obj.kind !== "Role" && obj.kind !== "ClusterRole") return [];
+    return (((obj as Any).rules ?? []) as Any[]).flatMap((rule, i) =>
+      (["verbs", "resources"] as const)
+        .filter((field) => ((rule[field] ?? []) as string[]).includes("*"))
+        .map((field) => `CART-RBAC-001: ${who(obj)}: rule ${i} grants every ${field.slice(0, -1)} ("*")`),
+    );
+  },
+  "CART-RBAC-002": (obj) => {
+    if (obj.kind !== "RoleBinding" && obj.kind !== "ClusterRoleBinding") return [];
+    const ref = (obj as Any).roleRef ?? {};
+    return ref.kind === "ClusterRole" && ref.name === "cluster-admin"
+      ? [`CART-RBAC-002: ${who(obj)}: binds the ClusterRole cluster-admin`]
+      : [];
+  },
   "CART-RES-001": perContainer(
     "CART-RES-001",
     (pod) => [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])],
     (c) => {
       const r = c.resources ?? {};
       const out: string[] = [];
-      if (r.requests?.cpu === undefined) out.push(`container ${c.name} has no CPU request`);
-      if (r.requests?.memory === undefined) out.push(`container ${c.name} has no memory request`);
-      if (r.limits?.memory === undefined) out.push(`container ${c.name} has no memory limit`);
+      if (r.requests?.cpu == null) out.push(`container ${cname(c)} has no CPU request`);
+      if (r.requests?.memory == null) out.push(`container ${cname(c)} has no memory request`);
+      if (r.limits?.memory == null) out.push(`container ${cname(c)} has no memory limit`);
       return out;
     },
   ),
@@ -227,8 +393,8 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       "CART-RES-002",
       (pod) => pod?.containers ?? [],
       (c) => [
-        ...(c.readinessProbe ? [] : [`container ${c.name} has no readinessProbe`]),
-        ...(c.livenessProbe ? [] : [`container ${c.name} has no livenessProbe`]),
+        ...(c.readinessProbe != null ? [] : [`container ${cname(c)} has no readinessProbe`]),
+        ...(c.livenessProbe != null ? [] : [`container ${cname(c)} has no livenessProbe`]),
       ],
     )(obj, p);
   },
@@ -236,9 +402,9 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     const image = String(c.image ?? "");
     const { digest, tag } = imageParts(image);
     const out: string[] = [];
-    if (!digest) out.push(`container ${c.name} image ${image} is not pinned by digest`);
+    if (!digest) out.push(`container ${cname(c)} image ${image} is not pinned by digest`);
     if (tag === "latest" || (tag === undefined && !digest))
-      out.push(`container ${c.name} image ${image} uses the latest tag`);
+      out.push(`container ${cname(c)} image ${image} uses the latest tag`);
     return out;
   }),
   "CART-IMG-002": (obj, p) =>
@@ -246,16 +412,16 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       const image = String(c.image ?? "");
       return p.allowedRegistries.some((r) => image.startsWith(r))
         ? []
-        : [`container ${c.name} image ${image} is not from an allowed registry (${p.allowedRegistries.join(", ")})`];
+        : [`container ${cname(c)} image ${image} is not from an allowed registry (${p.allowedRegistries.join(", ")})`];
     })(obj, p),
   "CART-LGPD-001": (obj, p) => {
     if (!p.labelledKinds.includes(obj.kind ?? "")) return [];
-    const labels = obj.metadata?.labels ?? {};
+    const labels = (obj.metadata?.labels ?? {}) as Record<string, string | null>;
     const out = p.requiredLabels
-      .filter((l) => !(l in labels))
+      .filter((l) => !Object.hasOwn(labels, l) || labels[l] === null)
       .map((l) => `CART-LGPD-001: ${who(obj)}: lacks the label ${l}`);
-    const cls = labels[p.dataClassificationLabel];
-    if (cls !== undefined && !p.dataClassifications.includes(cls)) {
+    const cls = Object.hasOwn(labels, p.dataClassificationLabel) ? labels[p.dataClassificationLabel] : null;
+    if (cls != null && !p.dataClassifications.includes(cls)) {
       out.push(
         `CART-LGPD-001: ${who(obj)}: has ${p.dataClassificationLabel}=${cls}; expected one of ${p.dataClassifications.join(", ")}`,
       );
@@ -272,7 +438,7 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     if (tls.length === 0) return [`CART-NET-002: ${who(obj)}: has no TLS`];
     const covered = new Set(tls.flatMap((t) => t.hosts ?? []));
     return ((obj.spec?.rules ?? []) as Any[])
-      .filter((r) => r.host !== undefined && !covered.has(r.host))
+      .filter((r) => r.host != null && !covered.has(r.host))
       .map((r) => `CART-NET-002: ${who(obj)}: host ${r.host} has no TLS entry`);
   },
   "CART-AVL-001": (obj) => {
@@ -280,16 +446,17 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     const s = obj.spec ?? {};
     const out: string[] = [];
     if (s.maxUnavailable === 0 || s.maxUnavailable === "0%")
-      out.push(`CART-AVL-001: ${who(obj)}: maxUnavailable ${s.maxUnavailable} blocks every eviction`);
+      out.push(`CART-AVL-001: ${who(obj)}: maxUnavailable ${show(s.maxUnavailable)} blocks every eviction`);
     if (s.minAvailable === "100%") out.push(`CART-AVL-001: ${who(obj)}: minAvailable 100% blocks every eviction`);
     return out;
   },
   "CART-SCL-001": (obj, p) => {
-    if (obj.kind !== "HorizontalPodAutoscaler" || obj.metadata?.labels?.[p.citizenFacingLabel] !== "true") return [];
+    // Fails closed: citizen-facing unless explicitly labelled "false" (a missing label never switches it off).
+    if (obj.kind !== "HorizontalPodAutoscaler" || obj.metadata?.labels?.[p.citizenFacingLabel] === "false") return [];
     const min = (obj.spec?.minReplicas as number | undefined) ?? 1;
     return min < p.minReplicasCitizenFacing
       ? [
-          `CART-SCL-001: ${who(obj)}: sets minReplicas ${min}; citizen-facing workloads need at least ${p.minReplicasCitizenFacing}`,
+          `CART-SCL-001: ${who(obj)}: sets minReplicas ${show(min)}; citizen-facing workloads need at least ${p.minReplicasCitizenFacing}`,
         ]
       : [];
   },
@@ -326,18 +493,21 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     if (p.privateKeySecretExemptions.includes(`${obj.metadata?.namespace}/${obj.metadata?.name}`)) return [];
     const out: string[] = [];
     for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, string>).sort()) {
+      if (v === null) continue;
       const text = decodeBase64(String(v));
       if (text !== undefined && PRIVATE_KEY.test(text))
         out.push(`CART-SEC-001: ${who(obj)}: data.${k} holds a private key`);
     }
     for (const [k, v] of Object.entries((obj.stringData ?? {}) as Record<string, string>).sort()) {
+      if (v === null) continue;
       if (PRIVATE_KEY.test(String(v))) out.push(`CART-SEC-001: ${who(obj)}: stringData.${k} holds a private key`);
     }
     return out;
   },
   "CART-KMS-001": (obj) => {
     if (obj.kind !== "KmsInventory") return [];
-    const tokens = new Set(((obj.tokens ?? []) as Any[]).map((t) => t.name));
+    // A key with no token, or a token with no name, matches nothing (lib.rego: "<unset>" is never a token).
+    const tokens = new Set(((obj.tokens ?? []) as Any[]).map((t) => t.name ?? UNSET).filter((n) => n !== UNSET));
     return ((obj.keys ?? []) as Any[])
       .filter((k) => !tokens.has(k.token ?? UNSET))
       .map(
@@ -358,7 +528,7 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       if (algorithm === "RSA") {
         return p.kms.allowedAlgorithms.RSA.includes(k.size ?? UNSET)
           ? []
-          : [`${where} uses RSA size ${k.size ?? UNSET}; allowed: ${p.kms.allowedAlgorithms.RSA.join(", ")}`];
+          : [`${where} uses RSA size ${show(k.size ?? UNSET)}; allowed: ${p.kms.allowedAlgorithms.RSA.join(", ")}`];
       }
       return [`${where} uses algorithm ${algorithm}; allowed: EC, RSA`];
     });
@@ -369,13 +539,15 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     return ((obj.keys ?? []) as Any[]).flatMap((k) => {
       const where = `CART-KMS-003: ${keyWhere(obj, k)}`;
       const purpose = k.purpose ?? UNSET;
-      const max = (p.kms.maxCryptoperiodDays as Record<string, number>)[purpose];
+      const max = Object.hasOwn(p.kms.maxCryptoperiodDays, purpose)
+        ? (p.kms.maxCryptoperiodDays as Record<string, number>)[purpose]
+        : undefined;
       if (max === undefined)
         return [`${where} has purpose ${purpose}, which has no maximum cryptoperiod in the catalogue`];
       if (typeof k.cryptoperiodDays !== "number") return [`${where} has no cryptoperiodDays`];
       const out: string[] = [];
       if (k.cryptoperiodDays > max)
-        out.push(`${where} has a cryptoperiod of ${k.cryptoperiodDays} days; at most ${max} for ${purpose}`);
+        out.push(`${where} has a cryptoperiod of ${show(k.cryptoperiodDays)} days; at most ${max} for ${purpose}`);
       if (k.state === "active") {
         if (typeof k.activatedOn !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(k.activatedOn)) {
           out.push(`${where} is active but has no activatedOn date (YYYY-MM-DD)`);
@@ -416,7 +588,7 @@ export const SET_RULES: Record<string, SetRule> = {
   "CART-NET-003": (docs, p) => {
     const namespaces = new Set<string>();
     for (const d of docs) {
-      if (d.kind === "Namespace" && d.metadata?.name) namespaces.add(d.metadata.name);
+      if (d.kind === "Namespace" && typeof d.metadata?.name === "string") namespaces.add(d.metadata.name);
       if (p.workloadKinds.includes(d.kind ?? "")) namespaces.add(d.metadata?.namespace ?? "default");
     }
     const denied = new Set(
@@ -443,15 +615,27 @@ export const SET_RULES: Record<string, SetRule> = {
               d.kind === ref.kind &&
               d.metadata?.name === ref.name &&
               (d.metadata?.namespace ?? "default") === ns &&
-              (d.spec as Any)?.replicas !== undefined,
+              (d.spec as Any)?.replicas != null,
           )
           .map(
             (d) =>
-              `CART-SCL-002: ${who(d)}: sets spec.replicas (${(d.spec as Any).replicas}) but ${who(h)} scales it; remove spec.replicas`,
+              `CART-SCL-002: ${who(d)}: sets spec.replicas (${show((d.spec as Any).replicas)}) but ${who(h)} scales it; remove spec.replicas`,
           );
       })
       .sort(),
 };
+
+/** The rules that judge the documents themselves see every one but the empty ones. */
+const SHAPE_RULES = new Set(["CART-K8S-001", "CART-K8S-002"]);
+
+/**
+ * The documents a rule judges: CART-K8S-001/002 see every non-empty document; every other rule only
+ * objects whose fields have their types (lib.rego `docs`), so an ill-typed field fails closed.
+ */
+export function judged(ruleId: string, docs: K8sObject[], p: Parameters): K8sObject[] {
+  const present = docs.filter((d) => d !== null && d !== undefined);
+  return SHAPE_RULES.has(ruleId) ? present : present.filter((d) => wellFormed(d, p));
+}
 
 /** Every finding of the rulebook over a set of documents, as conftest --combine reports them (exceptions honoured). */
 export function evaluate(
@@ -464,12 +648,48 @@ export function evaluate(
   for (const id of ruleIds) {
     const obj = OBJECT_RULES[id];
     const set = SET_RULES[id];
-    if (obj) for (const d of docs) out.push(...obj(d, p, ctx));
-    else if (set) out.push(...set(docs, p, ctx));
+    if (obj) for (const d of judged(id, docs, p)) out.push(...obj(d, p, ctx));
+    else if (set) out.push(...set(judged(id, docs, p), p, ctx));
     else throw new Error(`rule ${id} has no implementation in components/policy/rules.ts`);
   }
-  return unexcepted(out, ctx).sort();
+  return [...new Set(unexcepted(out, ctx))].sort();
 }
 
 /** Rule ids implemented here, object and set rules. */
 export const RULE_IDS = [...Object.keys(OBJECT_RULES), ...Object.keys(SET_RULES)].sort();
+
+/** Findings split by the catalogue's enforcement: mandatory rules deny, advisory ones warn, disabled ones say nothing. */
+export interface LevelledFindings {
+  deny: string[];
+  warn: string[];
+}
+
+/**
+ * The rulebook as conftest applies it to one input: `object` mode runs the single-document rules over each
+ * document (conftest without --combine), `set` mode runs every rule over the documents together (--combine).
+ * A rule that throws is reported as a finding of its own, so a crash never passes for compliance.
+ */
+export function evaluateLevels(
+  docs: K8sObject[],
+  catalogue: { rules: { id: string; enforcement: string }[]; parameters: Parameters },
+  mode: "object" | "set",
+  ctx: RuleContext = wallClock(),
+): LevelledFindings {
+  const out: LevelledFindings = { deny: [], warn: [] };
+  for (const rule of catalogue.rules) {
+    if (rule.enforcement === "disabled") continue;
+    const obj = OBJECT_RULES[rule.id];
+    const set = SET_RULES[rule.id];
+    let found: string[] = [];
+    try {
+      const mine = judged(rule.id, docs, catalogue.parameters);
+      if (obj) for (const d of mine) found.push(...obj(d, catalogue.parameters, ctx));
+      else if (set && mode === "set") found = set(mine, catalogue.parameters, ctx);
+    } catch (e) {
+      found = [`${rule.id}: the rule failed on this input: ${(e as Error).message}`];
+    }
+    // One finding per message, as Rego's sets keep them.
+    (rule.enforcement === "advisory" ? out.warn : out.deny).push(...new Set(unexcepted(found, ctx)));
+  }
+  return { deny: out.deny.sort(), warn: out.warn.sort() };
+}

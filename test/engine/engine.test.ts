@@ -160,6 +160,67 @@ describe("preview stops before anything changes", () => {
   );
 
   it(
+    "the pack judges the stack's inventory file itself, every version: each KMS rule fires through the engine",
+    async () => {
+      // Keys off: the program leaves the inventory alone, so only the rulebook judges it; a retired version
+      // with an unknown token and a forbidden size, an active key past its cryptoperiod.
+      const bad = [
+        "apiVersion: cartorio.digital/v1",
+        "kind: KmsInventory",
+        "metadata: {name: ruim}",
+        "version: 1",
+        "tokens: [{name: assinatura, label: cartorio-local, mechanisms: [CKM_ECDSA]}]",
+        "keys:",
+        "  - {id: atos, purpose: notarial-signing, algorithm: EC, curve: P-384, token: assinatura, version: 2, cryptoperiodDays: 730, activatedOn: '2020-01-01', state: active}",
+        "  - {id: atos, purpose: notarial-signing, algorithm: RSA, size: 2048, token: antigo, version: 1, cryptoperiodDays: 2000, activatedOn: '2015-01-01', state: retired}",
+        "",
+      ].join("\n");
+      fs.writeFileSync(path.join(project.dir, "configs/kms/ruim.yaml"), bad);
+      const pinned = path.join(project.dir, ".local/pack-config.json");
+      fs.mkdirSync(path.dirname(pinned), { recursive: true });
+      fs.writeFileSync(pinned, JSON.stringify({ "CART-KMS-003": { now: "2026-12-01T00:00:00Z" } }));
+      const stack = await project.stack("kmsruim", (cfg) => {
+        cfg["cartorio-plataforma:features"] = { ...(cfg["cartorio-plataforma:features"] as object), keys: false };
+        cfg["cartorio-plataforma:kms"] = { inventory: "configs/kms/ruim.yaml" };
+      });
+      const err = await stack
+        .preview({ policyPacks: [path.join(project.dir, "policypack")], policyPackConfigs: [pinned] })
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        );
+      expect(err, "preview should have failed").toBeDefined();
+      const text = String(err);
+      expect(text).toContain(
+        "CART-KMS-001: KmsInventory ruim: key atos v1 names token antigo, which is not an HSM token of the inventory",
+      );
+      expect(text).toContain("CART-KMS-002: KmsInventory ruim: key atos v1 uses RSA size 2048; allowed: 3072, 4096");
+      expect(text).toContain(
+        "CART-KMS-003: KmsInventory ruim: key atos v1 has a cryptoperiod of 2000 days; at most 1095 for notarial-signing",
+      );
+      expect(text).toContain("CART-KMS-003: KmsInventory ruim: key atos v2 expired on 2021-12-31; rotate it");
+      // The same file through conftest: the same findings, word for word.
+      const res = spawnSync(
+        path.join(toolsBin(), "conftest"),
+        [
+          "test",
+          path.join(project.dir, "configs/kms/ruim.yaml"),
+          "--policy",
+          path.join(PROJECT_ROOT, "policies"),
+          "--no-color",
+          "--output",
+          "json",
+        ],
+        { encoding: "utf8" },
+      );
+      const regoMsgs = (JSON.parse(res.stdout)[0].failures as { msg: string }[]).map((f) => f.msg);
+      for (const m of regoMsgs.filter((x) => !x.startsWith("CART-KMS-003: ") || !x.includes("expired")))
+        expect(text).toContain(m);
+    },
+    ENGINE_TIMEOUT,
+  );
+
+  it(
     "an HSM that is not ready (missing token) fails preview with the reason",
     async () => {
       const inventory = fs

@@ -41,13 +41,28 @@ const container = (name: string) => ({
   resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "256Mi" } },
   readinessProbe: { httpGet: { path: "/readyz", port: "http" } },
   livenessProbe: { httpGet: { path: "/healthz", port: "http" } },
-  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+  securityContext: {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+    procMount: "Default",
+    appArmorProfile: { type: "RuntimeDefault" },
+  },
+  lifecycle: { preStop: { httpGet: { path: "/drain", port: "http" } } },
 });
 
 /** Compliant documents of each checked kind, placed in namespace `ns`. */
 export function compliant(ns: string): Record<string, K8sObject> {
   const podSpec = {
-    securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
+    automountServiceAccountToken: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      seccompProfile: { type: "RuntimeDefault" },
+      seLinuxOptions: { type: "container_t" },
+      windowsOptions: { hostProcess: false },
+      sysctls: [{ name: "net.ipv4.tcp_syncookies", value: "1" }],
+    },
     containers: [container("api")],
     initContainers: [
       { ...container("migrate"), readinessProbe: undefined, livenessProbe: undefined, ports: undefined },
@@ -63,7 +78,13 @@ export function compliant(ns: string): Record<string, K8sObject> {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: meta(),
-      spec: { selector: { matchLabels: { app: "api" } }, template: { spec: clone(podSpec) } },
+      spec: {
+        selector: { matchLabels: { app: "api" } },
+        template: {
+          metadata: { annotations: { "container.apparmor.security.beta.kubernetes.io/api": "runtime/default" } },
+          spec: clone(podSpec),
+        },
+      },
     },
     statefulset: {
       apiVersion: "apps/v1",
@@ -84,7 +105,7 @@ export function compliant(ns: string): Record<string, K8sObject> {
       apiVersion: "v1",
       kind: "Service",
       metadata: meta(),
-      spec: { type: "ClusterIP", ports: [{ port: 80, targetPort: "http" }] },
+      spec: { type: "ClusterIP", ports: [{ port: 80, targetPort: "http" }], externalIPs: [] },
     },
     ingress: {
       apiVersion: "networking.k8s.io/v1",
@@ -107,6 +128,19 @@ export function compliant(ns: string): Record<string, K8sObject> {
       },
     },
     namespace: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: labels(ns) } },
+    role: {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "leitor", namespace: ns },
+      rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }],
+    },
+    rolebinding: {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "leitor", namespace: ns },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "leitor" },
+      subjects: [{ kind: "ServiceAccount", name: "api", namespace: ns }],
+    },
     networkpolicy: {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
@@ -181,7 +215,50 @@ const api = (d: K8sObject) => pod(d).containers[0];
 
 /** Hand-written violations: rule id, base document, edit. */
 const VIOLATIONS: [string, string, Edit][] = [
+  // An ill-typed field fails closed: the string "true" is not privileged: false, and no other rule judges it.
+  ["CART-K8S-002", "deployment", (d) => void (api(d).securityContext.privileged = "true")],
+  ["CART-K8S-002", "hpa", (d) => void ((d.spec as Loose).minReplicas = "1")],
   ["CART-K8S-001", "deployment", (d) => void delete d.kind],
+  ["CART-PSS-009", "deployment", (d) => void (pod(d).securityContext.windowsOptions = { hostProcess: true })],
+  ["CART-PSS-010", "deployment", (d) => void (api(d).securityContext.appArmorProfile = { type: "Unconfined" })],
+  [
+    "CART-PSS-010 (annotation)",
+    "statefulset",
+    (d) =>
+      void ((d.spec as Loose).template.metadata = {
+        annotations: { "container.apparmor.security.beta.kubernetes.io/api": "unconfined" },
+      }),
+  ],
+  ["CART-PSS-011", "deployment", (d) => void (pod(d).securityContext.seLinuxOptions = { type: "spc_t", user: "root" })],
+  ["CART-PSS-012", "deployment", (d) => void (api(d).securityContext.procMount = "Unmasked")],
+  [
+    "CART-PSS-013",
+    "deployment",
+    (d) => void (pod(d).securityContext.sysctls = [{ name: "kernel.msgmax", value: "1" }]),
+  ],
+  ["CART-PSS-014", "deployment", (d) => void (api(d).readinessProbe.httpGet.host = "10.0.0.1")],
+  [
+    "CART-PSS-014",
+    "statefulset",
+    (d) => void (api(d).lifecycle = { preStop: { tcpSocket: { port: 80, host: "db" } } }),
+  ],
+  ["CART-PSS-015", "deployment", (d) => void delete api(d).securityContext.readOnlyRootFilesystem],
+  ["CART-SA-001", "deployment", (d) => void delete pod(d).automountServiceAccountToken],
+  ["CART-NET-004", "service", (d) => void ((d.spec as Loose).type = "LoadBalancer")],
+  ["CART-NET-004", "service", (d) => void ((d.spec as Loose).externalIPs = ["203.0.113.7"])],
+  ["CART-NET-005", "ingress", (d) => void ((d.spec as Loose).rules[0].host = "*.cartorio.example")],
+  ["CART-RBAC-001", "role", (d) => void ((d as Loose).rules[0].verbs = ["*"])],
+  ["CART-RBAC-001", "role", (d) => void ((d as Loose).rules[0].resources = ["*"])],
+  [
+    "CART-RBAC-002",
+    "rolebinding",
+    (d) =>
+      void ((d as Loose).roleRef = {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: "cluster-admin",
+      }),
+  ],
   ["CART-K8S-001", "deployment", (d) => void (d.kind = "Deploymnet")],
   ["CART-PSS-001", "deployment", (d) => void (api(d).securityContext.privileged = true)],
   [
@@ -215,6 +292,15 @@ const VIOLATIONS: [string, string, Edit][] = [
   ["CART-AVL-001", "pdb", (d) => void (d.spec = { maxUnavailable: 0 })],
   ["CART-AVL-001", "pdb", (d) => void (d.spec = { minAvailable: "100%" })],
   ["CART-SCL-001", "hpa", (d) => void (d.spec!.minReplicas = 1)],
+  // Fails closed: without the citizen-facing label the minimum still applies.
+  [
+    "CART-SCL-001",
+    "hpa",
+    (d) => {
+      d.spec!.minReplicas = 1;
+      delete d.metadata!.labels!["cartorio.digital/citizen-facing"];
+    },
+  ],
   ["CART-GIT-001", "gitrepository", (d) => void (d.spec!.url = "ssh://git@github.com/outro/repositorio")],
   ["CART-GIT-001", "gitrepository", (d) => void delete d.spec!.verify],
   ["CART-GIT-001", "gitrepository", (d) => void (d.spec!.verify = { mode: "Tag" })],

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { evaluate, K8sObject, OBJECT_RULES, RULE_IDS, RuleContext, SET_RULES } from "../../components/policy/rules";
+import { evaluate, evaluateLevels, K8sObject, RULE_IDS, RuleContext, SET_RULES } from "../../components/policy/rules";
 import { catalogueDataRego, DATA_REGO } from "../../scripts/policy-data";
 import { compliant, corpus, Fixture } from "../helpers/corpus";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
@@ -36,6 +36,7 @@ const POLICY_ARGS = [
 interface ConftestResult {
   filename: string;
   failures?: { msg: string }[];
+  warnings?: { msg: string }[];
 }
 
 function runConftest(args: string[]): ConftestResult[] {
@@ -48,11 +49,18 @@ function runConftest(args: string[]): ConftestResult[] {
   return JSON.parse(res.stdout) as ConftestResult[];
 }
 
-const ruleOf = (msg: string) => /^(CART-[A-Z0-9]+-\d{3}):/.exec(msg)?.[1] ?? `<no rule id> ${msg}`;
+const ruleOf = (msg: string) =>
+  /^(warn )?(CART-[A-Z0-9]+-\d{3}):/.exec(msg)?.slice(1).join("") ?? `<no rule id> ${msg}`;
 
-/** fixture id -> sorted messages, from both enforcers. */
+/** fixture id -> sorted messages, from both enforcers; a warning (advisory rule) is prefixed "warn ". */
 let rego: Record<string, string[]>;
 let pack: Record<string, string[]>;
+const levelled = (r: ConftestResult) =>
+  [...(r.failures ?? []).map((x) => x.msg), ...(r.warnings ?? []).map((x) => `warn ${x.msg}`)].sort();
+const packLevelled = (docs: K8sObject[], mode: "object" | "set") => {
+  const v = evaluateLevels(docs, catalogue, mode, CTX);
+  return [...v.deny, ...v.warn.map((m) => `warn ${m}`)].sort();
+};
 let fixtures: Fixture[];
 
 describe("rulebook parity (conftest vs the pack's logic)", () => {
@@ -67,10 +75,9 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
     pack = {};
     // Single documents: one conftest run over every file, verdicts per file.
     for (const r of runConftest([path.join(dir, "objects")])) {
-      rego[path.basename(r.filename, ".yaml")] = (r.failures ?? []).map((x) => x.msg).sort();
+      rego[path.basename(r.filename, ".yaml")] = levelled(r);
     }
-    const objectRules = Object.keys(OBJECT_RULES);
-    for (const f of objectIds) pack[f.id] = evaluate(f.docs, catalogue.parameters, objectRules, CTX);
+    for (const f of objectIds) pack[f.id] = packLevelled(f.docs, "object");
 
     // Sets of documents: conftest --combine per fixture, every rule.
     for (const f of fixtures.filter((x) => x.mode === "set")) {
@@ -78,8 +85,8 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
       fs.mkdirSync(sub, { recursive: true });
       f.docs.forEach((d, i) => fs.writeFileSync(path.join(sub, `doc-${i}.yaml`), stringify(d)));
       const [combined] = runConftest([sub, "--combine"]);
-      rego[f.id] = (combined.failures ?? []).map((x) => x.msg).sort();
-      pack[f.id] = evaluate(f.docs, catalogue.parameters, RULE_IDS, CTX);
+      rego[f.id] = levelled(combined);
+      pack[f.id] = packLevelled(f.docs, "set");
     }
   });
 
@@ -116,7 +123,9 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
     for (const id of compliantIds) expect(rego[id], fixtures.find((f) => f.id === id)!.note).toEqual([]);
     // CART-EXC-001 judges the catalogue's exceptions, not documents: "exceptions" below covers it.
     for (const rule of catalogue.rules.filter((r) => r.id !== "CART-EXC-001")) {
-      const failing = fixtures.filter((f) => rego[f.id].some((m) => m.startsWith(`${rule.id}:`)));
+      const failing = fixtures.filter((f) =>
+        rego[f.id].some((m) => m.startsWith(`${rule.id}:`) || m.startsWith(`warn ${rule.id}:`)),
+      );
       expect(failing.length, `no fixture violates ${rule.id}`).toBeGreaterThan(0);
       expect(
         fixtures.filter((f) => f.note === `violates ${rule.id}` || f.note.startsWith(`violates ${rule.id} `)).length,
@@ -130,7 +139,7 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
   });
 
   it("every message starts with its rule id", () => {
-    for (const msgs of Object.values(rego)) for (const m of msgs) expect(m).toMatch(/^CART-[A-Z0-9]+-\d{3}: /);
+    for (const msgs of Object.values(rego)) for (const m of msgs) expect(m).toMatch(/^(warn )?CART-[A-Z0-9]+-\d{3}: /);
   });
 });
 

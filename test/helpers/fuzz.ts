@@ -1,0 +1,355 @@
+/**
+ * Differential fuzzing of the two enforcers: documents mutated from the compliant corpus with nulls, wrong
+ * types, empty maps and lists, missing and extra keys, unicode, huge values, base64 variants and
+ * multi-document streams, judged by the real conftest (policies/*.rego) and by the pack's logic
+ * (components/policy/rules.ts) in one batch each; any difference in verdict, level or message is a
+ * disagreement, minimised (fields removed while it persists) and saved as a fixture the parity corpus
+ * keeps. Seeded and reproducible: the same seed gives the same cases. Used by the fuzz test
+ * (test/policy/fuzz.test.ts) and `npm run fuzz:policy`.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseAllDocuments, stringify } from "yaml";
+import type { Catalogue } from "../../components/policy/catalogue";
+import { evaluateLevels, K8sObject, RuleContext } from "../../components/policy/rules";
+import { compliant } from "./corpus";
+
+export const FUZZ_FIXTURES = path.resolve(__dirname, "../fixtures/policy-fuzz");
+
+/** mulberry32: small, fast, seeded. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Path = (string | number)[];
+
+/** Every node of a document (objects, arrays and scalars), as paths. */
+function nodes(x: Json, p: Path = []): Path[] {
+  const here = p.length ? [p] : [];
+  if (x === null || typeof x !== "object") return here;
+  const entries = Array.isArray(x) ? x.map((v, i) => [i, v] as const) : Object.entries(x);
+  return [...here, ...entries.flatMap(([k, v]) => nodes(v, [...p, k]))];
+}
+
+function get(doc: Json, p: Path): Json {
+  let cur: Json = doc;
+  for (const s of p) cur = (cur as Record<string | number, Json>)[s];
+  return cur;
+}
+
+function parentOf(doc: Json, p: Path): Record<string | number, Json> {
+  return get(doc, p.slice(0, -1)) as Record<string | number, Json>;
+}
+
+const UNICODE = ["ação", "ñ", "\u202eevil", "zero\u200bwidth", "😀", "Ǆ", "İ", "\u0000nul", "ＡＬＬ", "true"];
+const HUGE = [1e300, -1e300, 2 ** 53 + 2, 2 ** 31, -1, 0.5, 1.2345678901234568e20];
+const PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIAbc\n-----END EC PRIVATE KEY-----\n";
+
+function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)];
+}
+
+/** Values of another JSON type than `v`'s (wrong types), or edge values of the same type. */
+function wrongValue(r: () => number, v: Json): Json {
+  const options: Json[] = [null, true, false, 0, 1, "", "x", [], {}, ["ALL"], { a: "b" }, "false", "0", "null"];
+  const wrong = options.filter((o) => typeof o !== typeof v || Array.isArray(o) !== Array.isArray(v));
+  return pick(r, wrong.length ? wrong : options);
+}
+
+function base64Variant(r: () => number): string {
+  const pem = Buffer.from(PEM).toString("base64");
+  return pick(r, [
+    pem,
+    pem.replace(/=+$/, ""), // no padding
+    pem.replace(/\+/g, "-").replace(/\//g, "_"), // URL-safe alphabet
+    pem.replace(/(.{20})/g, "$1\n"), // wrapped
+    ` ${pem} `,
+    Buffer.from("not a key").toString("base64"),
+    "%%%not base64%%%",
+    "",
+    Buffer.from(PEM.replace("EC ", "")).toString("base64"),
+    Buffer.from(`prefix\n${PEM}`).toString("base64"),
+  ]);
+}
+
+export type Op =
+  | "null"
+  | "wrong-type"
+  | "empty-map"
+  | "empty-list"
+  | "remove"
+  | "extra-key"
+  | "unicode"
+  | "huge"
+  | "base64";
+const OPS: Op[] = ["null", "wrong-type", "empty-map", "empty-list", "remove", "extra-key", "unicode", "huge", "base64"];
+
+/** Applies one mutation at a random node; returns what it did. */
+function mutate(r: () => number, doc: Json): string {
+  const all = nodes(doc);
+  if (all.length === 0) return "nothing to mutate";
+  const p = pick(r, all);
+  const op = pick(r, OPS);
+  const parent = parentOf(doc, p);
+  const key = p[p.length - 1];
+  const at = p.join(".");
+  switch (op) {
+    case "null":
+      parent[key] = null;
+      break;
+    case "wrong-type":
+      parent[key] = wrongValue(r, get(doc, p));
+      break;
+    case "empty-map":
+      parent[key] = {};
+      break;
+    case "empty-list":
+      parent[key] = [];
+      break;
+    case "remove":
+      if (Array.isArray(parent)) parent.splice(key as number, 1);
+      else delete parent[key];
+      break;
+    case "extra-key": {
+      const target = get(doc, p);
+      if (target && typeof target === "object" && !Array.isArray(target))
+        target[pick(r, ["extra", "hostPort", "privileged", "host", "add", "name", "ação", ""])] = wrongValue(r, 0);
+      else if (Array.isArray(target)) target.push(wrongValue(r, {}));
+      // Keys stay short: YAML writes a key over 1024 characters in explicit form, which conftest's parser refuses.
+      else parent[key] = { [String(target).slice(0, 64)]: target };
+      break;
+    }
+    case "unicode":
+      parent[key] = pick(r, UNICODE);
+      break;
+    case "huge":
+      parent[key] = r() < 0.5 ? pick(r, HUGE) : "x".repeat(10_000);
+      break;
+    case "base64":
+      parent[key] = base64Variant(r);
+      break;
+  }
+  return `${op} ${at}`;
+}
+
+export interface FuzzCase {
+  id: string;
+  /** The file's documents (a stream when more than one; null is an empty document). */
+  docs: Json[];
+  note: string;
+}
+
+/** `n` cases from `seed`: 1-3 mutations of one compliant document; about one in eight a multi-document stream. */
+export function generate(seed: number, n: number): FuzzCase[] {
+  const r = prng(seed);
+  const kinds = Object.keys(compliant("x"));
+  const cases: FuzzCase[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `z${seed}-${String(i).padStart(5, "0")}`;
+    const doc = structuredClone(compliant(id)[pick(r, kinds)]) as unknown as Json;
+    const did: string[] = [];
+    const count = 1 + Math.floor(r() * 3);
+    for (let m = 0; m < count; m++) did.push(mutate(r, doc));
+    let docs: Json[] = [doc];
+    if (r() < 0.125) {
+      // Streams: empty documents, scalars and lists among real ones.
+      const other = structuredClone(compliant(`${id}-b`)[pick(r, kinds)]) as unknown as Json;
+      docs = pick(r, [
+        [doc, null],
+        [null, doc, other],
+        [doc, ["a", "b"]],
+        [doc, "texto"],
+        [doc, 42],
+        [doc, other],
+      ]);
+      did.push(`stream of ${docs.length}`);
+    }
+    cases.push({ id, docs, note: did.join("; ") });
+  }
+  return cases;
+}
+
+/** A case as the file both enforcers read: YAML 1.1 scalars quoted as both parsers need (yes/no/on/off). */
+export function caseText(c: FuzzCase): string {
+  return c.docs.map((d) => stringify(d, { version: "1.1" })).join("---\n");
+}
+
+export interface Verdict {
+  deny: string[];
+  warn: string[];
+}
+
+/** The pack's logic over a file's text, document by document, as conftest reads it. */
+export function packVerdict(text: string, catalogue: Catalogue, ctx: RuleContext): Verdict {
+  const docs = parseAllDocuments(text, { version: "1.1" }).map((d) => d.toJS({ maxAliasCount: -1 }) as K8sObject);
+  const deny: string[] = [];
+  const warn: string[] = [];
+  for (const d of docs) {
+    const v = evaluateLevels([d], catalogue, "object", ctx);
+    deny.push(...v.deny);
+    warn.push(...v.warn);
+  }
+  return { deny: deny.sort(), warn: warn.sort() };
+}
+
+interface ConftestResult {
+  filename: string;
+  failures?: { msg: string }[];
+  warnings?: { msg: string }[];
+}
+
+/** The real conftest over a directory of case files: file name -> verdict. */
+export function conftestVerdicts(conftest: string, dir: string, policyArgs: string[]): Record<string, Verdict> {
+  const res = spawnSync(conftest, ["test", dir, ...policyArgs, "--output", "json", "--no-color"], {
+    encoding: "utf8",
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  if ((res.status !== 0 && res.status !== 1) || !res.stdout.trim())
+    throw new Error(`conftest failed (${res.status}): ${res.stderr}`);
+  const out: Record<string, Verdict> = {};
+  for (const r of JSON.parse(res.stdout) as ConftestResult[]) {
+    out[path.basename(r.filename, ".yaml")] = {
+      deny: (r.failures ?? []).map((x) => x.msg).sort(),
+      warn: (r.warnings ?? []).map((x) => x.msg).sort(),
+    };
+  }
+  return out;
+}
+
+export interface Disagreement {
+  id: string;
+  note: string;
+  text: string;
+  conftest: Verdict;
+  pack: Verdict;
+}
+
+export interface FuzzRun {
+  cases: number;
+  disagreements: Disagreement[];
+  /** Cases per second through both enforcers (writing the files included). */
+  casesPerSecond: number;
+}
+
+export interface FuzzSetup {
+  conftest: string;
+  policyArgs: string[];
+  catalogue: Catalogue;
+  ctx: RuleContext;
+}
+
+const same = (a: Verdict, b: Verdict) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Runs the cases through both enforcers, in one batch each. */
+export function runCases(cases: FuzzCase[], s: FuzzSetup): FuzzRun {
+  const t0 = process.hrtime.bigint();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-fuzz-"));
+  const texts = new Map(cases.map((c) => [c.id, caseText(c)]));
+  for (const [id, text] of texts) fs.writeFileSync(path.join(dir, `${id}.yaml`), text);
+  const rego = conftestVerdicts(s.conftest, dir, s.policyArgs);
+  const disagreements: Disagreement[] = [];
+  for (const c of cases) {
+    const text = texts.get(c.id)!;
+    const pack = packVerdict(text, s.catalogue, s.ctx);
+    const cf = rego[c.id] ?? { deny: [], warn: [] };
+    if (!same(cf, pack)) disagreements.push({ id: c.id, note: c.note, text, conftest: cf, pack });
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { cases: cases.length, disagreements, casesPerSecond: cases.length / seconds };
+}
+
+/** Every document with one node removed (or a stream with one document less): the next smaller candidates. */
+function smaller(docs: Json[]): Json[][] {
+  const out: Json[][] = [];
+  if (docs.length > 1) docs.forEach((_, i) => out.push(docs.filter((_, j) => j !== i)));
+  docs.forEach((d, i) => {
+    for (const p of nodes(d)) {
+      const copy = structuredClone(docs);
+      const parent = parentOf(copy[i], p);
+      const key = p[p.length - 1];
+      if (Array.isArray(parent)) parent.splice(key as number, 1);
+      else delete parent[key];
+      out.push(copy);
+    }
+  });
+  return out;
+}
+
+/**
+ * Shrinks a disagreement: tries every one-node-smaller variant in one conftest batch, keeps the smallest
+ * that still disagrees, and repeats until none does.
+ */
+export function minimise(d: Disagreement, s: FuzzSetup): Disagreement {
+  let docs = parseAllDocuments(d.text, { version: "1.1" }).map((x) => x.toJS() as Json);
+  let current = d;
+  for (let round = 0; round < 200; round++) {
+    const candidates = smaller(docs).map((c, i) => ({ id: `${d.id}-s${i}`, docs: c, note: d.note }));
+    if (candidates.length === 0) break;
+    const run = runCases(candidates, s);
+    if (run.disagreements.length === 0) break;
+    const best = run.disagreements.sort((a, b) => a.text.length - b.text.length)[0];
+    current = { ...best, id: d.id };
+    docs = parseAllDocuments(best.text, { version: "1.1" }).map((x) => x.toJS() as Json);
+  }
+  return current;
+}
+
+/** Saves a minimised disagreement as a fixture (test/fixtures/policy-fuzz/ by default); returns its path. */
+export function saveReproducer(d: Disagreement, seed: number, dir = FUZZ_FIXTURES): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${d.id}.yaml`);
+  const header = [
+    `# Found by the policy fuzzer (seed ${seed}, case ${d.id}: ${d.note}), minimised.`,
+    `# conftest: ${JSON.stringify(d.conftest)}`,
+    `# pack:     ${JSON.stringify(d.pack)}`,
+  ].join("\n");
+  fs.writeFileSync(file, `${header}\n${d.text}`);
+  return file;
+}
+
+/** The time both enforcers judge at in a fuzz run, fixed so no verdict depends on the day it runs. */
+export const FUZZ_CLOCK = "2026-12-01T00:00:00Z";
+
+/** Both enforcers as a fuzz run uses them: conftest with the catalogue and a fixed clock, the pack's logic with the same. */
+export function fuzzSetup(conftest: string, projectRoot: string, catalogue: Catalogue): FuzzSetup {
+  const clock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-fuzz-clock-")), "clock.yaml");
+  fs.writeFileSync(clock, stringify({ clock: { now: FUZZ_CLOCK } }));
+  return {
+    conftest,
+    policyArgs: [
+      "--policy",
+      path.join(projectRoot, "policies"),
+      "--data",
+      path.join(projectRoot, "policies/catalogue.yaml"),
+      "--data",
+      clock,
+    ],
+    catalogue,
+    ctx: { now: Date.parse(FUZZ_CLOCK), exceptions: catalogue.exceptions },
+  };
+}
+
+/** The saved reproducers through both enforcers: each file must get the same verdict from both. */
+export function replayReproducers(s: FuzzSetup, dir = FUZZ_FIXTURES): Disagreement[] {
+  const saved = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")) : [];
+  if (saved.length === 0) return [];
+  const rego = conftestVerdicts(s.conftest, dir, s.policyArgs);
+  return saved.flatMap((f) => {
+    const id = path.basename(f, ".yaml");
+    const text = fs.readFileSync(path.join(dir, f), "utf8");
+    const pack = packVerdict(text, s.catalogue, s.ctx);
+    const cf = rego[id] ?? { deny: [], warn: [] };
+    return same(cf, pack) ? [] : [{ id, note: "saved reproducer", text, conftest: cf, pack }];
+  });
+}
