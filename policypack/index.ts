@@ -6,7 +6,7 @@
  * with the parity tests against conftest.
  */
 import { PolicyPack, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { loadCatalogue } from "../components/policy/catalogue";
+import { CATALOGUE_FILE, loadCatalogue } from "../components/policy/catalogue";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,7 +14,16 @@ import { parseAllDocuments } from "yaml";
 import { kmsSchema } from "../components/config/schema";
 import { k8sDoc } from "../components/policy/resources";
 import type { K8sObject } from "../components/policy/rules";
-import { judged, OBJECT_RULES, RuleContext, SET_RULES, unexcepted, wallClock } from "../components/policy/rules";
+import {
+  judged,
+  OBJECT_RULES,
+  RuleContext,
+  SET_RULES,
+  SHAPE_RULES,
+  unexcepted,
+  wallClock,
+} from "../components/policy/rules";
+import { wellFormed } from "../components/policy/shapes";
 
 const catalogue = loadCatalogue();
 const params = catalogue.parameters;
@@ -24,8 +33,8 @@ const context = (now?: string): RuleContext => ({
   exceptions: catalogue.exceptions,
 });
 
-/** The project this pack belongs to (policypack/ sits in it): where config paths resolve. */
-const PROJECT_ROOT = path.resolve(__dirname, "..");
+/** The project this pack belongs to: where config paths resolve (the catalogue's folder's parent, as bundled or not). */
+const PROJECT_ROOT = path.resolve(path.dirname(CATALOGUE_FILE), "..");
 
 /** The stack's KMS inventory file, read as conftest reads it (every document, raw), or why it can't be. */
 function stackInventory(): { file: string; docs: K8sObject[] } | { file: string; problem: string } {
@@ -41,6 +50,14 @@ function stackInventory(): { file: string; docs: K8sObject[] } | { file: string;
       problem: `the KMS inventory cannot be read (${(e as Error).message}); nothing in it passes unchecked`,
     };
   }
+}
+
+/** Whether a resource's document is well formed, computed once per resource rather than once per rule. */
+const wellFormedByUrn = new Map<string, boolean>();
+function formed(urn: string, doc: K8sObject): boolean {
+  let ok = wellFormedByUrn.get(urn);
+  if (ok === undefined) wellFormedByUrn.set(urn, (ok = wellFormed(doc, params)));
+  return ok;
 }
 
 const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue.rules.map((rule) => {
@@ -95,8 +112,8 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
       if (!doc) return;
       const ctx = context();
       // An ill-typed document is judged by CART-K8S-002 alone (components/policy/shapes.ts), as in Rego.
-      for (const d of judged(rule.id, [doc], params))
-        for (const message of new Set(unexcepted(objectRule(d, params, ctx), ctx))) reportViolation(message, args.urn);
+      if (!SHAPE_RULES.has(rule.id) && !formed(args.urn, doc)) return;
+      for (const message of new Set(unexcepted(objectRule(doc, params, ctx), ctx))) reportViolation(message, args.urn);
     },
   };
 });

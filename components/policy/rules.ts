@@ -626,7 +626,7 @@ export const SET_RULES: Record<string, SetRule> = {
 };
 
 /** The rules that judge the documents themselves see every one but the empty ones. */
-const SHAPE_RULES = new Set(["CART-K8S-001", "CART-K8S-002"]);
+export const SHAPE_RULES = new Set(["CART-K8S-001", "CART-K8S-002"]);
 
 /**
  * The documents a rule judges: CART-K8S-001/002 see every non-empty document; every other rule only
@@ -634,7 +634,18 @@ const SHAPE_RULES = new Set(["CART-K8S-001", "CART-K8S-002"]);
  */
 export function judged(ruleId: string, docs: K8sObject[], p: Parameters): K8sObject[] {
   const present = docs.filter((d) => d !== null && d !== undefined);
-  return SHAPE_RULES.has(ruleId) ? present : present.filter((d) => wellFormed(d, p));
+  return SHAPE_RULES.has(ruleId) ? present : present.filter((d) => formed(d, p));
+}
+
+/** wellFormed, once per document and catalogue (every rule asks). */
+const formedCache = new WeakMap<object, WeakMap<Parameters, boolean>>();
+function formed(d: K8sObject, p: Parameters): boolean {
+  if (typeof d !== "object") return false;
+  let byParams = formedCache.get(d);
+  if (!byParams) formedCache.set(d, (byParams = new WeakMap()));
+  let ok = byParams.get(p);
+  if (ok === undefined) byParams.set(p, (ok = wellFormed(d, p)));
+  return ok;
 }
 
 /** Every finding of the rulebook over a set of documents, as conftest --combine reports them (exceptions honoured). */

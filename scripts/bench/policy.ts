@@ -10,13 +10,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { evaluate, OBJECT_RULES } from "../../components/policy/rules";
+import { evaluateLevels } from "../../components/policy/rules";
+import { fuzzSetup, generate as fuzzCases, runCases } from "../../test/helpers/fuzz";
 import { corpus } from "../../test/helpers/corpus";
 
 const root = path.resolve(__dirname, "../..");
 const conftest = process.env.CARTORIO_CONFTEST ?? path.join(os.homedir(), ".cache/cartorio-toolchain/bin/conftest");
 const catalogue = loadCatalogue();
-const objectRules = Object.keys(OBJECT_RULES);
 const base = corpus().filter((f) => f.mode === "object");
 
 function generate(n: number): string {
@@ -57,19 +57,16 @@ for (const n of [1000, 5000, 10000]) {
   );
   const conftestMs = ms(t0);
   if (res.status !== 0 && res.status !== 1) throw new Error(`conftest failed: ${res.stderr}`);
-  const regoFindings = (JSON.parse(res.stdout) as { failures?: unknown[] }[]).reduce(
-    (s, r) => s + (r.failures?.length ?? 0),
+  const regoFindings = (JSON.parse(res.stdout) as { failures?: unknown[]; warnings?: unknown[] }[]).reduce(
+    (s, r) => s + (r.failures?.length ?? 0) + (r.warnings?.length ?? 0),
     0,
   );
 
   t0 = process.hrtime.bigint();
   let packFindings = 0;
   for (const f of fs.readdirSync(dir)) {
-    packFindings += evaluate(
-      [parse(fs.readFileSync(path.join(dir, f), "utf8"))],
-      catalogue.parameters,
-      objectRules,
-    ).length;
+    const v = evaluateLevels([parse(fs.readFileSync(path.join(dir, f), "utf8"))], catalogue, "object");
+    packFindings += v.deny.length + v.warn.length;
   }
   const packMs = ms(t0);
   console.log(
@@ -77,3 +74,9 @@ for (const n of [1000, 5000, 10000]) {
   );
   fs.rmSync(dir, { recursive: true, force: true });
 }
+
+// The differential fuzzer's pace: cases through both enforcers (files written, conftest, the pack's logic).
+const fuzz = runCases(fuzzCases(1, 2000), fuzzSetup(conftest, root, catalogue));
+console.log(
+  `fuzzer: ${fuzz.cases} cases at ${fuzz.casesPerSecond.toFixed(0)} cases/s through both enforcers, ${fuzz.disagreements.length} disagreement(s)`,
+);

@@ -1,0 +1,131 @@
+/**
+ * npm run audit against the embedded cluster (a real kube-apiserver and its controllers): what runs is
+ * judged, not only what was proposed. Compliant objects pass; a non-compliant object created with kubectl
+ * is reported under its namespace with its rule id, and the command exits non-zero.
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestCluster, TestCluster } from "../helpers/cluster";
+import { PROJECT_ROOT } from "../helpers/tools";
+
+let cluster: TestCluster;
+const IMAGE = "registry.cartorio.example/cartorio/cartorio-api@sha256:" + "4".repeat(64);
+const labels = {
+  "app.kubernetes.io/name": "api",
+  "app.kubernetes.io/part-of": "cartorio-plataforma",
+  "cartorio.digital/owner": "time-aplicacao",
+  "cartorio.digital/data-classification": "confidencial",
+};
+
+/** A namespace as the platform declares one: labelled, default deny, a compliant Deployment and its Service. */
+const compliant = [
+  { apiVersion: "v1", kind: "Namespace", metadata: { name: "cartorio", labels } },
+  {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: "default-deny", namespace: "cartorio" },
+    spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+  },
+  {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "api", namespace: "cartorio", labels },
+    spec: {
+      selector: { matchLabels: { "app.kubernetes.io/name": "api" } },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [
+            {
+              name: "api",
+              image: IMAGE,
+              resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "128Mi" } },
+              readinessProbe: { httpGet: { path: "/readyz", port: 8080 } },
+              livenessProbe: { httpGet: { path: "/healthz", port: 8080 } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  },
+  {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "api", namespace: "cartorio", labels },
+    spec: { selector: { "app.kubernetes.io/name": "api" }, ports: [{ port: 80, targetPort: 8080 }] },
+  },
+];
+
+function runAudit() {
+  return spawnSync(
+    process.execPath,
+    [
+      path.join(PROJECT_ROOT, "scripts/run.mjs"),
+      "audit",
+      "--kubeconfig",
+      cluster.kubeconfig,
+      "--context",
+      cluster.context,
+    ],
+    { cwd: PROJECT_ROOT, encoding: "utf8" },
+  );
+}
+
+describe("npm run audit: the rulebook over the live objects of the embedded cluster", () => {
+  beforeAll(async () => {
+    cluster = await startTestCluster({ flux: false });
+    cluster.kubectlOk(["apply", "-f", "-"], compliant.map((d) => stringify(d)).join("---\n"));
+    // The controllers made the ReplicaSet and its pods: owned objects, judged through their owner.
+    const deadline = Date.now() + 60_000;
+    while (!JSON.parse(cluster.kubectlOk(["get", "pods", "-n", "cartorio", "-o", "json"])).items.length) {
+      if (Date.now() > deadline) throw new Error("no pod after 60 s");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }, 180_000);
+  afterAll(async () => cluster?.stop());
+
+  it("what the platform declares passes: exit 0, no mandatory finding", () => {
+    const res = runAudit();
+    expect(res.stderr).toBe("");
+    expect(res.stdout).toMatch(/^audit of context .*: \d+ objects judged$/m);
+    expect(res.stdout).toContain("audit: 0 mandatory finding(s)");
+    expect(res.status, res.stdout).toBe(0);
+  });
+
+  it("a non-compliant object created with kubectl is reported under its namespace, and the audit fails", () => {
+    cluster.kubectlOk(["create", "service", "nodeport", "exposto", "-n", "cartorio", "--tcp=80:8080"]);
+    cluster.kubectlOk(["create", "clusterrolebinding", "atalho", "--clusterrole=cluster-admin", "--user=estagiario"]);
+    const res = runAudit();
+    expect(res.status, res.stdout + res.stderr).toBe(1);
+    const nsBlock =
+      res.stdout.split("\nnamespace cartorio:\n")[1]?.split(/\n(?:namespace |cluster-scoped:|audit: )/)[0] ?? "";
+    expect(nsBlock).toContain(
+      "DENY CART-NET-001: Service cartorio/exposto: type NodePort exposes the service on every node",
+    );
+    expect(res.stdout).toMatch(
+      /cluster-scoped:\n(?:.*\n)* {2}DENY CART-RBAC-002: ClusterRoleBinding atalho: binds the ClusterRole cluster-admin/,
+    );
+    // Owned objects are judged through their owner; Kubernetes' own RBAC defaults are not judged at all.
+    expect(res.stdout).not.toMatch(/ReplicaSet |Pod cartorio\/|ClusterRoleBinding cluster-admin:/);
+    expect(res.stdout).toMatch(/audit: [1-9]\d* mandatory finding\(s\)/);
+  });
+
+  it("an unreachable cluster is an error, exit 2, with the fix", () => {
+    const res = spawnSync(
+      process.execPath,
+      [path.join(PROJECT_ROOT, "scripts/run.mjs"), "audit", "--kubeconfig", "/nonexistent/kubeconfig"],
+      { cwd: PROJECT_ROOT, encoding: "utf8" },
+    );
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/npm run cluster -- up|--kubeconfig/);
+  });
+});
