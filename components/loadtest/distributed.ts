@@ -27,6 +27,25 @@ export interface DistributedSettings {
   starterResources: Resources;
 }
 
+/** The settings of a TestRun's pods, from cartorio-plataforma:loadtest.distributed (images required by then). */
+export function distributedSettings(d: {
+  runnerImage?: string;
+  starterImage?: string;
+  operatorNamespace: string;
+  runnerResources: Resources;
+  starterResources: Resources;
+}): DistributedSettings {
+  if (!d.runnerImage || !d.starterImage)
+    throw new Error("loadtest.distributed.runnerImage and starterImage are required with parallelism > 1");
+  return {
+    runnerImage: d.runnerImage,
+    starterImage: d.starterImage,
+    operatorNamespace: d.operatorNamespace,
+    runnerResources: d.runnerResources,
+    starterResources: d.starterResources,
+  };
+}
+
 export interface Resources {
   requests: { cpu: string; memory: string };
   limits: { cpu: string; memory: string };

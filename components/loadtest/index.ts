@@ -13,7 +13,7 @@ import { CapacityMeasurement, steppedEnv } from "./measure";
 import { CapacityRun, LoadTest, RolloutWait, TestRunResult } from "./provider";
 import { imageTrigger } from "./rollout";
 import type { TestRunVerdict } from "./testrun";
-import { networkPolicies, TestRunInputs, testRunName, testRunSpec } from "./distributed";
+import { distributedSettings, networkPolicies, TestRunInputs, testRunName, testRunSpec } from "./distributed";
 import { invocationArgs, scriptDigest, scriptEnv } from "./runner";
 import type { LoadTestResult } from "./summary";
 
@@ -122,13 +122,7 @@ export class LoadGate extends pulumi.ComponentResource {
         args: invocationArgs({ ...spec, env: scriptEnv(spec, "/tmp/summary.json") }).slice(1, -1),
         scriptSha256,
         trigger,
-        settings: {
-          runnerImage: l.distributed.runnerImage!,
-          starterImage: l.distributed.starterImage!,
-          operatorNamespace: l.distributed.operatorNamespace,
-          runnerResources: l.distributed.runnerResources,
-          starterResources: l.distributed.starterResources,
-        },
+        settings: distributedSettings(l.distributed),
         labels,
       };
       // The namespace's default deny stays; these open only what a run needs.

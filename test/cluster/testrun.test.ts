@@ -10,6 +10,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadtestSchema } from "../../components/config/schema";
 import {
+  distributedSettings,
   networkPolicies,
   operatorPods,
   OPERATOR_VERSION,
@@ -43,13 +44,7 @@ function inputs(over: Partial<TestRunInputs> = {}): TestRunInputs {
     args: invocationArgs({ ...spec, env: scriptEnv(spec, "/tmp/summary.json") }).slice(1, -1),
     scriptSha256: scriptDigest(SCRIPT),
     trigger: "images registry.cartorio.example/cartorio/cartorio-api@sha256:" + "a".repeat(64),
-    settings: {
-      runnerImage: l.distributed.runnerImage!,
-      starterImage: l.distributed.starterImage!,
-      operatorNamespace: l.distributed.operatorNamespace,
-      runnerResources: l.distributed.runnerResources,
-      starterResources: l.distributed.starterResources,
-    },
+    settings: distributedSettings(l.distributed),
     labels: platformLabels({ "app.kubernetes.io/name": "cartorio-loadtest" }),
     ...over,
   };
