@@ -43,7 +43,15 @@ process.stdin.on("end", () => {
       for (const f of ["data", "stringData"])
         if (obj[f] && typeof obj[f] === "object")
           obj[f] = Object.fromEntries(Object.keys(obj[f]).map((k) => [k, "(redacted)"]));
-        else if (obj[f]) obj[f] = "(secret)";
+        // The whole map is one secret in the state: its keys are unknown too. An empty map keeps the
+        // document's shape (CART-K8S-002 wants a map here); the annotation says what was left out.
+        else if (obj[f]) {
+          obj[f] = {};
+          obj.metadata = {
+            ...obj.metadata,
+            annotations: { ...obj.metadata?.annotations, "cartorio.digital/declared-redacted": f },
+          };
+        }
     }
     const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}-` : "";
     const file = `${obj.kind.toLowerCase()}-${ns}${obj.metadata?.name}.yaml`.replace(/[^a-zA-Z0-9._-]/g, "_");

@@ -192,6 +192,36 @@ describe("the Rego rules", () => {
     );
   });
 
+  it("judge what a stack applied (scripts/declared.mjs) without secret values, and keep its shape", () => {
+    // A state export as the engine writes it: a Secret whose whole data map is one secret value.
+    const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+    const exported = {
+      deployment: {
+        resources: [
+          {
+            type: "kubernetes:core/v1:Secret",
+            outputs: {
+              apiVersion: "v1",
+              kind: "Secret",
+              metadata: { name: "flux-system", namespace: "flux-system" },
+              data: { [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:abc" },
+            },
+          },
+        ],
+      },
+    };
+    const out = tempDir("declared");
+    const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/declared.mjs"), out], {
+      input: JSON.stringify(exported),
+      encoding: "utf8",
+    });
+    expect(res.status, res.stderr).toBe(0);
+    const text = fs.readFileSync(path.join(out, "secret-flux-system-flux-system.yaml"), "utf8");
+    expect(text).not.toContain("v1:abc");
+    expect(text).toContain("cartorio.digital/declared-redacted: data");
+    expect(runConftest([out]).flatMap((r) => (r.failures ?? []).map((f) => f.msg))).toEqual([]);
+  });
+
   it("report a document without kind and an unknown kind instead of passing them", () => {
     const dir = tempDir("badkind");
     fs.writeFileSync(
