@@ -243,6 +243,8 @@ export interface FuzzRun {
 
 export interface FuzzSetup {
   conftest: string;
+  /** The data file that holds the fixed time (data.clock.now), for conftest runs beyond policyArgs. */
+  clockFile: string;
   policyArgs: string[];
   catalogue: Catalogue;
   ctx: RuleContext;
@@ -327,6 +329,7 @@ export function fuzzSetup(conftest: string, projectRoot: string, catalogue: Cata
   fs.writeFileSync(clock, stringify({ clock: { now: FUZZ_CLOCK } }));
   return {
     conftest,
+    clockFile: clock,
     policyArgs: [
       "--policy",
       path.join(projectRoot, "policies"),

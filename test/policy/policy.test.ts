@@ -9,29 +9,20 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { evaluate, evaluateLevels, K8sObject, RULE_IDS, RuleContext, SET_RULES } from "../../components/policy/rules";
+import { evaluate, evaluateLevels, K8sObject, RULE_IDS, SET_RULES } from "../../components/policy/rules";
 import { catalogueDataRego, DATA_REGO } from "../../scripts/policy-data";
 import { compliant, corpus, Fixture } from "../helpers/corpus";
+import { fuzzSetup } from "../helpers/fuzz";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
 
 const conftest = path.join(toolsBin(), "conftest");
 const catalogue = loadCatalogue();
 /**
- * The time both enforcers judge cryptoperiods at: fixed, so no verdict depends on the day the tests run
- * (the real inventory's calendar is `npm run kms:expiry`'s job). conftest reads it as data.clock.now.
+ * Both enforcers as the fuzzer sets them up: the catalogue, and a fixed time (FUZZ_CLOCK) to judge
+ * cryptoperiods and exceptions at, so no verdict depends on the day the tests run (the real inventory's
+ * calendar is `npm run kms:expiry`'s job). conftest reads it as data.clock.now from clockFile.
  */
-const TEST_CLOCK = "2026-12-01T00:00:00Z";
-const CTX: RuleContext = { now: Date.parse(TEST_CLOCK), exceptions: catalogue.exceptions };
-const clockFile = path.join(tempDir("clock"), "clock.yaml");
-fs.writeFileSync(clockFile, stringify({ clock: { now: TEST_CLOCK } }));
-const POLICY_ARGS = [
-  "--policy",
-  path.join(PROJECT_ROOT, "policies"),
-  "--data",
-  path.join(PROJECT_ROOT, "policies/catalogue.yaml"),
-  "--data",
-  clockFile,
-];
+const { ctx: CTX, policyArgs: POLICY_ARGS, clockFile } = fuzzSetup(conftest, PROJECT_ROOT, catalogue);
 
 interface ConftestResult {
   filename: string;
