@@ -18,15 +18,21 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", require: "readonly", __dirname: "readonly" },
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        require: "readonly",
+        module: "writable",
+        __dirname: "readonly",
+      },
     },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
   {
-    // The pack's CommonJS loader (policypack/index.js): plain Node, require is how it loads the bundle.
-    files: ["policypack/index.js"],
+    // The pack's CommonJS loader and bundler (policypack/*.js): plain Node, require is how it loads the bundle.
+    files: ["policypack/*.js"],
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {

@@ -24,6 +24,9 @@ import {
   wallClock,
 } from "../components/policy/rules";
 import { wellFormed } from "../components/policy/shapes";
+import { shareDeserializedProperties } from "./sdk";
+
+shareDeserializedProperties();
 
 const catalogue = loadCatalogue();
 const params = catalogue.parameters;

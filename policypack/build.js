@@ -1,0 +1,75 @@
+// Builds the pack's bundle (policypack/.build/index.cjs) with esbuild: index.ts and everything it imports,
+// the Pulumi SDKs included, in one file, and records each input's size and mtime next to it so index.js
+// knows when it is stale. Run by index.js in a child process (esbuild plugins need its asynchronous API).
+const esbuild = require("esbuild");
+const fs = require("node:fs");
+const path = require("node:path");
+const { stamp, dir, outfile, record } = require("./stamps.js");
+
+// Two parts of the Pulumi SDK that its index loads eagerly and a pack never calls: the Automation API, and
+// @npmcli/arborist (closure serialization's dependency walk). They were 250 of the bundle's 340 ms of load.
+// In the bundle each becomes a proxy that loads the real module on first use, so nothing is lost.
+const LAZY = [
+  { importer: /@pulumi[\\/]pulumi[\\/]index\.js$/, path: "./automation" },
+  { importer: /@pulumi[\\/]pulumi[\\/]runtime[\\/]closure[\\/]codePaths\.js$/, path: "@npmcli/arborist" },
+];
+const lazySdkParts = {
+  name: "lazy-sdk-parts",
+  setup(build) {
+    build.onResolve({ filter: /^(\.\/automation|@npmcli\/arborist)$/ }, async (args) => {
+      if (args.pluginData === "real" || !LAZY.some((l) => l.importer.test(args.importer) && l.path === args.path))
+        return undefined;
+      const real = await build.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: "real" });
+      if (real.errors.length) return { errors: real.errors };
+      return { path: real.path, namespace: "lazy" };
+    });
+    build.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => ({
+      resolveDir: path.dirname(args.path),
+      contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(args.path)}));
+module.exports = new Proxy({}, {
+  get: (_, k) => (k === "__esModule" ? true : load()[k]),
+  has: (_, k) => k in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, k) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), k);
+    return d && { ...d, configurable: true };
+  },
+});`,
+    }));
+  },
+};
+
+async function main() {
+  fs.mkdirSync(dir, { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: [path.join(__dirname, "index.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    // Left to Node: esbuild, and the TypeScript tooling the SDK loads only for programs.
+    external: ["esbuild", "typescript", "ts-node", "*.node"],
+    plugins: [lazySdkParts],
+    outfile,
+    metafile: true,
+    logLevel: "error",
+  });
+  const names = Object.keys(result.metafile.inputs);
+  // A newer SDK that moved either part would silently load it eagerly again: say so instead.
+  const lazy = names.filter((f) => f.startsWith("lazy:"));
+  if (lazy.length !== LAZY.length)
+    throw new Error(`policypack/build.js: expected ${LAZY.length} lazy SDK parts, found ${lazy.length}: update LAZY`);
+  const used = new Set(names.map((f) => f.replace(/^lazy:/, "")));
+  const root = process.cwd();
+  const inputs = {};
+  for (const f of used) {
+    const abs = path.resolve(root, f);
+    inputs[abs] = stamp(abs);
+  }
+  fs.writeFileSync(record, JSON.stringify(inputs));
+}
+
+main().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

@@ -1,0 +1,70 @@
+/**
+ * How the pack loads and what it shares with the SDK (policypack/build.js, policypack/sdk.ts): the
+ * bundle builds with its two SDK parts deferred, and one resource's properties are deserialized once
+ * for all of the pack's policies, through @pulumi/policy's own server code, not a copy of it.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { shareDeserializedProperties } from "../../policypack/sdk";
+import { PROJECT_ROOT } from "../helpers/tools";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const server = require("@pulumi/policy/server");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const analyzerproto = require("@pulumi/pulumi/proto/analyzer_pb");
+
+/** Runs @pulumi/policy's Analyze handler on one resource with `n` policies; how often its properties were read. */
+async function analyze(n: number): Promise<{ reads: number; seen: unknown[] }> {
+  const props = Struct.fromJavaScript({ kind: "Service", metadata: { name: "cartorio-api", namespace: "cartorio" } });
+  let reads = 0;
+  const toJavaScript = props.toJavaScript.bind(props);
+  props.toJavaScript = () => (reads++, toJavaScript());
+  const req = new analyzerproto.AnalyzeRequest();
+  req.setType("kubernetes:core/v1:Service");
+  req.setUrn("urn:pulumi:t::p::kubernetes:core/v1:Service::svc");
+  req.setName("svc");
+  req.setProperties(props);
+  req.setOptions(new analyzerproto.AnalyzerResourceOptions());
+  const seen: unknown[] = [];
+  const policies = Array.from({ length: n }, (_, i) => ({
+    name: `p${i}`,
+    description: "reads the name",
+    enforcementLevel: "advisory",
+    validateResource: (args: { props: { metadata: { name: string } } }) => void seen.push(args.props.metadata.name),
+  }));
+  await new Promise<void>((resolve, reject) =>
+    server.makeAnalyzeRpcFun(
+      "t",
+      "1.0.0",
+      "advisory",
+      policies,
+    )({ request: req }, (err: unknown) => (err ? reject(err) : resolve())),
+  );
+  return { reads, seen };
+}
+
+describe("the pack's use of @pulumi/policy", () => {
+  it("deserializes one resource's properties once for all policies, and every policy still reads them", async () => {
+    // Before: the SDK's own behaviour, once per policy (the test fails if the SDK ever changes that, so
+    // the sharing can be dropped).
+    expect((await analyze(5)).reads).toBe(5);
+    expect(shareDeserializedProperties()).toBe(true);
+    const after = await analyze(5);
+    expect(after.reads).toBe(1);
+    expect(after.seen).toEqual(Array(5).fill("cartorio-api"));
+  });
+
+  it("builds the bundle with the Automation API and @npmcli/arborist deferred", () => {
+    const dir = path.join(PROJECT_ROOT, "policypack");
+    execFileSync(process.execPath, [path.join(dir, "build.js")], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    const bundle = fs.readFileSync(path.join(dir, ".build/index.cjs"), "utf8");
+    // Each deferred part is a proxy module that loads the real one on first use (build.js fails if
+    // either is no longer found where it is expected).
+    expect(bundle.match(/load = \(\) => real \?\?= require_/g)?.length).toBe(2);
+    const inputs = Object.keys(JSON.parse(fs.readFileSync(path.join(dir, ".build/inputs.json"), "utf8")));
+    expect(inputs.some((f) => f.endsWith("policypack/index.ts"))).toBe(true);
+  });
+});
