@@ -5,7 +5,7 @@
  * Key material is never destroyed here: there is deliberately no function that
  * calls C_DestroyObject.
  */
-import { createHash } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import type * as Pkcs11 from "pkcs11js";
 import type { KeySpec } from "./inventory";
 import { keyLabel, keyObjectId } from "./keyid";
@@ -70,6 +70,8 @@ export interface KeyRecord {
   size: string;
   /** SHA-256 over the public key's CKA_EC_PARAMS||CKA_EC_POINT or CKA_MODULUS||CKA_PUBLIC_EXPONENT. */
   fingerprint: string;
+  /** The public key (SubjectPublicKeyInfo, PEM): what verifies the key's signatures; published with the inventory. */
+  publicKey: string;
   /** True when this call generated the pair; false when it already existed. */
   created: boolean;
 }
@@ -133,6 +135,31 @@ function curveOf(params: Buffer): string {
   return Object.entries(CURVE_OIDS).find(([, oid]) => oid === hex)?.[0] ?? `curve ${hex}`;
 }
 
+const JWK_CURVES: Record<string, string> = { "P-256": "P-256", "P-384": "P-384" };
+
+/**
+ * The public key as PEM (SPKI), from the token's public attributes: CKA_EC_POINT is the uncompressed
+ * point wrapped in a DER OCTET STRING; RSA's modulus and exponent are big-endian integers. Node's
+ * crypto builds the SPKI from a JWK, so no DER is written here.
+ */
+function publicKeyPem(algorithm: string, values: { value: Buffer }[]): string {
+  const b64u = (b: Buffer) => b.toString("base64url");
+  let jwk: Record<string, string>;
+  if (algorithm === "EC") {
+    const crv = JWK_CURVES[curveOf(values[0].value)];
+    const der = values[1].value;
+    // OCTET STRING: tag 0x04, a length (one byte, or 0x81 and one byte), then 0x04 || X || Y.
+    const point = der[0] === 0x04 && der[1] === der.length - 2 ? der.subarray(2) : der.subarray(3);
+    if (!crv || point[0] !== 0x04)
+      throw new Error("the token's EC public key is not an uncompressed P-256/P-384 point");
+    const half = (point.length - 1) / 2;
+    jwk = { kty: "EC", crv, x: b64u(point.subarray(1, 1 + half)), y: b64u(point.subarray(1 + half)) };
+  } else {
+    jwk = { kty: "RSA", n: b64u(values[0].value), e: b64u(values[1].value) };
+  }
+  return createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+}
+
 /** RSA modulus length in bits (leading zero bytes are not part of it). */
 function modulusBits(modulus: Buffer): number {
   let i = 0;
@@ -166,6 +193,7 @@ function describeKey(
     neverExtractable: boolAttr(s, priv, m.CKA_NEVER_EXTRACTABLE),
     local: boolAttr(s, priv, m.CKA_LOCAL),
     fingerprint: "SHA256:" + hash.digest("base64").replace(/=+$/, ""),
+    publicKey: publicKeyPem(key.algorithm, values),
     created,
   };
 }
@@ -293,6 +321,34 @@ function ensureInSession(s: Session, token: TokenRef, key: KeySpec): KeyRecord {
   }
   const pair = p.C_GenerateKeyPair(session, { mechanism }, pubTemplate, privTemplate);
   return describeKey(s, key, pair.privateKey, pair.publicKey, true);
+}
+
+/**
+ * Signs `data` in the HSM with an existing key version that passes adoption's checks (sensitive, never
+ * extractable, sign-only): EC keys with CKM_ECDSA over SHA-256 of the data, computed here (SoftHSM2 has no
+ * CKM_ECDSA_SHA256; the signature is r || s), RSA keys with CKM_SHA256_RSA_PKCS. The private key never
+ * leaves the token. Returns the signature and the key's record (fingerprint, public key).
+ */
+export function signWithKey(
+  modulePath: string,
+  token: TokenRef,
+  key: KeyShape,
+  pin: string,
+  data: Buffer,
+): { signature: Buffer; record: KeyRecord } {
+  return withUserSession(modulePath, token, pin, (s) => {
+    const found = lookupPair(s, key);
+    if (!found.priv || !found.pub)
+      throw new Error(`key ${keyLabel(key)} is not on token '${token.label}': run the deployment (or kms:sync) first`);
+    const problems = attributeProblems(s, key, found.priv, found.pub);
+    if (problems.length > 0) throw adoptionError(token, s.slot.token!.serial, key, problems);
+    const { m, p, session } = s;
+    const ec = key.algorithm === "EC";
+    p.C_SignInit(session, { mechanism: ec ? m.CKM_ECDSA : m.CKM_SHA256_RSA_PKCS }, found.priv);
+    const input = ec ? createHash("sha256").update(data).digest() : data;
+    const signature = Buffer.from(p.C_Sign(session, input, Buffer.alloc(ec ? 132 : 1024)));
+    return { signature, record: describeKey(s, key, found.priv, found.pub, false) };
+  });
 }
 
 /** Reads a key version without creating it; undefined when absent (or half present). */

@@ -31,6 +31,8 @@ export interface PublishedKey {
   state: string;
   token: string;
   fingerprint?: string;
+  /** SPKI PEM of an active key version: what verifies its signatures (evidence reports, npm run evidence:verify). */
+  publicKey?: string;
 }
 
 export class Kms extends pulumi.ComponentResource {
@@ -86,7 +88,7 @@ export class Kms extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [validation] },
       );
-      return key.record.apply((r) => ({ ...base, fingerprint: r.fingerprint }));
+      return key.record.apply((r) => ({ ...base, fingerprint: r.fingerprint, publicKey: r.publicKey }));
     });
     this.keys = pulumi.all(published);
     this.tokens = validation.validated;

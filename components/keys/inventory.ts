@@ -27,7 +27,7 @@ export const tokenSchema = z
 export const keySchema = z
   .object({
     id: z.string().regex(NAME, "expected a lowercase key id such as atos-notariais"),
-    purpose: z.enum(["notarial-signing", "digital-seal", "tls"]),
+    purpose: z.enum(["notarial-signing", "digital-seal", "evidence-signing", "tls"]),
     algorithm: z.enum(["EC", "RSA"]),
     /** EC curve (algorithm EC). */
     curve: z.enum(["P-256", "P-384"]).optional(),

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { canonical } from "../platform/canonical";
 import type { KeySpec } from "./inventory";
-import { adoptionError, ensureKey, inspectKey, KeyRecord, pinFromEnv, TokenRef, validateTokens } from "./hsm";
+import { adoptionError, ensureKey, inspectKey, KeyRecord, pinFromEnv, readKey, TokenRef, validateTokens } from "./hsm";
 import { failureText, TokenRequirement } from "./slots";
 
 export interface SlotValidationInputs {
@@ -141,7 +141,9 @@ export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
       olds.modulePath !== news.modulePath ||
       olds.pinEnv !== news.pinEnv ||
       canonical(olds.token) !== canonical(news.token) ||
-      canonical(olds.lifecycle) !== canonical(news.lifecycle);
+      canonical(olds.lifecycle) !== canonical(news.lifecycle) ||
+      // A record from before the public key was published: the update reads it from the token.
+      !olds.record?.publicKey;
     // A new version is created before the old resource goes; the old key stays in the HSM.
     return { changes, replaces, deleteBeforeReplace: false };
   },
@@ -150,7 +152,9 @@ export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${record.serial}/${record.label}`, outs: { ...inputs, record } };
   },
   async update(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {
-    return { outs: { ...news, record: olds.record } };
+    if (olds.record?.publicKey) return { outs: { ...news, record: olds.record } };
+    const record = readKey(news.modulePath, news.token, news.key as KeySpec, requirePin(news.pinEnv));
+    return { outs: { ...news, record: record ?? olds.record } };
   },
   // pulumi refresh: a key that disappeared is reported gone (blank id), a replaced one shows its new
   // fingerprint, and one that is no longer what the inventory declares fails the refresh, naming why.
