@@ -8,7 +8,7 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { audit, AUDITED, auditedObjects, formatAudit } from "../components/policy/audit";
+import { audit, formatAudit, readLiveObjects } from "../components/policy/audit";
 import { loadCatalogue } from "../components/policy/catalogue";
 import { wallClock } from "../components/policy/rules";
 import { apiReader } from "../components/platform/kubeapi";
@@ -33,17 +33,12 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const lists = [];
-  for (const a of AUDITED) {
-    const res = await get<{ items: never[] }>(a.path);
-    if (typeof res === "string") {
-      if (a.optional && res.startsWith("HTTP 404")) continue;
-      console.error(`error: cannot list ${a.kind} (${res}); nothing was judged`);
-      return 2;
-    }
-    lists.push({ kind: a.kind, items: res.items ?? [] });
+  const objects = await readLiveObjects(get);
+  if (typeof objects === "string") {
+    console.error(`error: ${objects}; nothing was judged`);
+    return 2;
   }
-  const report = audit(auditedObjects(lists), catalogue, { ...wallClock(), exceptions: catalogue.exceptions });
+  const report = audit(objects, catalogue, { ...wallClock(), exceptions: catalogue.exceptions });
   console.log(formatAudit(report, `context ${values.context} (${values.kubeconfig})`));
   return report.deny > 0 ? 1 : 0;
 }

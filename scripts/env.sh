@@ -29,6 +29,19 @@ ensure_system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
 }
 
+# One more command from its Debian package, without the package's recommendations (npm test: chromium,
+# whose recommended desktop packages the headless tests do not need).
+ensure_apt_command() {
+  local cmd=$1 pkg=$2
+  command -v "$cmd" >/dev/null && return 0
+  if [[ "${CARTORIO_NO_INSTALL:-}" == 1 || $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+    die "missing $cmd (Debian/Ubuntu: sudo apt-get install --no-install-recommends $pkg)"
+  fi
+  log "installing $pkg with apt-get ..."
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2
+}
+
 # Node.js 22 (NODE_VERSION in scripts/toolchain/versions.env): a node >= 22 on PATH is used as it
 # is; otherwise the pinned release is taken from the npm registry (package node-linux-<arch>, checked
 # against its pinned integrity) into the toolchain cache and put first on PATH, with its headers for

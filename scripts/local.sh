@@ -52,4 +52,12 @@ kubectl get deploy,svc,networkpolicy -n cartorio
 echo
 echo "\$ kubectl describe hpa cartorio-api -n cartorio"
 kubectl describe hpa cartorio-api -n cartorio
+
+# The signed evidence of this run (what the corregedoria would be handed), then its verification
+# against the public key the stack published in the cluster.
+log "evidence report (npm run evidence -- --stack local) ..."
+evidence=$(node scripts/run.mjs evidence --stack local)
+echo "$evidence"
+dir=$(sed -n 's/^evidence: \([^ ]*\) .*/\1/p' <<<"$evidence")
+node scripts/run.mjs evidence-verify "$dir"
 log "done in $((SECONDS - t0))s"

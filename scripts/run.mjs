@@ -25,6 +25,7 @@ await build({
   outfile,
   logLevel: "warning",
 });
-process.env.CARTORIO_PROJECT_ROOT = root;
+// A caller may point a command at another checkout of the project (the tests use copies).
+process.env.CARTORIO_PROJECT_ROOT ??= root;
 process.argv = [process.argv[0], outfile, ...args];
 createRequire(import.meta.url)(outfile);

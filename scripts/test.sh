@@ -7,6 +7,8 @@ CARTORIO_STEP=test
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 ensure_system_packages
+# Headless Chromium (Debian's) opens the evidence report in its tests.
+ensure_apt_command chromium chromium
 ensure_node_modules
 ensure_toolchain
 export CARTORIO_PULUMI_CLI="$PULUMI_CLI" CARTORIO_TOOLS_BIN="$TOOLS_BIN"

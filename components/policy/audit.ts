@@ -107,3 +107,20 @@ export function formatAudit(r: AuditReport, where: string): string {
   );
   return lines.join("\n");
 }
+
+/**
+ * Lists every kind the rulebook audits through `get` (components/platform/kubeapi.ts apiReader) and keeps
+ * what is judged; a string says why the cluster could not be read (nothing is judged then).
+ */
+export async function readLiveObjects(get: <T>(path: string) => Promise<T | string>): Promise<K8sObject[] | string> {
+  const lists = [];
+  for (const a of AUDITED) {
+    const res = await get<{ items: never[] }>(a.path);
+    if (typeof res === "string") {
+      if (a.optional && res.startsWith("HTTP 404")) continue;
+      return `cannot list ${a.kind} (${res})`;
+    }
+    lists.push({ kind: a.kind, items: res.items ?? [] });
+  }
+  return auditedObjects(lists);
+}

@@ -1,0 +1,193 @@
+/**
+ * The evidence report of one deployment (evidence/<stack>/<UTC>-<commit>/report.json): what the rulebook,
+ * the cluster, the HSM, the autoscaler and the load test said, from the same run, for the corregedoria.
+ * Versioned (`schema`); every part says whether it was collected or why not, so a part that did not run is
+ * never read as passed. Plain module: the evidence commands and the tests share it.
+ */
+import { z } from "zod";
+
+export const SCHEMA_ID = "cartorio.digital/evidencia/v1";
+
+/** A part of the report: collected, or not run (switched off, no cluster, no PIN …) with the reason. */
+function part<T extends z.ZodTypeAny>(data: T) {
+  return z.discriminatedUnion("status", [
+    z.object({ status: z.literal("collected"), data }).strict(),
+    z.object({ status: z.literal("not run"), reason: z.string().min(1) }).strict(),
+  ]);
+}
+
+const finding = z.object({ level: z.enum(["deny", "warn"]), message: z.string() }).strict();
+
+const enforcerResult = z
+  .object({ deny: z.number().int().min(0), warn: z.number().int().min(0), messages: z.array(z.string()) })
+  .strict();
+
+export const rulebookSchema = z
+  .object({
+    catalogueVersion: z.number().int(),
+    catalogueDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+    /** What was judged: folders and files, relative to the project. */
+    inputs: z.array(z.string()),
+    documents: z.number().int().min(0),
+    rules: z.array(
+      z
+        .object({
+          id: z.string(),
+          title: z.string(),
+          level: z.enum(["mandatory", "advisory", "disabled"]),
+          conftest: enforcerResult,
+          pack: enforcerResult,
+          /** Both enforcers reported the same findings at the same level. */
+          agree: z.boolean(),
+        })
+        .strict(),
+    ),
+    exceptions: z.array(
+      z
+        .object({
+          rule: z.string(),
+          scope: z.string(),
+          owner: z.string(),
+          reason: z.string(),
+          expires: z.string(),
+          daysLeft: z.number().int(),
+          active: z.boolean(),
+        })
+        .strict(),
+    ),
+    /** Mandatory findings on either enforcer. */
+    mandatoryFindings: z.number().int().min(0),
+    enforcersAgree: z.boolean(),
+  })
+  .strict();
+
+export const reportSchema = z
+  .object({
+    schema: z.literal(SCHEMA_ID),
+    generatedAt: z.string().datetime(),
+    commit: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), dirty: z.boolean() }).strict(),
+    approval: z
+      .object({
+        /** Who approved the deployment, from the CI environment; null when the run records none (a local run). */
+        approvedBy: z.string().nullable(),
+        source: z.string(),
+        runUrl: z.string().nullable(),
+      })
+      .strict(),
+    stack: z
+      .object({ name: z.string(), configFile: z.string(), configDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/) })
+      .strict(),
+    rulebook: part(rulebookSchema),
+    audit: part(
+      z
+        .object({
+          where: z.string(),
+          objects: z.number().int(),
+          deny: z.number().int(),
+          warn: z.number().int(),
+          findings: z.array(finding.extend({ namespace: z.string() }).strict()),
+        })
+        .strict(),
+    ),
+    hsm: part(
+      z
+        .object({
+          tokens: z.array(
+            z
+              .object({
+                name: z.string(),
+                label: z.string(),
+                serial: z.string().nullable(),
+                slotId: z.string().nullable(),
+                ok: z.boolean(),
+                problems: z.array(z.string()),
+              })
+              .strict(),
+          ),
+        })
+        .strict(),
+    ),
+    keys: part(
+      z
+        .object({
+          warnDays: z.number().int(),
+          keys: z.array(
+            z
+              .object({
+                label: z.string(),
+                purpose: z.string(),
+                algorithm: z.string(),
+                token: z.string(),
+                state: z.enum(["active", "retired"]),
+                activatedOn: z.string(),
+                endsOn: z.string(),
+                daysLeft: z.number().int(),
+                /** ok, expiring (within warnDays), expired, or retired (signs nothing). */
+                cryptoperiod: z.enum(["ok", "expiring", "expired", "retired"]),
+                fingerprint: z.string().nullable(),
+                attestation: z
+                  .object({ alwaysSensitive: z.boolean(), neverExtractable: z.boolean(), local: z.boolean() })
+                  .strict()
+                  .nullable(),
+              })
+              .strict(),
+          ),
+        })
+        .strict(),
+    ),
+    hpa: part(z.object({ name: z.string(), namespace: z.string(), describe: z.string() }).strict()),
+    capacity: part(
+      z
+        .object({
+          ok: z.boolean(),
+          reasons: z.array(z.string()),
+          peakRps: z.number(),
+          baselineRps: z.number(),
+          replicaThroughputRps: z.number(),
+          throughputSource: z.string(),
+          minReplicas: z.number().int(),
+          maxReplicas: z.number().int(),
+          neededAtPeak: z.number().int(),
+          neededAtBaseline: z.number().int(),
+          secondsToScale: z.number().nullable(),
+          timeline: z.array(z.object({ t: z.number(), replicas: z.number() }).strict()),
+        })
+        .strict(),
+    ),
+    loadTest: part(
+      z
+        .object({
+          passed: z.boolean(),
+          p95Ms: z.number().nullable(),
+          p99Ms: z.number().nullable(),
+          errorRate: z.number().nullable(),
+          achievedRps: z.number().nullable(),
+          requests: z.number().int(),
+          thresholds: z.array(z.object({ metric: z.string(), expression: z.string(), ok: z.boolean() }).strict()),
+        })
+        .strict(),
+    ),
+    flux: part(z.object({ revision: z.string(), source: z.string() }).strict()),
+    /** The key that signs report.json (report.json.sig); its public key is published with the inventory. */
+    signer: z
+      .object({ keyLabel: z.string(), token: z.string(), algorithm: z.literal("ECDSA-P256-SHA256"), fingerprint: z.string() })
+      .strict(),
+  })
+  .strict();
+
+export type EvidenceReport = z.infer<typeof reportSchema>;
+export type Part<K extends keyof EvidenceReport> = EvidenceReport[K];
+
+/** Validates a report; the error lists every problem with its path. */
+export function validateReport(value: unknown, where = "report.json"): EvidenceReport {
+  const r = reportSchema.safeParse(value);
+  if (!r.success)
+    throw new Error(
+      `${where} does not match ${SCHEMA_ID}:\n` +
+        r.error.issues.map((i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n"),
+    );
+  return r.data;
+}
+
+export const notRun = (reason: string) => ({ status: "not run" as const, reason });
+export const collected = <T>(data: T) => ({ status: "collected" as const, data });
