@@ -48,13 +48,29 @@ interface Live extends K8sObject {
   };
 }
 
+type ManagedFields = { subresource?: string; fieldsV1?: { "f:spec"?: { "f:replicas"?: unknown } } }[];
+
+/**
+ * A live Deployment or StatefulSet always has spec.replicas: the API server defaults it and the HPA writes
+ * it through the scale subresource. It is what was declared (CART-SCL-002) only when a manager set it on
+ * the object itself, which its managedFields record; otherwise it is dropped before judging.
+ */
+function declaredReplicas(o: Live): Live {
+  const managed = (o.metadata as { managedFields?: ManagedFields } | undefined)?.managedFields;
+  if (!managed || !["Deployment", "StatefulSet"].includes(o.kind ?? "") || o.spec?.replicas === undefined) return o;
+  if (managed.some((m) => !m.subresource && m.fieldsV1?.["f:spec"]?.["f:replicas"] !== undefined)) return o;
+  const spec = { ...(o.spec as Record<string, unknown>) };
+  delete spec.replicas;
+  return { ...o, spec };
+}
+
 /** The objects the audit judges, from the lists read (kind set from the list: items carry none). */
 export function auditedObjects(lists: { kind: string; items: Live[] }[]): K8sObject[] {
-  const all = lists.flatMap((l) => l.items.map((o) => ({ ...o, kind: l.kind })));
+  const all = lists.flatMap((l) => l.items.map((o) => declaredReplicas({ ...o, kind: l.kind })));
   // A Kubernetes namespace is judged once something runs in it (its default ServiceAccount does not count).
   const used = new Set(
     all
-      .filter((o) => WORKLOAD_KINDS.has(o.kind))
+      .filter((o) => WORKLOAD_KINDS.has(o.kind ?? ""))
       .map((o) => o.metadata?.namespace)
       .filter((n): n is string => !!n),
   );
