@@ -63,6 +63,7 @@ function stackOutputs(stack: string): Record<string, unknown> {
   if (values.outputs) return JSON.parse(fs.readFileSync(values.outputs, "utf8"));
   const cli = process.env.PULUMI_CLI ?? "pulumi";
   const res = spawnSync(cli, ["stack", "output", "--stack", stack, "--json"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  if (res.error) throw new Error(`${cli} could not run (${res.error.message}): set PULUMI_CLI, or pass --outputs`);
   if (res.status !== 0) throw new Error(`pulumi stack output --stack ${stack} failed: ${res.stderr.trim()}`);
   return JSON.parse(res.stdout);
 }
