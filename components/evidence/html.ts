@@ -25,7 +25,11 @@ function notRunBlock(reason: string): string {
 }
 
 /** Latency of the latest load test: p95 and p99 against the thresholds the run judged them by. */
-export function latencyChart(lt: { p95Ms: number | null; p99Ms: number | null; thresholds: { metric: string; expression: string; ok: boolean }[] }): string {
+export function latencyChart(lt: {
+  p95Ms: number | null;
+  p99Ms: number | null;
+  thresholds: { metric: string; expression: string; ok: boolean }[];
+}): string {
   const limits = lt.thresholds
     .filter((t) => t.metric.startsWith("http_req_duration"))
     .map((t) => /^p\((\d+)\)\s*<=?\s*([\d.]+)/.exec(t.expression))
@@ -36,7 +40,10 @@ export function latencyChart(lt: { p95Ms: number | null; p99Ms: number | null; t
     { name: "p99", value: lt.p99Ms, limit: limits.find((l) => l.p === 99)?.ms },
   ];
   const max = Math.max(1, ...bars.flatMap((b) => [b.value ?? 0, b.limit ?? 0])) * 1.15;
-  const W = 560, left = 60, width = W - left - 20, rowH = 46;
+  const W = 560,
+    left = 60,
+    width = W - left - 20,
+    rowH = 46;
   const x = (v: number) => left + (v / max) * width;
   const rows = bars
     .map((b, i) => {
@@ -67,7 +74,12 @@ export function capacityChart(c: {
   minReplicas: number;
   maxReplicas: number;
 }): string {
-  const W = 560, H = 240, left = 50, right = 20, top = 16, bottom = 36;
+  const W = 560,
+    H = 240,
+    left = 50,
+    right = 20,
+    top = 16,
+    bottom = 36;
   const points = c.timeline.length ? c.timeline : [{ t: 0, replicas: c.minReplicas }];
   const tEnd = Math.max(60, ...points.map((p) => p.t)) * 1.25;
   const yMax = Math.max(c.maxReplicas, c.neededAtPeak, ...points.map((p) => p.replicas)) * 1.1;
@@ -205,7 +217,10 @@ export function renderHtml(r: EvidenceReport): string {
       ? `<p>${r.audit.data.objects} objetos em execução avaliados (${esc(r.audit.data.where)}): ${r.audit.data.deny} violações obrigatórias, ${r.audit.data.warn} recomendações.</p>` +
           (r.audit.data.findings.length
             ? `<table><tr><th>Namespace</th><th>Nível</th><th>Achado</th></tr>${r.audit.data.findings
-                .map((f) => `<tr><td>${esc(f.namespace || "(cluster)")}</td><td>${f.level === "deny" ? "obrigatória" : "recomendação"}</td><td>${esc(f.message)}</td></tr>`)
+                .map(
+                  (f) =>
+                    `<tr><td>${esc(f.namespace || "(cluster)")}</td><td>${f.level === "deny" ? "obrigatória" : "recomendação"}</td><td>${esc(f.message)}</td></tr>`,
+                )
                 .join("")}</table>`
             : "")
       : notRunBlock(r.audit.reason),
@@ -247,7 +262,9 @@ export function renderHtml(r: EvidenceReport): string {
     r.capacity.status === "collected"
       ? `<p>${badge(r.capacity.data.ok ? "ok" : "falha")} Pico exigido pela corregedoria: ${num(r.capacity.data.peakRps)} req/s, base ${num(r.capacity.data.baselineRps)} req/s; cada réplica atende ${num(r.capacity.data.replicaThroughputRps)} req/s (${esc(r.capacity.data.throughputSource)}). ` +
           `São necessárias ${r.capacity.data.neededAtPeak} réplicas no pico e ${r.capacity.data.neededAtBaseline} na base; o HPA vai de ${r.capacity.data.minReplicas} a ${r.capacity.data.maxReplicas}` +
-          (r.capacity.data.secondsToScale !== null ? ` e alcança o pico em ${r.capacity.data.secondsToScale} s.` : ".") +
+          (r.capacity.data.secondsToScale !== null
+            ? ` e alcança o pico em ${r.capacity.data.secondsToScale} s.`
+            : ".") +
           (r.capacity.data.reasons.length ? `<br>${r.capacity.data.reasons.map(esc).join("<br>")}` : "") +
           `</p>${capacityChart(r.capacity.data)}`
       : notRunBlock(r.capacity.reason),
@@ -259,7 +276,10 @@ export function renderHtml(r: EvidenceReport): string {
       ? `<p>${badge(r.loadTest.data.passed ? "ok" : "falha")} p95 ${num(r.loadTest.data.p95Ms, 1)} ms, p99 ${num(r.loadTest.data.p99Ms, 1)} ms, taxa de erro ${r.loadTest.data.errorRate === null ? "—" : `${num(r.loadTest.data.errorRate * 100, 2)} %`}, ${num(r.loadTest.data.achievedRps, 1)} req/s, ${r.loadTest.data.requests} requisições.</p>` +
           latencyChart(r.loadTest.data) +
           `<table><tr><th>Métrica</th><th>Limite</th><th>Resultado</th></tr>${r.loadTest.data.thresholds
-            .map((t) => `<tr><td><code>${esc(t.metric)}</code></td><td><code>${esc(t.expression)}</code></td><td>${badge(t.ok ? "ok" : "falha")}</td></tr>`)
+            .map(
+              (t) =>
+                `<tr><td><code>${esc(t.metric)}</code></td><td><code>${esc(t.expression)}</code></td><td>${badge(t.ok ? "ok" : "falha")}</td></tr>`,
+            )
             .join("")}</table>`
       : notRunBlock(r.loadTest.reason),
   );

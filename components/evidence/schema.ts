@@ -170,7 +170,12 @@ export const reportSchema = z
     flux: part(z.object({ revision: z.string(), source: z.string() }).strict()),
     /** The key that signs report.json (report.json.sig); its public key is published with the inventory. */
     signer: z
-      .object({ keyLabel: z.string(), token: z.string(), algorithm: z.literal("ECDSA-P256-SHA256"), fingerprint: z.string() })
+      .object({
+        keyLabel: z.string(),
+        token: z.string(),
+        algorithm: z.literal("ECDSA-P256-SHA256"),
+        fingerprint: z.string(),
+      })
       .strict(),
   })
   .strict();

@@ -75,13 +75,17 @@ export function verifyReport(reportBytes: Buffer, sigText: string, published: Pu
   if (!key.publicKey) return [...problems, `the published inventory has no public key for ${key.label}`];
   const fp = fingerprintOfPem(key.publicKey);
   if (key.fingerprint && fp !== key.fingerprint)
-    problems.push(`the published public key of ${key.label} is ${fp}, not its published fingerprint ${key.fingerprint}`);
+    problems.push(
+      `the published public key of ${key.label} is ${fp}, not its published fingerprint ${key.fingerprint}`,
+    );
   if (fp !== sig.fingerprint) problems.push(`the signature names key fingerprint ${sig.fingerprint}; published: ${fp}`);
   try {
     // report.json names its signer too: it must be the key that signed.
     const signer = JSON.parse(reportBytes.toString("utf8"))?.signer;
     if (signer?.keyLabel !== sig.keyLabel || signer?.fingerprint !== sig.fingerprint)
-      problems.push(`report.json names signer ${signer?.keyLabel} ${signer?.fingerprint}, the signature ${sig.keyLabel}`);
+      problems.push(
+        `report.json names signer ${signer?.keyLabel} ${signer?.fingerprint}, the signature ${sig.keyLabel}`,
+      );
   } catch {
     problems.push("report.json is not JSON");
   }

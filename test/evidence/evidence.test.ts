@@ -35,10 +35,23 @@ function chromium(file: string, png: string): { console: string[]; status: numbe
   const bin = requireTool("chromium", "apt-get install chromium (Debian)");
   const res = spawnSync(
     bin,
-    ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", `--screenshot=${png}`, "--window-size=1200,2400", `file://${file}`],
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--enable-logging=stderr",
+      "--v=0",
+      `--screenshot=${png}`,
+      "--window-size=1200,2400",
+      `file://${file}`,
+    ],
     { encoding: "utf8", timeout: 120_000, env: { ...process.env, HOME: tempDir("chromium-home") } },
   );
-  return { console: res.stderr.split("\n").filter((l) => l.includes(":CONSOLE")), status: res.status, stderr: res.stderr };
+  return {
+    console: res.stderr.split("\n").filter((l) => l.includes(":CONSOLE")),
+    status: res.status,
+    stderr: res.stderr,
+  };
 }
 
 describe("evidence report", () => {
@@ -56,7 +69,11 @@ describe("evidence report", () => {
       JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]))),
     );
     // The report names the commit it evidences: the copy becomes a repository of its own.
-    for (const args of [["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]])
+    for (const args of [
+      ["init", "-q"],
+      ["add", "-A"],
+      ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"],
+    ])
       expect(spawnSync("git", args, { cwd: project.dir }).status).toBe(0);
     const res = command(project, "evidence", ["--stack", STACK, "--outputs", path.join(project.dir, "outputs.json")]);
     expect(res.stderr).toBe("");
@@ -100,7 +117,11 @@ describe("evidence report", () => {
     const html = fs.readFileSync(path.join(dir, "report.html"), "utf8");
     expect(html.match(/Não executado/g)!.length).toBeGreaterThanOrEqual(8);
     const section = (title: string) => html.slice(html.indexOf(`<h2>${title}</h2>`)).split("<h2>")[1];
-    for (const t of ["Teste de carga mais recente", "Auditoria do cluster em execução", "Sincronização GitOps (Flux)"]) {
+    for (const t of [
+      "Teste de carga mais recente",
+      "Auditoria do cluster em execução",
+      "Sincronização GitOps (Flux)",
+    ]) {
       expect(section(t)).toContain("Não executado");
       expect(section(t)).not.toContain("Conforme");
     }
@@ -109,7 +130,9 @@ describe("evidence report", () => {
   it("holds no PIN, passphrase or private key in any file", () => {
     // The local stacks' passphrase is public (scripts/local.sh) and is also their token's label (in the
     // inventory), which the report rightly names; any other passphrase must not appear.
-    const passphrasePublic = fs.readFileSync(path.join(project.dir, "configs/kms/local.yaml"), "utf8").includes(PASSPHRASE);
+    const passphrasePublic = fs
+      .readFileSync(path.join(project.dir, "configs/kms/local.yaml"), "utf8")
+      .includes(PASSPHRASE);
     for (const f of fs.readdirSync(dir)) {
       const text = fs.readFileSync(path.join(dir, f), "utf8");
       expect(text).not.toContain(USER_PIN);
@@ -158,7 +181,10 @@ describe("evidence report", () => {
     });
     const out = path.join(PROJECT_ROOT, ".local/evidence");
     fs.mkdirSync(out, { recursive: true });
-    for (const [name, r] of [["report", report], ["report-carga", withLoad]] as const) {
+    for (const [name, r] of [
+      ["report", report],
+      ["report-carga", withLoad],
+    ] as const) {
       const html = path.join(out, `${name}.html`);
       fs.writeFileSync(html, name === "report" ? fs.readFileSync(path.join(dir, "report.html")) : renderHtml(r));
       const png = path.join(out, `${name}.png`);
