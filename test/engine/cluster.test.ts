@@ -235,6 +235,7 @@ describe("the local stack on the embedded cluster", () => {
       project.hsm.activate();
       expect(listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN)).toEqual([
         "atos-notariais-v1",
+        "evidencias-v1",
         "selo-digital-v1",
       ]);
       const res = await stack.up({ onOutput: collect, policyPacks: pack() });

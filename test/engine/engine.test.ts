@@ -68,7 +68,7 @@ describe("the local stack in render mode through the engine", () => {
       // Every key the stack made is still there (plantada-v1 is the planted key an earlier test left alone).
       expect(
         listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN).filter((l) => !l.startsWith("plantada-")),
-      ).toEqual(["atos-notariais-v1", "selo-digital-v1"]);
+      ).toEqual(["atos-notariais-v1", "evidencias-v1", "selo-digital-v1"]);
       const keys = res.outputs.keys.value.keys;
       expect(keys.every((k: { fingerprint?: string }) => /^SHA256:/.test(k.fingerprint ?? ""))).toBe(true);
     },
@@ -428,7 +428,7 @@ describe("state safety", () => {
       // Every key the stack made is still there (plantada-v1 is the planted key an earlier test left alone).
       expect(
         listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN).filter((l) => !l.startsWith("plantada-")),
-      ).toEqual(["atos-notariais-v1", "selo-digital-v1"]);
+      ).toEqual(["atos-notariais-v1", "evidencias-v1", "selo-digital-v1"]);
       const exported = await stack.exportStack();
       expect(exported.deployment.resources ?? []).toHaveLength(0);
     },

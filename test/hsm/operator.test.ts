@@ -66,6 +66,7 @@ describe("operator commands", () => {
     hsm.activate();
     expect(listKeyLabels(SOFTHSM_MODULE, { label: "sync" }, "op-1234")).toEqual([
       "atos-notariais-v1",
+      "evidencias-v1",
       "selo-digital-v1",
     ]);
   });

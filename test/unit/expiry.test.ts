@@ -24,7 +24,7 @@ describe("key expiry", () => {
 
   it("lists active versions only, soonest end first; retired versions sign nothing", () => {
     const labels = expiryReport(producao, at("2026-12-01")).map((k) => k.label);
-    expect(labels).toEqual(["api-tls-v3", "atos-notariais-v2", "selo-digital-v1"]);
+    expect(labels).toEqual(["api-tls-v3", "atos-notariais-v2", "selo-digital-v1", "evidencias-v1"]);
     expect(labels).not.toContain("atos-notariais-v1");
   });
 

@@ -120,8 +120,8 @@ describe("resource graph under mocks", () => {
         .filter((r) => r.type === "pulumi-nodejs:dynamic/cartorio:HsmKey")
         .map((r) => r.name)
         .sort();
-    expect(keyNames(local)).toEqual(["kms-atos-notariais", "kms-selo-digital"]);
-    expect(keyNames(producao)).toEqual(["kms-api-tls", "kms-atos-notariais", "kms-selo-digital"]);
+    expect(keyNames(local)).toEqual(["kms-atos-notariais", "kms-evidencias", "kms-selo-digital"]);
+    expect(keyNames(producao)).toEqual(["kms-api-tls", "kms-atos-notariais", "kms-evidencias", "kms-selo-digital"]);
   });
 
   it("no input carries the HSM PIN: only the name of its environment variable", () => {

@@ -43,6 +43,7 @@ describe("key inventory", () => {
     expect(prod.keys.filter((k) => k.state === "active").map((k) => k.id)).toEqual([
       "atos-notariais",
       "selo-digital",
+      "evidencias",
       "api-tls",
     ]);
     expect(prod.tokens[0].serial).toBe("4a1c9e0b7d3f2a65");
