@@ -4,6 +4,7 @@
  * kube-controller-manager, and the GitOps loop beside it) started for this file
  * and stopped after.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -11,6 +12,8 @@ import { loadManifests } from "../../components/platform/manifests";
 import { listKeyLabels } from "../../components/keys/hsm";
 import { startTestCluster, TestCluster } from "../helpers/cluster";
 import { engineProject, EngineProject, USER_PIN } from "../helpers/engine";
+import { projectCommand, runEvidence } from "../helpers/evidence";
+import { validateReport } from "../../components/evidence/schema";
 import { PROJECT_ROOT, SOFTHSM_MODULE } from "../helpers/tools";
 
 const ENGINE_TIMEOUT = 600_000;
@@ -91,6 +94,29 @@ describe("the local stack on the embedded cluster", () => {
     );
     expect(text).toMatch(/Deployment\/cartorio-api/);
   });
+
+  it(
+    "npm run evidence on the local stack reads the cluster (audit, HPA, Flux) and verifies against the cluster's published inventory",
+    async () => {
+      const stack = await project.stack("local");
+      const dir = runEvidence(project, "local", await stack.outputs());
+      const report = validateReport(JSON.parse(fs.readFileSync(path.join(dir, "report.json"), "utf8")));
+      expect(report.audit.status).toBe("collected");
+      if (report.audit.status === "collected") {
+        expect(report.audit.data.objects).toBeGreaterThan(20);
+        // What the platform applied passes its own rulebook on the live cluster (HPA-set replicas included).
+        expect(report.audit.data.findings.filter((f) => f.level === "deny")).toEqual([]);
+      }
+      expect(report.hpa.status === "collected" && report.hpa.data.describe).toMatch(/Max replicas:\s+20/);
+      expect(report.flux.status === "collected" && report.flux.data.revision).toMatch(/^main@sha1:[0-9a-f]{40}$/);
+      expect(report.loadTest).toEqual({ status: "not run", reason: "features.loadtest is off in this stack" });
+      const verify = projectCommand(project, "evidence-verify", [dir]);
+      expect(verify.stdout).toContain("ConfigMap cartorio/cartorio-kms-inventory of stack local's cluster");
+      expect(verify.status).toBe(0);
+      for (const f of fs.readdirSync(dir)) expect(fs.readFileSync(path.join(dir, f), "utf8")).not.toContain(USER_PIN);
+    },
+    ENGINE_TIMEOUT,
+  );
 
   describe("Pod Security admission on namespace cartorio", () => {
     const pod = (name: string, container: Record<string, unknown>, podSecurity: Record<string, unknown> = {}) =>

@@ -12,23 +12,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { renderHtml } from "../../components/evidence/html";
 import { EvidenceReport, validateReport } from "../../components/evidence/schema";
 import { engineProject, EngineProject, PASSPHRASE, USER_PIN } from "../helpers/engine";
-import { PROJECT_ROOT, requireTool, tempDir, toolsBin } from "../helpers/tools";
+import { projectCommand, runEvidence } from "../helpers/evidence";
+import { PROJECT_ROOT, requireTool, tempDir } from "../helpers/tools";
 
 const STACK = "evidencia";
-
-/** Runs an operator command of the project on the engine project's checkout. */
-function command(project: EngineProject, name: string, args: string[]) {
-  return spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/run.mjs"), name, ...args], {
-    cwd: project.dir,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      ...project.env,
-      CARTORIO_PROJECT_ROOT: project.dir,
-      PATH: `${toolsBin()}${path.delimiter}${process.env.PATH}`,
-    },
-  });
-}
 
 /** Opens a page in headless Chromium: its console messages, and a screenshot at `png`. */
 function chromium(file: string, png: string): { console: string[]; status: number | null; stderr: string } {
@@ -63,23 +50,7 @@ describe("evidence report", () => {
     project = await engineProject();
     const stack = await project.stack(STACK);
     await stack.up();
-    const outputs = await stack.outputs();
-    fs.writeFileSync(
-      path.join(project.dir, "outputs.json"),
-      JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]))),
-    );
-    // The report names the commit it evidences: the copy becomes a repository of its own.
-    for (const args of [
-      ["init", "-q"],
-      ["add", "-A"],
-      ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"],
-    ])
-      expect(spawnSync("git", args, { cwd: project.dir }).status).toBe(0);
-    const res = command(project, "evidence", ["--stack", STACK, "--outputs", path.join(project.dir, "outputs.json")]);
-    expect(res.stderr).toBe("");
-    expect(res.status).toBe(0);
-    const root = path.join(project.dir, "evidence", STACK);
-    dir = path.join(root, fs.readdirSync(root)[0]);
+    dir = runEvidence(project, STACK, await stack.outputs());
     report = JSON.parse(fs.readFileSync(path.join(dir, "report.json"), "utf8"));
   }, 600_000);
 
@@ -142,7 +113,7 @@ describe("evidence report", () => {
   });
 
   it("verifies with the published public key, and fails when one byte of report.json changes", () => {
-    const ok = command(project, "evidence-verify", [dir]);
+    const ok = projectCommand(project, "evidence-verify", [dir]);
     expect(ok.stdout + ok.stderr).toMatch(/^verified: /);
     expect(ok.status).toBe(0);
     const bytes = fs.readFileSync(path.join(dir, "report.json"));
@@ -153,7 +124,7 @@ describe("evidence report", () => {
     const tampered = Buffer.from(bytes);
     tampered[i] = tampered[i] === 0x30 ? 0x31 : 0x30;
     fs.writeFileSync(path.join(copy, "report.json"), tampered);
-    const bad = command(project, "evidence-verify", [copy]);
+    const bad = projectCommand(project, "evidence-verify", [copy]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/NOT verified[\s\S]*signature does not match report\.json/);
   });
