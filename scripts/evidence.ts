@@ -21,7 +21,7 @@ import { loadStackFile } from "../components/config/load";
 import { renderHtml } from "../components/evidence/html";
 import { collected, EvidenceReport, notRun, SCHEMA_ID, validateReport } from "../components/evidence/schema";
 import { SIGNATURE_SCHEMA, SignatureFile } from "../components/evidence/signature";
-import { expiryReport } from "../components/keys/expiry";
+import { cryptoperiodEnd, expiryReport } from "../components/keys/expiry";
 import { inspectKey, pinFromEnv, signWithKey, validateTokens } from "../components/keys/hsm";
 import { loadInventory } from "../components/keys/inventory";
 import { keyLabel } from "../components/keys/keyid";
@@ -30,7 +30,15 @@ import { kubeconfigPath } from "../components/platform/cluster";
 import { apiReader } from "../components/platform/kubeapi";
 import { audit, readLiveObjects } from "../components/policy/audit";
 import { loadCatalogue } from "../components/policy/catalogue";
-import { evaluateLevels, K8sObject, RuleContext, scopeText, wallClock } from "../components/policy/rules";
+import {
+  evaluateLevels,
+  exceptionActive,
+  exceptionDaysLeft,
+  K8sObject,
+  RuleContext,
+  scopeText,
+  wallClock,
+} from "../components/policy/rules";
 import { PROJECT_ROOT } from "./operator";
 
 const { values } = parseArgs({
@@ -130,18 +138,16 @@ function rulebook(inputs: string[], ctx: RuleContext): EvidenceReport["rulebook"
     return { id: r.id, title: r.title, level: r.enforcement, conftest: c, pack: p, agree };
   });
   const now = ctx.now ?? Date.now();
-  const exceptions = catalogue.exceptions.map((e) => {
-    const end = Date.parse(`${e.expires}T00:00:00Z`) + 86_400_000;
-    return {
-      rule: e.rule,
-      scope: scopeText(e),
-      owner: e.owner,
-      reason: e.reason,
-      expires: e.expires,
-      daysLeft: Math.floor((end - now) / 86_400_000),
-      active: end > now,
-    };
-  });
+  // In force as both enforcers judge it (exceptionActive), days as npm run local lists them.
+  const exceptions = catalogue.exceptions.map((e) => ({
+    rule: e.rule,
+    scope: scopeText(e),
+    owner: e.owner,
+    reason: e.reason,
+    expires: e.expires,
+    daysLeft: exceptionDaysLeft(e, now),
+    active: exceptionActive(e, now),
+  }));
   return collected({
     catalogueVersion: catalogue.version,
     catalogueDigest: sha256(fs.readFileSync(CATALOGUE_FILE)),
@@ -234,7 +240,7 @@ async function main(): Promise<number> {
       keys: inventory.keys.map((k) => {
         const label = keyLabel(k);
         const e = expiry.get(label);
-        const ends = Date.parse(`${k.activatedOn}T00:00:00Z`) + k.cryptoperiodDays * 86_400_000;
+        const ends = cryptoperiodEnd(k.activatedOn, k.cryptoperiodDays);
         let record: ReturnType<typeof inspectKey>["record"];
         if (k.state === "active") {
           const t = tokenOf(k.token);

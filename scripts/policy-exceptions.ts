@@ -4,13 +4,14 @@
  * CART-EXC-001 on both enforcers). Plain: no Pulumi import.
  */
 import { loadCatalogue } from "../components/policy/catalogue";
-import { exceptionActive, scopeText } from "../components/policy/rules";
+import { exceptionActive, exceptionDaysLeft, scopeText } from "../components/policy/rules";
 
 const now = Date.now();
 const exceptions = loadCatalogue().exceptions;
 if (exceptions.length === 0) console.log("policy exceptions: none");
 for (const e of exceptions) {
-  const days = Math.ceil((Date.parse(`${e.expires}T00:00:00Z`) - now) / 86_400_000);
-  const state = exceptionActive(e, now) ? `in force, ${days} day(s) left` : "EXPIRED (CART-EXC-001)";
+  const state = exceptionActive(e, now)
+    ? `in force, ${exceptionDaysLeft(e, now)} day(s) left`
+    : "EXPIRED (CART-EXC-001)";
   console.log(`policy exception: ${e.rule} (${scopeText(e)}), owner ${e.owner}, until ${e.expires}: ${state}`);
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { z } from "zod";
+import { CURVE_OIDS } from "../keys/keyid";
 
 export const SIGNATURE_SCHEMA = "cartorio.digital/evidencia-assinatura/v1";
 
@@ -29,8 +30,6 @@ export interface PublishedKey {
   fingerprint?: string;
   publicKey?: string;
 }
-
-const CURVE_OIDS: Record<string, string> = { "P-256": "06082a8648ce3d030107", "P-384": "06052b81040022" };
 
 /**
  * The inventory's fingerprint of a public key (components/keys/hsm.ts: SHA-256 over CKA_EC_PARAMS ||

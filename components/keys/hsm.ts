@@ -8,7 +8,7 @@
 import { createHash, createPublicKey } from "node:crypto";
 import type * as Pkcs11 from "pkcs11js";
 import type { KeySpec } from "./inventory";
-import { keyLabel, keyObjectId } from "./keyid";
+import { CURVE_OIDS, keyLabel, keyObjectId } from "./keyid";
 import { listSlots, pkcs11Code, slotHandle, SlotSnapshot, tryLogin, withModule } from "./pkcs11";
 import { judgeToken, matchSlot, TokenRequirement, TokenVerdict } from "./slots";
 
@@ -48,12 +48,6 @@ export function validateTokens(
 export function snapshotSlots(modulePath: string): SlotSnapshot[] {
   return withModule(modulePath, (p, m) => listSlots(p, m));
 }
-
-// DER-encoded named-curve OIDs for CKA_EC_PARAMS.
-const CURVE_OIDS: Record<string, string> = {
-  "P-256": "06082a8648ce3d030107",
-  "P-384": "06052b81040022",
-};
 
 export interface KeyRecord {
   label: string;

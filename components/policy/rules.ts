@@ -51,6 +51,11 @@ export function exceptionActive(e: PolicyException, now: number): boolean {
   return now < Date.parse(`${e.expires}T00:00:00Z`);
 }
 
+/** Days (rounded up) until an exception stops being in force; 0 or less once it has. */
+export function exceptionDaysLeft(e: PolicyException, now: number): number {
+  return Math.ceil((Date.parse(`${e.expires}T00:00:00Z`) - now) / 86_400_000);
+}
+
 /** The exception in force that covers a finding, if any (same logic as `excepted` in lib.rego). */
 export function exceptionFor(message: string, ctx: RuleContext): PolicyException | undefined {
   const s = findingSubject(message);
