@@ -97,18 +97,39 @@ export function displayPath(p: (string | number)[]): string {
 
 const norm = (s: string | number) => (typeof s === "number" ? "[]" : s);
 
-/** The table's key for a concrete path: array indices become "[]", a key of a declared map becomes "*". */
-function shapeKey(p: (string | number)[], table: Map<string, string>): string {
-  const parent = p.slice(0, -1).map(norm).join(".");
-  const star = parent === "" ? "*" : `${parent}.*`;
-  return table.has(star) ? star : p.map(norm).join(".");
+/** A node the shape table declares a type for: where it is, what it holds, the type it must have. */
+interface Checked {
+  path: (string | number)[];
+  value: Json;
+  want: string;
 }
 
-/** Every node of a JSON value with its path, depth first (as Rego's walk, order aside). */
-function* walk(v: Json, p: (string | number)[] = []): Generator<[(string | number)[], Json]> {
-  yield [p, v];
-  if (Array.isArray(v)) for (let i = 0; i < v.length; i++) yield* walk(v[i], [...p, i]);
-  else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) yield* walk(x, [...p, k]);
+/**
+ * The nodes of a document whose fields the table declares, depth first (what Rego's walk visits, order
+ * aside, less the subtrees no table key reaches). An array index counts as "[]"; a key of a declared map
+ * ("a.*") as "*". Every prefix of a table key is in the table, so a child whose path is not in it has no
+ * checked node below it: the walk stops there, and a large document the rules don't read (a
+ * CustomResourceDefinition's schema) costs a few lookups, not one per node.
+ */
+function checkedNodes(root: Json, table: Map<string, string>): Checked[] {
+  const out: Checked[] = [];
+  const visit = (v: Json, path: (string | number)[], key: string) => {
+    const entries: [string | number, Json][] = Array.isArray(v)
+      ? v.map((x, i) => [i, x])
+      : v !== null && typeof v === "object"
+        ? Object.entries(v)
+        : [];
+    const star = key === "" ? "*" : `${key}.*`;
+    for (const [k, x] of entries) {
+      const childKey = key === "" ? String(norm(k)) : `${key}.${norm(k)}`;
+      const childPath = [...path, k];
+      const want = table.get(table.has(star) ? star : childKey);
+      if (want !== undefined) out.push({ path: childPath, value: x, want });
+      if (table.has(childKey)) visit(x, childPath, childKey);
+    }
+  };
+  visit(root, [], "");
+  return out;
 }
 
 /** The kind of a document as the shape table is chosen by it ("" when it has none). */
@@ -116,14 +137,12 @@ const kindOf = (obj: Record<string, unknown>) => (typeof obj.kind === "string" ?
 
 /** Fields of an object document whose type is not the one Kubernetes gives them (messages without the rule id). */
 export function shapeProblems(obj: Record<string, unknown>, p: Parameters): { path: string; message: string }[] {
-  const table = shapeTable(p, kindOf(obj));
   const out: { path: string; message: string }[] = [];
-  for (const [path, v] of walk(obj as Json)) {
+  for (const { path, value, want } of checkedNodes(obj as Json, shapeTable(p, kindOf(obj)))) {
     // null is an unset field, as Kubernetes decodes it; a null item of a list is not.
-    if (path.length === 0 || (v === null && typeof path[path.length - 1] !== "number")) continue;
-    const want = table.get(shapeKey(path, table));
-    if (want !== undefined && !hasType(v, want))
-      out.push({ path: displayPath(path), message: `${displayPath(path)} is ${typeName(v)}; expected ${want}` });
+    if (value === null && typeof path[path.length - 1] !== "number") continue;
+    if (!hasType(value, want))
+      out.push({ path: displayPath(path), message: `${displayPath(path)} is ${typeName(value)}; expected ${want}` });
   }
   return out.sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
 }
