@@ -24,6 +24,7 @@ export default tseslint.config(
         require: "readonly",
         module: "writable",
         __dirname: "readonly",
+        __filename: "readonly",
       },
     },
     rules: {
@@ -31,8 +32,9 @@ export default tseslint.config(
     },
   },
   {
-    // The pack's CommonJS loader and bundler (policypack/*.js): plain Node, require is how it loads the bundle.
-    files: ["policypack/*.js"],
+    // The pack's CommonJS loader and bundler (policypack/*.js), and the host's policy pack runner: plain Node,
+    // require is how they load the bundle and the SDK.
+    files: ["policypack/*.js", "scripts/toolchain/engine/cmd/pulumi-language-nodejs/*.js"],
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {

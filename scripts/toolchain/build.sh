@@ -35,8 +35,9 @@ say() { printf '[toolchain %4ds] %s\n' "$((SECONDS - start))" "$*" >&2; }
 command -v go >/dev/null || { say "go is not installed; install Go 1.25 or newer"; exit 1; }
 
 # Each piece is cached under its own key (its pinned versions and wrapper
-# sources, relative paths only: the key must not depend on where the repository
-# is cloned; Go tests are not part of what is built), so a change to one piece
+# sources (Go, and JavaScript a binary embeds), relative paths only: the key must
+# not depend on where the repository is cloned; Go tests are not part of what is
+# built), so a change to one piece
 # rebuilds only that piece.
 piece_key() { # name vars... -- dirs...
   local name=$1 v
@@ -47,7 +48,7 @@ piece_key() { # name vars... -- dirs...
     while [[ $# -gt 0 && $1 != -- ]]; do v=$1; echo "$v=${!v}"; shift; done
     [[ ${1:-} == -- ]] && shift
     if (($#)); then
-      (cd "$here" && find "$@" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) ! -name '*_test.go' -print0 |
+      (cd "$here" && find "$@" -type f \( -name '*.go' -o -name '*.js' -o -name 'go.mod' -o -name 'go.sum' \) ! -name '*_test.go' -print0 |
         sort -z | xargs -0 sha256sum)
     fi
   } | sha256sum | cut -c1-16

@@ -19,7 +19,7 @@ const cli = pulumiCli();
 const toolchainHost = path.join(path.dirname(cli), "pulumi-language-nodejs");
 
 interface Seen {
-  who: "program" | "policy";
+  who: "program" | "policy" | "policy-js";
   dryRun: boolean;
   organization: string;
   project: string;
@@ -28,6 +28,7 @@ interface Seen {
   ppid?: number;
   hostExe?: string;
   regiao?: string;
+  tsNode?: boolean;
 }
 
 function pulumi(...args: string[]) {
@@ -112,7 +113,8 @@ describe("the language host, through the real CLI", () => {
     dir = tempDir("host");
     fs.cpSync(path.join(PROJECT_ROOT, "test/fixtures/host"), dir, { recursive: true });
     fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
-    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "policypack/node_modules"));
+    for (const pack of ["policypack", "policypack-js"])
+      fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, pack, "node_modules"));
     fs.mkdirSync(path.join(dir, "state"));
     record = path.join(dir, "record.jsonl");
     // An "official" host first on PATH: with PULUMI_IGNORE_AMBIENT_PLUGINS it must never run.
@@ -183,17 +185,41 @@ describe("the language host, through the real CLI", () => {
     () => {
       scenario("ok");
       fs.writeFileSync(record, "");
-      ok("preview", "--policy-pack", "policypack");
-      ok("up", "--yes", "--skip-preview", "--policy-pack", "policypack");
-      const policy = seen().filter((s) => s.who === "policy");
-      expect(policy.map((p) => p.dryRun)).toEqual([true, false]);
-      for (const p of policy)
-        expect(p).toMatchObject({
-          stack: "teste",
-          project: "anfitriao",
-          organization: "organization",
-          regiao: "sa-east-1",
-        });
+      const packs = ["--policy-pack", "policypack", "--policy-pack", "policypack-js"];
+      ok("preview", ...packs);
+      ok("up", "--yes", "--skip-preview", ...packs);
+      for (const who of ["policy", "policy-js"]) {
+        const policy = seen().filter((s) => s.who === who);
+        expect(policy.map((p) => p.dryRun)).toEqual([true, false]);
+        for (const p of policy)
+          expect(p).toMatchObject({
+            stack: "teste",
+            project: "anfitriao",
+            organization: "organization",
+            regiao: "sa-east-1",
+            // The TypeScript pack is compiled by ts-node; the one that says typescript: false starts without
+            // it (policy-runner.js), which the SDK's runner would register regardless.
+            tsNode: who === "policy",
+          });
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a JavaScript pack that throws while loading fails the preview with its message, as under the SDK's runner",
+    () => {
+      scenario("ok");
+      const broken = { ...env, HOST_TEST_PACK_THROW: "1" };
+      const res = spawnSync(cli, ["preview", "--non-interactive", "--policy-pack", "policypack-js"], {
+        cwd: dir,
+        env: broken,
+        encoding: "utf8",
+        timeout: TIMEOUT,
+      });
+      const out = `${res.stdout}${res.stderr}`;
+      expect(res.status, out).not.toBe(0);
+      expect(out).toContain("pacote quebrado de propósito");
     },
     TIMEOUT,
   );

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,7 +202,9 @@ func runConfig(cfg map[string]string) (string, error) {
 func (h *nodeHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
 	h.children.Add(1)
 	defer h.children.Done()
-	fail := func(err error) (*pulumirpc.RunResponse, error) { return &pulumirpc.RunResponse{Error: err.Error()}, nil }
+	fail := func(err error) (*pulumirpc.RunResponse, error) {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
 
 	if req.GetAttachDebugger() {
 		return fail(fmt.Errorf("attaching a debugger is not supported by the %s", hostName))
@@ -262,18 +266,45 @@ func (h *nodeHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumir
 	return &pulumirpc.RunResponse{}, nil
 }
 
+// policyRunner starts a policy pack that declares typescript: false (policy-runner.js says why).
+//
+//go:embed policy-runner.js
+var policyRunner []byte
+
 // pluginArguments is the command line of a Node plugin: a policy pack (analyzer) gets its folder last,
-// as run-policy-pack expects; a resource provider gets its folder first, then the engine's arguments,
-// as run-plugin expects.
-func pluginArguments(req *pulumirpc.RunPluginRequest, opts nodeOptions, runPath string) []string {
+// a resource provider first, as the SDK's run-policy-pack and run-plugin scripts read them. With a
+// runner (a pack without TypeScript), node runs it with the SDK's run-policy-pack folder first.
+func pluginArguments(req *pulumirpc.RunPluginRequest, opts nodeOptions, runPath, runner string) []string {
 	args := append([]string{}, opts.nodeargs...)
-	args = append(args, runPath)
+	if runner != "" {
+		args = append(args, runner, filepath.Dir(runPath))
+	} else {
+		args = append(args, runPath)
+	}
 	if req.GetKind() == "analyzer" {
 		args = append(args, req.GetArgs()...)
 		return append(args, req.GetInfo().GetProgramDirectory())
 	}
 	args = append(args, req.GetInfo().GetProgramDirectory())
 	return append(args, req.GetArgs()...)
+}
+
+// writePolicyRunner puts policy-runner.js in a file of its own for one pack's run; the caller removes it.
+func writePolicyRunner() (string, error) {
+	f, err := os.CreateTemp("", "cartorio-policy-runner-*.js")
+	if err != nil {
+		return "", fmt.Errorf("could not write the policy pack runner: %w", err)
+	}
+	if _, err := f.Write(policyRunner); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("could not write the policy pack runner: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("could not write the policy pack runner: %w", err)
+	}
+	return f.Name(), nil
 }
 
 // RunPlugin runs a Node policy pack (kind analyzer) or resource provider and streams its output back;
@@ -330,7 +361,16 @@ func (h *nodeHost) RunPlugin(
 		env = append(env, policyPackEnv(stack)...)
 	}
 
-	cmd, done := h.command(ctx, nodeBin, pluginArguments(req, opts, runPath)...)
+	// A pack that says typescript: false is started without ts-node (policy-runner.js); any other as
+	// upstream's host starts it.
+	runner := ""
+	if req.GetKind() == "analyzer" && !opts.typescript {
+		if runner, err = writePolicyRunner(); err != nil {
+			return err
+		}
+		defer os.Remove(runner)
+	}
+	cmd, done := h.command(ctx, nodeBin, pluginArguments(req, opts, runPath, runner)...)
 	defer done()
 	// Policy packs have always run in their own folder; other plugins where the engine says.
 	cmd.Dir = req.GetPwd()
@@ -509,4 +549,3 @@ func (h *nodeHost) RuntimeOptionsPrompts(
 	// Nothing to ask: npm unless packagemanager says otherwise (upstream asks only in pulumi new).
 	return &pulumirpc.RuntimeOptionsResponse{}, nil
 }
-

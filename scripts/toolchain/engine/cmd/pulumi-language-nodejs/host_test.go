@@ -104,14 +104,34 @@ func TestRunArguments(t *testing.T) {
 func TestPluginArgumentsPutTheFolderWhereEachScriptExpectsIt(t *testing.T) {
 	opts := nodeOptions{nodeargs: []string{"--no-warnings"}}
 	provider := &pulumirpc.RunPluginRequest{Kind: "resource", Info: info("/provider", nil), Args: []string{"127.0.0.1:9"}}
-	if got, want := pluginArguments(provider, opts, "run-plugin.js"),
+	if got, want := pluginArguments(provider, opts, "run-plugin.js", ""),
 		[]string{"--no-warnings", "run-plugin.js", "/provider", "127.0.0.1:9"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("resource plugin args %q, want %q", got, want)
 	}
 	pack := &pulumirpc.RunPluginRequest{Kind: "analyzer", Info: info("/pack", nil), Args: []string{"127.0.0.1:9"}}
-	if got, want := pluginArguments(pack, opts, "run-policy-pack.js"),
+	if got, want := pluginArguments(pack, opts, "run-policy-pack.js", ""),
 		[]string{"--no-warnings", "run-policy-pack.js", "127.0.0.1:9", "/pack"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("policy pack args %q, want %q", got, want)
+	}
+	// A pack without TypeScript: our runner, given the SDK's run-policy-pack folder, then the same arguments.
+	if got, want := pluginArguments(pack, opts, "/sdk/cmd/run-policy-pack/index.js", "/tmp/runner.js"),
+		[]string{"--no-warnings", "/tmp/runner.js", "/sdk/cmd/run-policy-pack", "127.0.0.1:9", "/pack"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("policy pack args with the runner %q, want %q", got, want)
+	}
+}
+
+func TestPolicyRunnerIsWrittenWholeAndRemovable(t *testing.T) {
+	path, err := writePolicyRunner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(path)
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(policyRunner) || !strings.Contains(string(got), "PULUMI_NODEJS_TYPESCRIPT") {
+		t.Fatalf("runner file %s does not hold policy-runner.js", path)
 	}
 }
 
