@@ -6,23 +6,33 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { stamp, dir, outfile, record } = require("./stamps.js");
 
-// Two parts of the Pulumi SDK that its index loads eagerly and a pack never calls: the Automation API, and
-// @npmcli/arborist (closure serialization's dependency walk). They were 250 of the bundle's 340 ms of load.
+// Parts of the Pulumi SDK that its index loads eagerly and a pack never calls: the Automation API,
+// @npmcli/arborist (closure serialization's dependency walk), and the TypeScript compiler (closure
+// serialization's function parser loads it through the SDK's typescript-shim). The first two were 250 of the
+// bundle's 340 ms of load; the compiler is ~9 MB of JavaScript, left out of the bundle but loaded all the same.
 // In the bundle each becomes a proxy that loads the real module on first use, so nothing is lost.
 const LAZY = [
   { importer: /@pulumi[\\/]pulumi[\\/]index\.js$/, path: "./automation" },
   { importer: /@pulumi[\\/]pulumi[\\/]runtime[\\/]closure[\\/]codePaths\.js$/, path: "@npmcli/arborist" },
+  { importer: /@pulumi[\\/]pulumi[\\/]runtime[\\/]closure[\\/]parseFunction\.js$/, path: "../../typescript-shim" },
 ];
 const lazySdkParts = {
   name: "lazy-sdk-parts",
   setup(build) {
-    build.onResolve({ filter: /^(\.\/automation|@npmcli\/arborist)$/ }, async (args) => {
-      if (args.pluginData === "real" || !LAZY.some((l) => l.importer.test(args.importer) && l.path === args.path))
-        return undefined;
-      const real = await build.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, pluginData: "real" });
-      if (real.errors.length) return { errors: real.errors };
-      return { path: real.path, namespace: "lazy" };
-    });
+    build.onResolve(
+      { filter: new RegExp(`^(${LAZY.map((l) => l.path.replace(/[./]/g, "\\$&")).join("|")})$`) },
+      async (args) => {
+        if (args.pluginData === "real" || !LAZY.some((l) => l.importer.test(args.importer) && l.path === args.path))
+          return undefined;
+        const real = await build.resolve(args.path, {
+          resolveDir: args.resolveDir,
+          kind: args.kind,
+          pluginData: "real",
+        });
+        if (real.errors.length) return { errors: real.errors };
+        return { path: real.path, namespace: "lazy" };
+      },
+    );
     build.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => ({
       resolveDir: path.dirname(args.path),
       contents: `let real;
@@ -59,7 +69,8 @@ async function main() {
   const lazy = names.filter((f) => f.startsWith("lazy:"));
   if (lazy.length !== LAZY.length)
     throw new Error(`policypack/build.js: expected ${LAZY.length} lazy SDK parts, found ${lazy.length}: update LAZY`);
-  const used = new Set(names.map((f) => f.replace(/^lazy:/, "")));
+  // The build's own code is an input too: a change to it (LAZY, say) makes the bundle stale.
+  const used = new Set([...names.map((f) => f.replace(/^lazy:/, "")), __filename, path.join(__dirname, "stamps.js")]);
   const root = process.cwd();
   const inputs = {};
   for (const f of used) {

@@ -3,13 +3,13 @@
  * bundle builds with its two SDK parts deferred, and one resource's properties are deserialized once
  * for all of the pack's policies, through @pulumi/policy's own server code, not a copy of it.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { shareDeserializedProperties } from "../../policypack/sdk";
-import { PROJECT_ROOT } from "../helpers/tools";
+import { PROJECT_ROOT, tempDir } from "../helpers/tools";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const server = require("@pulumi/policy/server");
@@ -57,14 +57,45 @@ describe("the pack's use of @pulumi/policy", () => {
     expect(after.seen).toEqual(Array(5).fill("cartorio-api"));
   });
 
-  it("builds the bundle with the Automation API and @npmcli/arborist deferred", () => {
+  it("builds the bundle with the Automation API, @npmcli/arborist and the TypeScript compiler deferred", () => {
     const dir = path.join(PROJECT_ROOT, "policypack");
     execFileSync(process.execPath, [path.join(dir, "build.js")], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
     const bundle = fs.readFileSync(path.join(dir, ".build/index.cjs"), "utf8");
     // Each deferred part is a proxy module that loads the real one on first use (build.js fails if
-    // either is no longer found where it is expected).
-    expect(bundle.match(/load = \(\) => real \?\?= require_/g)?.length).toBe(2);
+    // one is no longer found where it is expected).
+    expect(bundle.match(/load = \(\) => real \?\?= require_/g)?.length).toBe(3);
     const inputs = Object.keys(JSON.parse(fs.readFileSync(path.join(dir, ".build/inputs.json"), "utf8")));
     expect(inputs.some((f) => f.endsWith("policypack/index.ts"))).toBe(true);
+    // A changed build (a new deferred part, say) makes the bundle stale as a changed source does.
+    expect(inputs.some((f) => f.endsWith("policypack/build.js"))).toBe(true);
+  });
+
+  it("starts to its port without loading the TypeScript compiler, which the SDK's index would load", () => {
+    // The pack, as the engine starts it, up to the line the engine waits for (its port); then what the
+    // process had loaded. The SDK's own index, for comparison, loads the compiler by itself.
+    const dir = path.join(PROJECT_ROOT, "policypack");
+    const atPort = path.join(tempDir("at-port"), "at-port.js");
+    fs.writeFileSync(
+      atPort,
+      `process.stdout.write = (line) => {
+  const loaded = Object.keys(require.cache).filter((f) => /[\\\\/]typescript[\\\\/]lib[\\\\/]typescript\\.js$/.test(f));
+  process.stderr.write(JSON.stringify({ port: String(line).trim(), loaded }));
+  process.exit(0);
+};`,
+    );
+    const start = (code: string) => {
+      const res = spawnSync(process.execPath, ["-r", atPort, "-e", code, "127.0.0.1:1"], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(res.status, res.stderr).toBe(0);
+      return JSON.parse(res.stderr) as { port: string; loaded: string[] };
+    };
+    const pack = start(`require("./index.js")`);
+    expect(pack.port).toMatch(/^\d+$/);
+    expect(pack.loaded).toEqual([]);
+    const sdk = start(`require("@pulumi/pulumi"); process.stdout.write("0\\n")`);
+    expect(sdk.loaded).toHaveLength(1);
   });
 });
