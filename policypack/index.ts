@@ -24,7 +24,7 @@ import {
   wallClock,
 } from "../components/policy/rules";
 import { wellFormed } from "../components/policy/shapes";
-import { shareDeserializedProperties } from "./sdk";
+import { shareDeserializedProperties, skipUnusedRemediation } from "./sdk";
 
 shareDeserializedProperties();
 
@@ -121,4 +121,5 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
   };
 });
 
+skipUnusedRemediation(policies);
 new PolicyPack("cartorio-plataforma", { policies });

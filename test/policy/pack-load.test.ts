@@ -3,7 +3,8 @@
  * bundle builds with its two SDK parts deferred, and one resource's properties are deserialized once
  * for all of the pack's policies, through @pulumi/policy's own server code, not a copy of it.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import * as grpc from "@grpc/grpc-js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -97,5 +98,62 @@ describe("the pack's use of @pulumi/policy", () => {
     expect(pack.loaded).toEqual([]);
     const sdk = start(`require("@pulumi/pulumi"); process.stdout.write("0\\n")`);
     expect(sdk.loaded).toHaveLength(1);
+  });
+
+  it("answers Remediate as the SDK does, decoding a resource only when a policy is configured to remediate", () => {
+    // The same pack served by @pulumi/policy in a process of its own, asked the same over gRPC, without and
+    // with skipUnusedRemediation (test/helpers/remediate-probe.ts).
+    const probe = (...args: string[]) => {
+      const res = spawnSync(
+        process.execPath,
+        ["--import", "tsx", path.join(PROJECT_ROOT, "test/helpers/remediate-probe.ts"), ...args],
+        { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 60_000 },
+      );
+      expect(res.status, res.stderr).toBe(0);
+      return JSON.parse(res.stdout);
+    };
+    const sdk = probe();
+    const ours = probe("--shortcut");
+    expect(ours.before).toEqual(sdk.before);
+    expect(ours.after).toEqual(sdk.after);
+    // What the SDK answers: nothing to remediate, then the configured policy is "not applicable".
+    expect(sdk.after.notApplicableList).toEqual([
+      { policyName: "valida-b", reason: "Policy does not implement remediateResource" },
+    ]);
+    expect(sdk.decodedBefore).toBe(1);
+    expect(ours.decodedBefore).toBe(0);
+    expect(ours.decodedAfter).toBe(1);
+  });
+
+  it("the pack itself answers Remediate without decoding the resource (bytes that are no protobuf at all)", async () => {
+    // Black box: the real pack's process, and a Remediate request whose body cannot be decoded. The SDK
+    // alone fails it (it decodes first); the pack answers "nothing to remediate" without reading it.
+    const dir = path.join(PROJECT_ROOT, "policypack");
+    const pack = spawn(process.execPath, ["-e", `require("./index.js")`, "127.0.0.1:1"], { cwd: dir });
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        pack.stdout.once("data", (d) => resolve(String(d).trim()));
+        pack.once("exit", (code) => reject(new Error(`the pack exited (${code})`)));
+      });
+      const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const remediate = (body: Buffer) =>
+        new Promise<Buffer>((resolve, reject) =>
+          client.makeUnaryRequest(
+            "/pulumirpc.Analyzer/Remediate",
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            body,
+            (err, resp) => (err ? reject(err) : resolve(resp!)),
+          ),
+        );
+      const answer = await remediate(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+      expect(analyzerproto.RemediateResponse.deserializeBinary(new Uint8Array(answer)).toObject()).toEqual({
+        remediationsList: [],
+        notApplicableList: [],
+      });
+      client.close();
+    } finally {
+      pack.kill("SIGKILL");
+    }
   });
 });
