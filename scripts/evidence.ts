@@ -30,6 +30,7 @@ import { kubeconfigPath } from "../components/platform/cluster";
 import { apiReader } from "../components/platform/kubeapi";
 import { audit, readLiveObjects } from "../components/policy/audit";
 import { loadCatalogue } from "../components/policy/catalogue";
+import { conftestTest, messages } from "../components/policy/conftest";
 import {
   evaluateLevels,
   exceptionActive,
@@ -97,33 +98,13 @@ const ruleOf = (msg: string) => /^(CART-[A-Z0-9]+-\d{3}):/.exec(msg)?.[1] ?? "(u
 function rulebook(inputs: string[], ctx: RuleContext): EvidenceReport["rulebook"] {
   const catalogue = loadCatalogue(CATALOGUE_FILE);
   const rel = inputs.map((i) => path.relative(PROJECT_ROOT, i) || ".");
-  const res = spawnSync(
+  const run = conftestTest(
     "conftest",
-    [
-      "test",
-      ...inputs,
-      "--combine",
-      "--policy",
-      path.join(PROJECT_ROOT, "policies"),
-      "--data",
-      CATALOGUE_FILE,
-      "--output",
-      "json",
-      "--no-color",
-    ],
-    { encoding: "utf8", maxBuffer: 64 << 20 },
+    [...inputs, "--combine", "--policy", path.join(PROJECT_ROOT, "policies"), "--data", CATALOGUE_FILE],
+    64 << 20,
   );
-  if (res.error) return notRun(`conftest could not run (${res.error.message})`);
-  let results: { failures?: { msg: string }[]; warnings?: { msg: string }[] }[];
-  try {
-    results = JSON.parse(res.stdout);
-  } catch {
-    return notRun(`conftest gave no JSON result (exit ${res.status}): ${res.stderr.trim().slice(0, 300)}`);
-  }
-  const conftest = {
-    deny: results.flatMap((r) => (r.failures ?? []).map((f) => f.msg)),
-    warn: results.flatMap((r) => (r.warnings ?? []).map((f) => f.msg)),
-  };
+  if ("problem" in run) return notRun(run.problem);
+  const conftest = messages(run.results);
   const docs = documents(inputs);
   const pack = evaluateLevels(docs, catalogue, "set", ctx);
   const by = (f: { deny: string[]; warn: string[] }, id: string) => {

@@ -653,24 +653,6 @@ function formed(d: K8sObject, p: Parameters): boolean {
   return ok;
 }
 
-/** Every finding of the rulebook over a set of documents, as conftest --combine reports them (exceptions honoured). */
-export function evaluate(
-  docs: K8sObject[],
-  p: Parameters,
-  ruleIds: string[],
-  ctx: RuleContext = wallClock(),
-): string[] {
-  const out: string[] = [];
-  for (const id of ruleIds) {
-    const obj = OBJECT_RULES[id];
-    const set = SET_RULES[id];
-    if (obj) for (const d of judged(id, docs, p)) out.push(...obj(d, p, ctx));
-    else if (set) out.push(...set(judged(id, docs, p), p, ctx));
-    else throw new Error(`rule ${id} has no implementation in components/policy/rules.ts`);
-  }
-  return [...new Set(unexcepted(out, ctx))].sort();
-}
-
 /** Rule ids implemented here, object and set rules. */
 export const RULE_IDS = [...Object.keys(OBJECT_RULES), ...Object.keys(SET_RULES)].sort();
 

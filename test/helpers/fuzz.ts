@@ -7,12 +7,12 @@
  * keeps. Seeded and reproducible: the same seed gives the same cases. Used by the fuzz test
  * (test/policy/fuzz.test.ts) and `npm run fuzz:policy`.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import type { Catalogue } from "../../components/policy/catalogue";
+import { conftestTest, messages } from "../../components/policy/conftest";
 import { evaluateLevels, K8sObject, RuleContext } from "../../components/policy/rules";
 import { compliant } from "./corpus";
 
@@ -202,26 +202,14 @@ export function packVerdict(text: string, catalogue: Catalogue, ctx: RuleContext
   return { deny: deny.sort(), warn: warn.sort() };
 }
 
-interface ConftestResult {
-  filename: string;
-  failures?: { msg: string }[];
-  warnings?: { msg: string }[];
-}
-
 /** The real conftest over a directory of case files: file name -> verdict. */
 export function conftestVerdicts(conftest: string, dir: string, policyArgs: string[]): Record<string, Verdict> {
-  const res = spawnSync(conftest, ["test", dir, ...policyArgs, "--output", "json", "--no-color"], {
-    encoding: "utf8",
-    maxBuffer: 1024 * 1024 * 1024,
-  });
-  if ((res.status !== 0 && res.status !== 1) || !res.stdout.trim())
-    throw new Error(`conftest failed (${res.status}): ${res.stderr}`);
+  const run = conftestTest(conftest, [dir, ...policyArgs], 1024 * 1024 * 1024);
+  if ("problem" in run) throw new Error(run.problem);
   const out: Record<string, Verdict> = {};
-  for (const r of JSON.parse(res.stdout) as ConftestResult[]) {
-    out[path.basename(r.filename, ".yaml")] = {
-      deny: (r.failures ?? []).map((x) => x.msg).sort(),
-      warn: (r.warnings ?? []).map((x) => x.msg).sort(),
-    };
+  for (const r of run.results) {
+    const { deny, warn } = messages([r]);
+    out[path.basename(r.filename, ".yaml")] = { deny: deny.sort(), warn: warn.sort() };
   }
   return out;
 }

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { evaluate, evaluateLevels, K8sObject, RULE_IDS, SET_RULES } from "../../components/policy/rules";
+import { ConftestResult, conftestTest, messages } from "../../components/policy/conftest";
+import { evaluateLevels, K8sObject, RULE_IDS, SET_RULES } from "../../components/policy/rules";
 import { catalogueDataRego, DATA_REGO } from "../../scripts/policy-data";
 import { compliant, corpus, Fixture } from "../helpers/corpus";
 import { fuzzSetup } from "../helpers/fuzz";
@@ -24,20 +25,11 @@ const catalogue = loadCatalogue();
  */
 const { ctx: CTX, policyArgs: POLICY_ARGS, clockFile } = fuzzSetup(conftest, PROJECT_ROOT, catalogue);
 
-interface ConftestResult {
-  filename: string;
-  failures?: { msg: string }[];
-  warnings?: { msg: string }[];
-}
-
 function runConftest(args: string[]): ConftestResult[] {
   if (!fs.existsSync(conftest)) throw new Error(`conftest is not built at ${conftest}: run scripts/toolchain/build.sh`);
-  const res = spawnSync(conftest, ["test", ...args, ...POLICY_ARGS, "--output", "json", "--no-color"], {
-    encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  if (res.status !== 0 && res.status !== 1) throw new Error(`conftest failed (${res.status}): ${res.stderr}`);
-  return JSON.parse(res.stdout) as ConftestResult[];
+  const run = conftestTest(conftest, [...args, ...POLICY_ARGS]);
+  if ("problem" in run) throw new Error(run.problem);
+  return run.results;
 }
 
 const ruleOf = (msg: string) =>
@@ -226,6 +218,17 @@ describe("the Rego rules", () => {
     );
   });
 
+  it("that cannot be loaded give a problem with conftest's own words, never an empty verdict", () => {
+    const dir = tempDir("conftest-broken");
+    fs.writeFileSync(path.join(dir, "doc.yaml"), "kind: Pod\n");
+    fs.mkdirSync(path.join(dir, "policies"));
+    fs.writeFileSync(path.join(dir, "policies/broken.rego"), "package main\ndeny[msg] { syntax error\n");
+    const run = conftestTest(conftest, [path.join(dir, "doc.yaml"), "--policy", path.join(dir, "policies")]);
+    expect("problem" in run && run.problem).toMatch(/no JSON result \(exit 1: .*rego_parse_error/s);
+    const ok = conftestTest(conftest, [path.join(dir, "doc.yaml"), ...POLICY_ARGS]);
+    expect("results" in ok && ok.results).toHaveLength(1);
+  });
+
   it("run without --data too, from the generated copy of the catalogue, which is up to date", () => {
     expect(fs.readFileSync(DATA_REGO, "utf8"), "run npm run policy:data").toBe(catalogueDataRego());
     const verify = execFileSync(conftest, ["verify", "--policy", path.join(PROJECT_ROOT, "policies"), "--no-color"], {
@@ -272,25 +275,19 @@ describe("exceptions (catalogue.exceptions), honoured alike by both enforcers", 
     const { file, list } = withExceptions(exceptions);
     const dir = tempDir("exception-docs");
     docs().forEach((d, i) => fs.writeFileSync(path.join(dir, `doc-${i}.yaml`), stringify(d)));
-    const res = spawnSync(
-      conftest,
-      [
-        "test",
-        dir,
-        "--combine",
-        "--policy",
-        path.join(PROJECT_ROOT, "policies"),
-        "--data",
-        file,
-        "--data",
-        clockFile,
-        "--output",
-        "json",
-      ],
-      { encoding: "utf8" },
-    );
-    const regoMsgs = ((JSON.parse(res.stdout) as ConftestResult[])[0].failures ?? []).map((f) => f.msg).sort();
-    const packMsgs = evaluate(docs(), catalogue.parameters, RULE_IDS, { now: CTX.now, exceptions: list });
+    const run = conftestTest(conftest, [
+      dir,
+      "--combine",
+      "--policy",
+      path.join(PROJECT_ROOT, "policies"),
+      "--data",
+      file,
+      "--data",
+      clockFile,
+    ]);
+    if ("problem" in run) throw new Error(run.problem);
+    const regoMsgs = messages(run.results).deny.sort();
+    const packMsgs = evaluateLevels(docs(), catalogue, "set", { now: CTX.now, exceptions: list }).deny;
     return {
       rego: regoMsgs.filter((m) => /CART-(IMG|EXC)/.test(m)),
       pack: packMsgs.filter((m) => /CART-(IMG|EXC)/.test(m)),
