@@ -119,13 +119,16 @@ function checkedNodes(root: Json, table: Map<string, string>): Checked[] {
       : v !== null && typeof v === "object"
         ? Object.entries(v)
         : [];
-    const star = key === "" ? "*" : `${key}.*`;
+    // A declared map ("a.*") types every key under it alike.
+    const starWant = table.get(key === "" ? "*" : `${key}.*`);
     for (const [k, x] of entries) {
       const childKey = key === "" ? String(norm(k)) : `${key}.${norm(k)}`;
+      const want = starWant ?? table.get(childKey);
+      const below = table.has(childKey);
+      if (want === undefined && !below) continue;
       const childPath = [...path, k];
-      const want = table.get(table.has(star) ? star : childKey);
       if (want !== undefined) out.push({ path: childPath, value: x, want });
-      if (table.has(childKey)) visit(x, childPath, childKey);
+      if (below) visit(x, childPath, childKey);
     }
   };
   visit(root, [], "");
