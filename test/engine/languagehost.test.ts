@@ -50,7 +50,11 @@ const seen = (): Seen[] =>
         .filter(Boolean)
         .map((l) => JSON.parse(l))
     : [];
-const urns = () => JSON.parse(ok("stack", "export").stdout).deployment.resources.map((r: { urn: string }) => r.urn);
+// Sorted: the state lists resources in the order a run registered them, which a program's concurrency decides.
+const urns = () =>
+  JSON.parse(ok("stack", "export").stdout)
+    .deployment.resources.map((r: { urn: string }) => r.urn)
+    .sort();
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
