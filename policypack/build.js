@@ -4,6 +4,7 @@
 const esbuild = require("esbuild");
 const fs = require("node:fs");
 const path = require("node:path");
+const { isDeepStrictEqual } = require("node:util");
 const { stamp, dir, outfile, record } = require("./stamps.js");
 
 // Parts of the Pulumi SDK that its index loads eagerly and a pack never calls: the Automation API,
@@ -50,6 +51,22 @@ module.exports = new Proxy({}, {
   },
 };
 
+// The rule catalogue, parsed now rather than on every start of the pack (index.ts reads it back through
+// esbuild's define). Only when its JSON form is the same value: anything else (a YAML error, a value JSON
+// can't carry) is left to the pack, which then reads the file itself and reports it as always.
+const CATALOGUE = path.resolve(__dirname, "../policies/catalogue.yaml");
+function bundledCatalogue() {
+  try {
+    const data = require("yaml").parse(fs.readFileSync(CATALOGUE, "utf8"));
+    const json = JSON.stringify(data);
+    return json !== undefined && isDeepStrictEqual(JSON.parse(json), data)
+      ? { CARTORIO_BUNDLED_CATALOGUE: JSON.stringify(json) }
+      : {};
+  } catch {
+    return {};
+  }
+}
+
 async function main() {
   fs.mkdirSync(dir, { recursive: true });
   const result = await esbuild.build({
@@ -60,6 +77,7 @@ async function main() {
     // Left to Node: esbuild, and the TypeScript tooling the SDK loads only for programs.
     external: ["esbuild", "typescript", "ts-node", "*.node"],
     plugins: [lazySdkParts],
+    define: bundledCatalogue(),
     outfile,
     metafile: true,
     logLevel: "error",
@@ -69,8 +87,14 @@ async function main() {
   const lazy = names.filter((f) => f.startsWith("lazy:"));
   if (lazy.length !== LAZY.length)
     throw new Error(`policypack/build.js: expected ${LAZY.length} lazy SDK parts, found ${lazy.length}: update LAZY`);
-  // The build's own code is an input too: a change to it (LAZY, say) makes the bundle stale.
-  const used = new Set([...names.map((f) => f.replace(/^lazy:/, "")), __filename, path.join(__dirname, "stamps.js")]);
+  // The build's own code is an input too: a change to it (LAZY, say) makes the bundle stale; so is the
+  // catalogue, parsed into it.
+  const used = new Set([
+    ...names.map((f) => f.replace(/^lazy:/, "")),
+    __filename,
+    path.join(__dirname, "stamps.js"),
+    CATALOGUE,
+  ]);
   const root = process.cwd();
   const inputs = {};
   for (const f of used) {

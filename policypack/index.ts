@@ -6,7 +6,7 @@
  * with the parity tests against conftest.
  */
 import { PolicyPack, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { CATALOGUE_FILE, loadCatalogue } from "../components/policy/catalogue";
+import { CATALOGUE_FILE, checkCatalogue, loadCatalogue } from "../components/policy/catalogue";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -28,7 +28,17 @@ import { shareDeserializedProperties, skipUnusedRemediation } from "./sdk";
 
 shareDeserializedProperties();
 
-const catalogue = loadCatalogue();
+/**
+ * policies/catalogue.yaml as build.js parsed it into the bundle (esbuild `define`; the file is one of the
+ * bundle's inputs, so an edit rebuilds it): parsing its YAML was a tenth of the pack's start, which the
+ * engine waits for before it runs the program. Unbundled (ts-node), or when the file didn't parse at build
+ * time, the file is read here, with the same checks and the same errors.
+ */
+declare const CARTORIO_BUNDLED_CATALOGUE: string;
+const catalogue =
+  typeof CARTORIO_BUNDLED_CATALOGUE === "undefined"
+    ? loadCatalogue()
+    : checkCatalogue(JSON.parse(CARTORIO_BUNDLED_CATALOGUE), CATALOGUE_FILE);
 const params = catalogue.parameters;
 /** The wall clock and the catalogue's exceptions, honoured as conftest honours them (lib.rego `excepted`). */
 const context = (now?: string): RuleContext => ({
@@ -39,14 +49,21 @@ const context = (now?: string): RuleContext => ({
 /** The project this pack belongs to: where config paths resolve (the catalogue's folder's parent, as bundled or not). */
 const PROJECT_ROOT = path.resolve(path.dirname(CATALOGUE_FILE), "..");
 
+let inventoryRead: { key: string; docs: K8sObject[] } | undefined;
 /** The stack's KMS inventory file, read as conftest reads it (every document, raw), or why it can't be. */
 function stackInventory(): { file: string; docs: K8sObject[] } | { file: string; problem: string } {
   const kms = kmsSchema.safeParse(new pulumi.Config("cartorio-plataforma").getObject("kms") ?? {});
   if (!kms.success) return { file: "cartorio-plataforma:kms", problem: "the stack's kms config is invalid" };
   const file = path.resolve(PROJECT_ROOT, kms.data.inventory);
   try {
-    const docs = parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS() as K8sObject);
-    return { file: kms.data.inventory, docs: docs.filter((d) => d !== null) };
+    // Each inventory rule reads it in the same AnalyzeStack: parsed once while the file is unchanged.
+    const st = fs.statSync(file);
+    const key = `${file}:${st.size}:${st.mtimeMs}`;
+    if (inventoryRead?.key !== key) {
+      const docs = parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS() as K8sObject);
+      inventoryRead = { key, docs: docs.filter((d) => d !== null) };
+    }
+    return { file: kms.data.inventory, docs: inventoryRead.docs };
   } catch (e) {
     return {
       file: kms.data.inventory,
@@ -55,12 +72,21 @@ function stackInventory(): { file: string; docs: K8sObject[] } | { file: string;
   }
 }
 
-/** Whether a resource's document is well formed, computed once per resource rather than once per rule. */
-const wellFormedByUrn = new Map<string, boolean>();
-function formed(urn: string, doc: K8sObject): boolean {
-  let ok = wellFormedByUrn.get(urn);
-  if (ok === undefined) wellFormedByUrn.set(urn, (ok = wellFormed(doc, params)));
-  return ok;
+/**
+ * A resource's document, and whether it is well formed, made once per resource rather than once per rule:
+ * every policy gets the same `props` object for one resource (shareDeserializedProperties).
+ */
+const docs = new WeakMap<object, { doc: K8sObject; formed?: boolean } | null>();
+function resourceDoc(type: string, props: Record<string, unknown>): { doc: K8sObject; formed?: boolean } | null {
+  let entry = docs.get(props);
+  if (entry === undefined) {
+    const doc = k8sDoc(type, props);
+    docs.set(props, (entry = doc ? { doc } : null));
+  }
+  return entry;
+}
+function formed(entry: { doc: K8sObject; formed?: boolean }): boolean {
+  return (entry.formed ??= wellFormed(entry.doc, params));
 }
 
 const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue.rules.map((rule) => {
@@ -111,12 +137,13 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
   return {
     ...base,
     validateResource: (args, reportViolation) => {
-      const doc = k8sDoc(args.type, args.props);
-      if (!doc) return;
+      const entry = resourceDoc(args.type, args.props);
+      if (!entry) return;
       const ctx = context();
       // An ill-typed document is judged by CART-K8S-002 alone (components/policy/shapes.ts), as in Rego.
-      if (!SHAPE_RULES.has(rule.id) && !formed(args.urn, doc)) return;
-      for (const message of new Set(unexcepted(objectRule(doc, params, ctx), ctx))) reportViolation(message, args.urn);
+      if (!SHAPE_RULES.has(rule.id) && !formed(entry)) return;
+      for (const message of new Set(unexcepted(objectRule(entry.doc, params, ctx), ctx)))
+        reportViolation(message, args.urn);
     },
   };
 });

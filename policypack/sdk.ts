@@ -4,6 +4,8 @@
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import sdkDeserialize = require("@pulumi/policy/deserialize");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
+import sdkProxy = require("@pulumi/policy/proxy");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 import grpc = require("@grpc/grpc-js");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 import analyzerGrpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
@@ -15,24 +17,34 @@ import type { EnforcementLevel, Policy } from "@pulumi/policy";
 
 /**
  * @pulumi/policy (v1.21, server.js) deserializes a resource's properties anew for every policy it runs on
- * it: ~45 times per resource here, most of the pack's time in a preview, where the engine waits on each
- * resource's analysis. One request's properties are one protobuf Struct, so each is deserialized once and
- * the policies (which only read them) share the result. If a later SDK renames the function, nothing
- * changes but the speed: test/policy/pack-load.test.ts notices.
+ * it, and wraps them anew in its unknown-checking proxy: ~45 times per resource here, most of the pack's
+ * time in a preview, where the engine waits on each resource's analysis. One request's properties are one
+ * protobuf Struct, so each is deserialized and wrapped once and the policies (which only read them) share
+ * the result: every policy sees the same `props` object for one resource, so what the pack derives from
+ * it can be derived once too. If a later SDK renames either function, nothing changes but the speed:
+ * test/policy/pack-load.test.ts notices.
  */
 export function shareDeserializedProperties(): boolean {
   type Deserialize = (struct: object, proxySecrets: boolean) => unknown;
   const mod = sdkDeserialize as unknown as { deserializeProperties?: Deserialize; shared?: true };
+  const proxies = sdkProxy as unknown as { unknownCheckingProxy?: (o: unknown) => unknown; shared?: true };
   const original = mod.deserializeProperties;
-  if (typeof original !== "function") return false;
-  if (mod.shared) return true;
+  const wrap = proxies.unknownCheckingProxy;
+  if (typeof original !== "function" || typeof wrap !== "function") return false;
+  if (mod.shared && proxies.shared) return true;
   const done = [new WeakMap<object, unknown>(), new WeakMap<object, unknown>()];
   mod.deserializeProperties = (struct, proxySecrets) => {
     const memo = done[proxySecrets ? 1 : 0];
     if (!memo.has(struct)) memo.set(struct, original(struct, proxySecrets));
     return memo.get(struct);
   };
-  mod.shared = true;
+  const wrapped = new WeakMap<object, unknown>();
+  proxies.unknownCheckingProxy = (o) => {
+    if (!(o instanceof Object)) return wrap(o);
+    if (!wrapped.has(o)) wrapped.set(o, wrap(o));
+    return wrapped.get(o);
+  };
+  mod.shared = proxies.shared = true;
   return true;
 }
 

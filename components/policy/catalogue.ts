@@ -142,7 +142,18 @@ export type Parameters = Catalogue["parameters"];
 export type PolicyException = Catalogue["exceptions"][number];
 
 export function loadCatalogue(file: string = CATALOGUE_FILE): Catalogue {
-  const parsed = catalogueSchema.safeParse(parse(fs.readFileSync(file, "utf8")));
+  let data: unknown;
+  try {
+    data = parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not a readable YAML rule catalogue: ${(e as Error).message}`);
+  }
+  return checkCatalogue(data, file);
+}
+
+/** The catalogue `file` parsed to `data`, checked: the catalogue itself, or an error naming the file and every problem. */
+export function checkCatalogue(data: unknown, file: string = CATALOGUE_FILE): Catalogue {
+  const parsed = catalogueSchema.safeParse(data);
   if (!parsed.success) {
     throw new Error(
       `${file}: invalid rule catalogue:\n` +

@@ -18,7 +18,7 @@ const server = require("@pulumi/policy/server");
 const analyzerproto = require("@pulumi/pulumi/proto/analyzer_pb");
 
 /** Runs @pulumi/policy's Analyze handler on one resource with `n` policies; how often its properties were read. */
-async function analyze(n: number): Promise<{ reads: number; seen: unknown[] }> {
+async function analyze(n: number): Promise<{ reads: number; seen: unknown[]; given: Set<unknown> }> {
   const props = Struct.fromJavaScript({ kind: "Service", metadata: { name: "cartorio-api", namespace: "cartorio" } });
   let reads = 0;
   const toJavaScript = props.toJavaScript.bind(props);
@@ -30,11 +30,15 @@ async function analyze(n: number): Promise<{ reads: number; seen: unknown[] }> {
   req.setProperties(props);
   req.setOptions(new analyzerproto.AnalyzerResourceOptions());
   const seen: unknown[] = [];
+  const given = new Set<unknown>();
   const policies = Array.from({ length: n }, (_, i) => ({
     name: `p${i}`,
     description: "reads the name",
     enforcementLevel: "advisory",
-    validateResource: (args: { props: { metadata: { name: string } } }) => void seen.push(args.props.metadata.name),
+    validateResource: (args: { props: { metadata: { name: string } } }) => {
+      given.add(args.props);
+      seen.push(args.props.metadata.name);
+    },
   }));
   await new Promise<void>((resolve, reject) =>
     server.makeAnalyzeRpcFun(
@@ -44,18 +48,24 @@ async function analyze(n: number): Promise<{ reads: number; seen: unknown[] }> {
       policies,
     )({ request: req }, (err: unknown) => (err ? reject(err) : resolve())),
   );
-  return { reads, seen };
+  return { reads, seen, given };
 }
 
 describe("the pack's use of @pulumi/policy", () => {
-  it("deserializes one resource's properties once for all policies, and every policy still reads them", async () => {
+  it("deserializes and wraps one resource's properties once for all policies, and every policy still reads them", async () => {
     // Before: the SDK's own behaviour, once per policy (the test fails if the SDK ever changes that, so
     // the sharing can be dropped).
-    expect((await analyze(5)).reads).toBe(5);
+    const before = await analyze(5);
+    expect(before.reads).toBe(5);
+    expect(before.given.size).toBe(5);
     expect(shareDeserializedProperties()).toBe(true);
     const after = await analyze(5);
     expect(after.reads).toBe(1);
     expect(after.seen).toEqual(Array(5).fill("cartorio-api"));
+    // One `props` object for all (the pack derives a resource's document from it once), still the SDK's
+    // unknown-checking proxy.
+    expect(after.given.size).toBe(1);
+    expect((after.given.values().next().value as Record<string, unknown>).__isSpecialProxy).toBe(true);
   });
 
   it("builds the bundle with the Automation API, @npmcli/arborist and the TypeScript compiler deferred", () => {
@@ -128,32 +138,85 @@ describe("the pack's use of @pulumi/policy", () => {
   it("the pack itself answers Remediate without decoding the resource (bytes that are no protobuf at all)", async () => {
     // Black box: the real pack's process, and a Remediate request whose body cannot be decoded. The SDK
     // alone fails it (it decodes first); the pack answers "nothing to remediate" without reading it.
-    const dir = path.join(PROJECT_ROOT, "policypack");
-    const pack = spawn(process.execPath, ["-e", `require("./index.js")`, "127.0.0.1:1"], { cwd: dir });
+    const pack = await startPack(path.join(PROJECT_ROOT, "policypack"));
     try {
-      const port = await new Promise<string>((resolve, reject) => {
-        pack.stdout.once("data", (d) => resolve(String(d).trim()));
-        pack.once("exit", (code) => reject(new Error(`the pack exited (${code})`)));
-      });
-      const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-      const remediate = (body: Buffer) =>
-        new Promise<Buffer>((resolve, reject) =>
-          client.makeUnaryRequest(
-            "/pulumirpc.Analyzer/Remediate",
-            (b: Buffer) => b,
-            (b: Buffer) => b,
-            body,
-            (err, resp) => (err ? reject(err) : resolve(resp!)),
-          ),
-        );
-      const answer = await remediate(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+      const answer = await pack.call("Remediate", Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
       expect(analyzerproto.RemediateResponse.deserializeBinary(new Uint8Array(answer)).toObject()).toEqual({
         remediationsList: [],
         notApplicableList: [],
       });
-      client.close();
     } finally {
-      pack.kill("SIGKILL");
+      pack.stop();
     }
   });
+
+  it("carries the catalogue parsed at build time, rebuilt when the catalogue changes", async () => {
+    // A copy of the pack and what it is built from, so the catalogue can change.
+    const root = tempDir("pack-catalogue");
+    for (const entry of ["policypack", "components", "policies", "tsconfig.json"])
+      fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(root, entry), {
+        recursive: true,
+        filter: (f) => !/[\\/]policypack[\\/](\.build|node_modules)$/.test(f),
+      });
+    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(root, "node_modules"));
+    const dir = path.join(root, "policypack");
+    const catalogue = path.join(root, "policies/catalogue.yaml");
+    const described = async () => {
+      const pack = await startPack(dir);
+      try {
+        const info = analyzerproto.AnalyzerInfo.deserializeBinary(new Uint8Array(await pack.call("GetAnalyzerInfo")));
+        return (info.toObject().policiesList as { name: string; description: string }[]).find(
+          (p) => p.name === "CART-NET-001",
+        )?.description;
+      } finally {
+        pack.stop();
+      }
+    };
+    expect(await described()).toBe("CART-NET-001: No NodePort services");
+    expect(fs.readFileSync(path.join(dir, ".build/index.cjs"), "utf8")).toContain(
+      'checkCatalogue(JSON.parse(`{"catalogue":',
+    );
+    fs.writeFileSync(
+      catalogue,
+      fs.readFileSync(catalogue, "utf8").replace("title: No NodePort services", "title: Nenhum Service NodePort"),
+    );
+    expect(await described()).toBe("CART-NET-001: Nenhum Service NodePort");
+    // A catalogue that isn't YAML is left to the pack, which names the file as it always did.
+    fs.writeFileSync(catalogue, "catalogue: [\n");
+    const res = spawnSync(process.execPath, ["-e", `require("./index.js")`, "127.0.0.1:1"], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(res.status).not.toBe(0);
+    expect(res.stderr).toContain(`${catalogue}: not a readable YAML rule catalogue`);
+  });
 });
+
+/** The pack in `dir` started as its entry point (index.js), and unary calls to its Analyzer service, raw. */
+async function startPack(dir: string): Promise<{ call(method: string, body?: Buffer): Promise<Buffer>; stop(): void }> {
+  const pack = spawn(process.execPath, ["-e", `require("./index.js")`, "127.0.0.1:1"], { cwd: dir });
+  let stderr = "";
+  pack.stderr.on("data", (d) => (stderr += d));
+  const port = await new Promise<string>((resolve, reject) => {
+    pack.stdout.once("data", (d) => resolve(String(d).trim()));
+    pack.once("exit", (code) => reject(new Error(`the pack exited (${code}): ${stderr}`)));
+  });
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return {
+    call: (method, body = Buffer.alloc(0)) =>
+      new Promise<Buffer>((resolve, reject) =>
+        client.makeUnaryRequest(
+          `/pulumirpc.Analyzer/${method}`,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          body,
+          (err, resp) => (err ? reject(err) : resolve(resp!)),
+        ),
+      ),
+    stop: () => {
+      client.close();
+      pack.kill("SIGKILL");
+    },
+  };
+}
