@@ -229,6 +229,28 @@ describe("the language host, through the real CLI", () => {
   );
 
   it(
+    "a JavaScript pack where the SDK can't be found fails the preview saying so, as the host says it for any plugin",
+    () => {
+      scenario("ok");
+      // The runner finds the SDK's pack runner from the pack's folder itself (no `node -e` first): a pack
+      // with no node_modules above it must still get the host's words, naming the folder.
+      const alone = tempDir("pack-without-sdk");
+      fs.cpSync(path.join(PROJECT_ROOT, "test/fixtures/host/policypack-js"), alone, { recursive: true });
+      const res = spawnSync(cli, ["preview", "--non-interactive", "--policy-pack", alone], {
+        cwd: dir,
+        env,
+        encoding: "utf8",
+        timeout: TIMEOUT,
+      });
+      const out = `${res.stdout}${res.stderr}`;
+      expect(res.status, out).not.toBe(0);
+      expect(out).toContain("It looks like the Pulumi SDK has not been installed");
+      expect(out).toContain(`@pulumi/pulumi/cmd/run-policy-pack could not be resolved from ${alone}`);
+    },
+    TIMEOUT,
+  );
+
+  it(
     "a program that throws after registering resources fails up, and nothing already in the stack is deleted",
     () => {
       scenario("ok");

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,11 +272,12 @@ var policyRunner []byte
 
 // pluginArguments is the command line of a Node plugin: a policy pack (analyzer) gets its folder last,
 // a resource provider first, as the SDK's run-policy-pack and run-plugin scripts read them. With a
-// runner (a pack without TypeScript), node runs it with the SDK's run-policy-pack folder first.
+// runner (a pack without TypeScript), node runs it with the module to find the SDK's runner by first
+// (runPath): the runner resolves it from the pack's folder as locateModule would, in its own process.
 func pluginArguments(req *pulumirpc.RunPluginRequest, opts nodeOptions, runPath, runner string) []string {
 	args := append([]string{}, opts.nodeargs...)
 	if runner != "" {
-		args = append(args, runner, filepath.Dir(runPath))
+		args = append(args, runner, runPath)
 	} else {
 		args = append(args, runPath)
 	}
@@ -337,9 +337,19 @@ func (h *nodeHost) RunPlugin(
 	if err != nil {
 		return err
 	}
-	runPath, err := locateModule(ctx, nodeBin, req.GetInfo().GetProgramDirectory(), module)
-	if err != nil {
-		return err
+	// A pack that says typescript: false is started without ts-node (policy-runner.js), which finds the
+	// SDK's runner itself: asking Node here first cost a second Node start before the pack's own, and the
+	// engine waits for the pack before it runs the program. Any other plugin as upstream's host starts it.
+	runner, runPath := "", module
+	if req.GetKind() != "analyzer" || opts.typescript {
+		if runPath, err = locateModule(ctx, nodeBin, req.GetInfo().GetProgramDirectory(), module); err != nil {
+			return err
+		}
+	} else {
+		if runner, err = writePolicyRunner(); err != nil {
+			return err
+		}
+		defer os.Remove(runner)
 	}
 	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
 	if err != nil {
@@ -361,15 +371,6 @@ func (h *nodeHost) RunPlugin(
 		env = append(env, policyPackEnv(stack)...)
 	}
 
-	// A pack that says typescript: false is started without ts-node (policy-runner.js); any other as
-	// upstream's host starts it.
-	runner := ""
-	if req.GetKind() == "analyzer" && !opts.typescript {
-		if runner, err = writePolicyRunner(); err != nil {
-			return err
-		}
-		defer os.Remove(runner)
-	}
 	cmd, done := h.command(ctx, nodeBin, pluginArguments(req, opts, runPath, runner)...)
 	defer done()
 	// Policy packs have always run in their own folder; other plugins where the engine says.

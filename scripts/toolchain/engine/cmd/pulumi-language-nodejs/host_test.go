@@ -113,9 +113,10 @@ func TestPluginArgumentsPutTheFolderWhereEachScriptExpectsIt(t *testing.T) {
 		[]string{"--no-warnings", "run-policy-pack.js", "127.0.0.1:9", "/pack"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("policy pack args %q, want %q", got, want)
 	}
-	// A pack without TypeScript: our runner, given the SDK's run-policy-pack folder, then the same arguments.
-	if got, want := pluginArguments(pack, opts, "/sdk/cmd/run-policy-pack/index.js", "/tmp/runner.js"),
-		[]string{"--no-warnings", "/tmp/runner.js", "/sdk/cmd/run-policy-pack", "127.0.0.1:9", "/pack"}; !reflect.DeepEqual(got, want) {
+	// A pack without TypeScript: our runner, given the module it finds the SDK's runner by, then the same
+	// arguments.
+	if got, want := pluginArguments(pack, opts, "@pulumi/pulumi/cmd/run-policy-pack", "/tmp/runner.js"),
+		[]string{"--no-warnings", "/tmp/runner.js", "@pulumi/pulumi/cmd/run-policy-pack", "127.0.0.1:9", "/pack"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("policy pack args with the runner %q, want %q", got, want)
 	}
 }

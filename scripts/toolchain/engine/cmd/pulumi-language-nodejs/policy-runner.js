@@ -6,11 +6,24 @@
 // its contract: the same arguments, the pack's port as the first line of output, exit code 32 when the
 // error was already shown to the user, 1 when an error went unseen.
 //
-//   node [nodeargs] policy-runner.js <run-policy-pack folder> <engine address> <pack folder>
+//   node [nodeargs] policy-runner.js @pulumi/pulumi/cmd/run-policy-pack <engine address> <pack folder>
+//
+// The first argument is found from the pack's folder (the working directory), as the host would find it
+// by asking Node, with the host's words when it can't be: one Node start fewer before the pack's port.
 "use strict";
 const path = require("node:path");
 
-const [runDir, ...args] = process.argv.slice(2);
+const [runModule, ...args] = process.argv.slice(2);
+let runDir;
+try {
+  runDir = path.dirname(require.resolve(runModule, { paths: [process.cwd()] }));
+} catch (err) {
+  console.error(
+    "It looks like the Pulumi SDK has not been installed. Have you run npm install or yarn install? " +
+      `(${runModule} could not be resolved from ${process.cwd()}: ${err.message.split("\n")[0]})`,
+  );
+  process.exit(1);
+}
 const fromSdk = (m) => require(require.resolve(m, { paths: [runDir] }));
 
 const SHOWN_TO_USER = 32;
@@ -34,7 +47,7 @@ process.on("exit", (code) => {
 
 const argv = fromSdk("minimist")(args, {});
 if (argv._.length < 2) {
-  console.error("usage: policy-runner.js <run-policy-pack folder> <engine address> <pack folder>");
+  console.error("usage: policy-runner.js <run-policy-pack module> <engine address> <pack folder>");
   process.exit(-1);
 }
 argv._.shift(); // the engine's address: the pack is reached through its own port
