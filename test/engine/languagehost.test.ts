@@ -19,7 +19,7 @@ const cli = pulumiCli();
 const toolchainHost = path.join(path.dirname(cli), "pulumi-language-nodejs");
 
 interface Seen {
-  who: "program" | "policy" | "policy-js";
+  who: "program" | "policy" | "policy-js" | "remediate-rpc";
   dryRun: boolean;
   organization: string;
   project: string;
@@ -117,7 +117,7 @@ describe("the language host, through the real CLI", () => {
     dir = tempDir("host");
     fs.cpSync(path.join(PROJECT_ROOT, "test/fixtures/host"), dir, { recursive: true });
     fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
-    for (const pack of ["policypack", "policypack-js"])
+    for (const pack of ["policypack", "policypack-js", "policypack-remedia"])
       fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, pack, "node_modules"));
     fs.mkdirSync(path.join(dir, "state"));
     record = path.join(dir, "record.jsonl");
@@ -246,6 +246,41 @@ describe("the language host, through the real CLI", () => {
       expect(res.status, out).not.toBe(0);
       expect(out).toContain("It looks like the Pulumi SDK has not been installed");
       expect(out).toContain(`@pulumi/pulumi/cmd/run-policy-pack could not be resolved from ${alone}`);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "Remediate reaches a pack only while one of its policies can remediate, and then it remediates",
+    () => {
+      scenario("ok");
+      // The host answers Remediate itself (the empty answer) while no policy of the pack is at "remediate";
+      // the pack records each Remediate call that reaches it.
+      const calls = () => seen().filter((s) => s.who === "remediate-rpc").length;
+      const preview = (extraEnv: Record<string, string>, ...args: string[]) => {
+        const before = calls();
+        const res = spawnSync(
+          cli,
+          ["preview", "--non-interactive", "--diff", "--policy-pack", "policypack-remedia", ...args],
+          { cwd: dir, env: { ...env, ...extraEnv }, encoding: "utf8", timeout: TIMEOUT },
+        );
+        const out = `${res.stdout}${res.stderr}`;
+        expect(res.status, out).toBe(0);
+        return { out, reached: calls() - before };
+      };
+      const advisory = preview({});
+      expect(advisory.reached).toBe(0);
+      expect(advisory.out).not.toContain("remediado");
+      // Configuration makes the policy remediate: every resource's Remediate goes to the pack, which stamps it.
+      const config = path.join(dir, "remedia.json");
+      fs.writeFileSync(config, JSON.stringify({ carimba: { enforcementLevel: "remediate" } }));
+      const configured = preview({}, "--policy-pack-config", config);
+      expect(configured.reached).toBeGreaterThanOrEqual(3);
+      expect(configured.out).toContain("remediado");
+      // So does the policy's own level, with no configuration.
+      const own = preview({ HOST_TEST_REMEDIA_LEVEL: "remediate" });
+      expect(own.reached).toBeGreaterThanOrEqual(3);
+      expect(own.out).toContain("remediado");
     },
     TIMEOUT,
   );

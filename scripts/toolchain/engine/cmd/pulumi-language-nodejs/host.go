@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	sdk "github.com/pulumi/pulumi/sdk/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
@@ -309,7 +308,8 @@ func writePolicyRunner() (string, error) {
 
 // RunPlugin runs a Node policy pack (kind analyzer) or resource provider and streams its output back;
 // the engine reads the plugin's port from stdout. A policy pack gets the stack's context (organization,
-// project, stack, dry run, config) first, through the SDK's policy proxy, as upstream's host does.
+// project, stack, dry run, config) first, through the SDK's policy proxy, as upstream's host does; that
+// proxy sits behind packProxy, which answers Remediate itself while no policy can remediate.
 func (h *nodeHost) RunPlugin(
 	req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer,
 ) error {
@@ -358,9 +358,9 @@ func (h *nodeHost) RunPlugin(
 	defer closer.Close()
 
 	env := append(append([]string{}, req.GetEnv()...), opts.env()...)
-	var proxy *sdk.PolicyProxy
+	var proxy *packProxy
 	if req.GetKind() == "analyzer" {
-		proxy, stdout, err = sdk.NewPolicyProxy(ctx, stdout)
+		proxy, stdout, err = newPackProxy(ctx, stdout)
 		if err != nil {
 			return fmt.Errorf("could not start policy pack proxy: %w", err)
 		}

@@ -235,3 +235,46 @@ func TestRequiredPackagesWithoutNodeModules(t *testing.T) {
 		t.Fatalf("got %v, %v", got, err)
 	}
 }
+
+func TestRemediateGoesToThePackOnlyWhenAPolicyCanRemediate(t *testing.T) {
+	const (
+		advisory  = pulumirpc.EnforcementLevel_ADVISORY
+		mandatory = pulumirpc.EnforcementLevel_MANDATORY
+		disabled  = pulumirpc.EnforcementLevel_DISABLED
+		remediate = pulumirpc.EnforcementLevel_REMEDIATE
+	)
+	type levels = map[string]pulumirpc.EnforcementLevel
+	for _, c := range []struct {
+		name            string
+		own, configured levels
+		want            bool
+	}{
+		{"the pack's policies not seen yet", nil, nil, true},
+		{"no policy at remediate", levels{"a": advisory, "b": mandatory, "c": disabled}, nil, false},
+		{"a policy's own level is remediate", levels{"a": advisory, "b": remediate}, nil, true},
+		{"configuration makes one remediate", levels{"a": advisory}, levels{"a": remediate}, true},
+		{"configuration takes remediate away", levels{"a": remediate}, levels{"a": mandatory}, false},
+		// Configure names a policy as advisory when it sets no level: the configured level wins, as in server.js.
+		{"configured advisory over its own remediate", levels{"a": remediate, "b": advisory}, levels{"a": advisory}, false},
+		{"configuration of another policy leaves its own", levels{"a": remediate}, levels{"b": advisory}, true},
+		{"a configured policy the pack doesn't have", levels{"a": advisory}, levels{"z": remediate}, false},
+	} {
+		if got := mayRemediate(c.own, c.configured); got != c.want {
+			t.Errorf("%s: mayRemediate = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestFirstLineAsReplacesOnlyTheFirstWrite(t *testing.T) {
+	var out strings.Builder
+	w := &firstLineAs{w: &out, line: []byte("4242\n")}
+	if n, err := w.Write([]byte("1111\n")); err != nil || n != 5 {
+		t.Fatalf("first write: n=%d err=%v", n, err)
+	}
+	if _, err := w.Write([]byte("the pack's output\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "4242\nthe pack's output\n"; got != want {
+		t.Fatalf("written %q, want %q", got, want)
+	}
+}

@@ -7,10 +7,12 @@
 // scripts the @pulumi/pulumi npm package ships (cmd/run, cmd/run-policy-pack,
 // cmd/run-plugin) and package management to the SDK's nodejs/npm package, so
 // programs, dynamic providers and policy packs behave as under upstream's host
-// v3.259.0 wherever a user could tell, with two differences on purpose: the
-// engine's health is checked every second, and a policy pack that says
+// v3.259.0 wherever a user could tell, with three differences on purpose: the
+// engine's health is checked every second; a policy pack that says
 // typescript: false starts without ts-node (policy-runner.js, calling the same
-// run() of cmd/run-policy-pack). Where it does not support something (code
+// run() of cmd/run-policy-pack); and a pack's Remediate is answered here while
+// none of its policies can remediate (policyproxy.go: the answer @pulumi/policy
+// would give, without the round trip). Where it does not support something (code
 // generation, packing, linking, a debugger), it says so with an error naming
 // the feature; README.md "The engine, offline" has the full table.
 package main
