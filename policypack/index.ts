@@ -76,16 +76,20 @@ function stackInventory(): { file: string; docs: K8sObject[] } | { file: string;
  * A resource's document, and whether it is well formed, made once per resource rather than once per rule:
  * every policy gets the same `props` object for one resource (shareDeserializedProperties).
  */
-const docs = new WeakMap<object, { doc: K8sObject; formed?: boolean } | null>();
-function resourceDoc(type: string, props: Record<string, unknown>): { doc: K8sObject; formed?: boolean } | null {
-  let entry = docs.get(props);
+interface ResourceDoc {
+  doc: K8sObject;
+  formed?: boolean;
+}
+const resourceDocs = new WeakMap<object, ResourceDoc | null>();
+function resourceDoc(type: string, props: Record<string, unknown>): ResourceDoc | null {
+  let entry = resourceDocs.get(props);
   if (entry === undefined) {
     const doc = k8sDoc(type, props);
-    docs.set(props, (entry = doc ? { doc } : null));
+    resourceDocs.set(props, (entry = doc ? { doc } : null));
   }
   return entry;
 }
-function formed(entry: { doc: K8sObject; formed?: boolean }): boolean {
+function formed(entry: ResourceDoc): boolean {
   return (entry.formed ??= wellFormed(entry.doc, params));
 }
 
@@ -98,8 +102,8 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
       ...base,
       validateStack: (args, reportViolation) => {
         const docs = args.resources.flatMap((r) => {
-          const doc = k8sDoc(r.type, r.props);
-          return doc ? [doc] : [];
+          const entry = resourceDoc(r.type, r.props);
+          return entry ? [entry.doc] : [];
         });
         const ctx = context();
         for (const message of new Set(unexcepted(setRule(judged(rule.id, docs, params), params, ctx), ctx)))
