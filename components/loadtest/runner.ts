@@ -133,77 +133,81 @@ export function invocationArgs(inv: K6Invocation): string[] {
 export async function invokeK6(inv: K6Invocation): Promise<{ summary: string; outcome: RunOutcome; exitCode: number }> {
   await checkReachable(inv.target);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-k6-"));
-  const summaryPath = path.join(work, "summary.json");
-  const args = invocationArgs({ ...inv, env: { ...inv.env, SUMMARY_PATH: summaryPath } });
-  fs.mkdirSync(path.dirname(path.resolve(inv.progressFile)), { recursive: true });
-  const progress = fs.createWriteStream(inv.progressFile, { flags: "w" });
-  const stamp = (line: string) => progress.write(`${new Date().toISOString()} ${line}\n`);
-  stamp(`k6 ${args.join(" ")}`);
+  // Removed however the run ends (a verdict, a script error, a timeout): nothing left behind in /tmp.
+  try {
+    const summaryPath = path.join(work, "summary.json");
+    const args = invocationArgs({ ...inv, env: { ...inv.env, SUMMARY_PATH: summaryPath } });
+    fs.mkdirSync(path.dirname(path.resolve(inv.progressFile)), { recursive: true });
+    const progress = fs.createWriteStream(inv.progressFile, { flags: "w" });
+    const stamp = (line: string) => progress.write(`${new Date().toISOString()} ${line}\n`);
+    stamp(`k6 ${args.join(" ")}`);
 
-  const child = spawn(inv.k6Path, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const tail: string[] = [];
-  const onData = (chunk: Buffer) => {
-    for (const line of chunk
-      .toString("utf8")
-      .split(/\r?\n|\r/)
-      .filter((l) => l.trim())) {
-      stamp(line);
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
+    const child = spawn(inv.k6Path, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk
+        .toString("utf8")
+        .split(/\r?\n|\r/)
+        .filter((l) => l.trim())) {
+        stamp(line);
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+    }, inv.timeoutSeconds * 1000);
+
+    const { code, signal, spawnError } = await new Promise<{
+      code: number | null;
+      signal: string | null;
+      spawnError?: NodeJS.ErrnoException;
+    }>((resolve) => {
+      child.once("error", (e: NodeJS.ErrnoException) => resolve({ code: null, signal: null, spawnError: e }));
+      child.once("close", (c, s) => resolve({ code: c, signal: s }));
+    });
+    clearTimeout(timer);
+    stamp(`finished: code ${code} signal ${signal ?? "-"}${timedOut ? " (timeout)" : ""}`);
+    await new Promise((r) => progress.end(r));
+
+    if (spawnError) {
+      throw new LoadTestError(
+        "missing-binary",
+        spawnError.code === "ENOENT"
+          ? `k6 was not found at '${inv.k6Path}': install k6 or set loadtest.k6Path`
+          : `could not start k6 at '${inv.k6Path}': ${spawnError.message}`,
+      );
     }
-  };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
+    if (timedOut)
+      throw new LoadTestError(
+        "timeout",
+        `the load test ran longer than ${inv.timeoutSeconds} s (loadtest.timeoutSeconds) and was stopped`,
+      );
 
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGTERM");
-    setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-  }, inv.timeoutSeconds * 1000);
-
-  const { code, signal, spawnError } = await new Promise<{
-    code: number | null;
-    signal: string | null;
-    spawnError?: NodeJS.ErrnoException;
-  }>((resolve) => {
-    child.once("error", (e: NodeJS.ErrnoException) => resolve({ code: null, signal: null, spawnError: e }));
-    child.once("close", (c, s) => resolve({ code: c, signal: s }));
-  });
-  clearTimeout(timer);
-  stamp(`finished: code ${code} signal ${signal ?? "-"}${timedOut ? " (timeout)" : ""}`);
-  await new Promise((r) => progress.end(r));
-
-  if (spawnError) {
-    throw new LoadTestError(
-      "missing-binary",
-      spawnError.code === "ENOENT"
-        ? `k6 was not found at '${inv.k6Path}': install k6 or set loadtest.k6Path`
-        : `could not start k6 at '${inv.k6Path}': ${spawnError.message}`,
-    );
+    const outcome = classifyExit(code, signal);
+    if (outcome.kind === "script-error" || outcome.kind === "infrastructure-error") {
+      throw new LoadTestError(
+        outcome.kind,
+        `${outcome.kind === "script-error" ? "k6 script error" : "k6 infrastructure error"}: ${outcome.detail}; last output:\n${tail.join("\n")}`,
+      );
+    }
+    if (!fs.existsSync(summaryPath)) {
+      throw new LoadTestError(
+        "script-error",
+        `k6 wrote no summary to ${summaryPath}: the script must export handleSummary (testes/performance/ does)`,
+      );
+    }
+    const summary = fs.readFileSync(summaryPath, "utf8");
+    return { summary, outcome, exitCode: code ?? -1 };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
-  if (timedOut)
-    throw new LoadTestError(
-      "timeout",
-      `the load test ran longer than ${inv.timeoutSeconds} s (loadtest.timeoutSeconds) and was stopped`,
-    );
-
-  const outcome = classifyExit(code, signal);
-  if (outcome.kind === "script-error" || outcome.kind === "infrastructure-error") {
-    throw new LoadTestError(
-      outcome.kind,
-      `${outcome.kind === "script-error" ? "k6 script error" : "k6 infrastructure error"}: ${outcome.detail}; last output:\n${tail.join("\n")}`,
-    );
-  }
-  if (!fs.existsSync(summaryPath)) {
-    throw new LoadTestError(
-      "script-error",
-      `k6 wrote no summary to ${summaryPath}: the script must export handleSummary (testes/performance/ does)`,
-    );
-  }
-  const summary = fs.readFileSync(summaryPath, "utf8");
-  fs.rmSync(work, { recursive: true, force: true });
-  return { summary, outcome, exitCode: code ?? -1 };
 }
 
 /** Runs the gate's profile once and returns the parsed summary; throws LoadTestError for anything but a verdict. */

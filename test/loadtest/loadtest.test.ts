@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as os from "node:os";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,6 +17,9 @@ import { classifyExit, parseSummary, SummaryError } from "../../components/loadt
 import { capacityPlan } from "../../components/scaling/plan";
 import { K6_RUNNERS, STANDIN } from "../helpers/k6";
 import { PROJECT_ROOT, tempDir } from "../helpers/tools";
+
+/** The work folders of k6 runs (components/loadtest/runner.ts) now in the temporary directory. */
+const k6WorkDirs = () => new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("cartorio-k6-")));
 
 const SCRIPT = path.join(PROJECT_ROOT, "testes/performance/producao.js");
 // The same tests run against every k6 there is: the stand-in always, the real one when installed.
@@ -159,7 +163,10 @@ describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
     const bad = path.join(tempDir("script"), "quebrado.js");
     fs.writeFileSync(bad, 'import http from "k6/http";\nexport const options = {;\n');
     const i = inputs(k6Path, { scriptPath: bad });
+    const before = k6WorkDirs();
     await expect(create(i)).rejects.toThrow(/k6 script error: the script threw an exception \(exit 107\)/);
+    // The run's work folder (k6's summary file) goes whatever the outcome.
+    expect([...k6WorkDirs()].filter((d) => !before.has(d))).toEqual([]);
   });
 
   it("a timeout stops the run and says so", async () => {
@@ -167,7 +174,9 @@ describe.each(RUNNERS)("load test through %s", (_name, k6Path) => {
       timeoutSeconds: 1,
       profile: { baselineRps: 5, peakRps: 5, peakDurationSeconds: 30, rampSeconds: 0, preAllocatedVUs: 5, maxVUs: 5 },
     });
+    const before = k6WorkDirs();
     await expect(create(i)).rejects.toThrow(/ran longer than 1 s \(loadtest.timeoutSeconds\)/);
+    expect([...k6WorkDirs()].filter((d) => !before.has(d))).toEqual([]);
   }, 30_000);
 
   it("an unreachable target is an infrastructure error before k6 starts", async () => {
