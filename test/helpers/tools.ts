@@ -37,6 +37,27 @@ export function toolsBin(): string {
   return process.env.CARTORIO_TOOLS_BIN ?? path.join(os.homedir(), ".cache/cartorio-toolchain/bin");
 }
 
+/** Temporary folders made since the last removeTempDirs(). */
+const made: string[] = [];
+
+/**
+ * A new temporary folder, removed with everything in it once its test file is done (test/setup/temp.ts),
+ * unless CARTORIO_KEEP_TEMP is set (to look at a failure). A full run makes thousands, clusters' etcd data
+ * among them: gigabytes a run, which used to stay in /tmp until the disk was full.
+ */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `cartorio-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cartorio-${prefix}-`));
+  if (!process.env.CARTORIO_KEEP_TEMP) made.push(dir);
+  return dir;
+}
+
+/** Removes the folders tempDir() made (run after each test file's own afterAll, which stops what uses them). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // a folder something still holds open stays; the rest go
+    }
+  }
 }

@@ -1,7 +1,6 @@
 /** GitOps components under mocks: every resource and the properties that matter. */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import ignore from "ignore";
@@ -14,6 +13,7 @@ import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen
 import { MAINTAINER_KEYS_SECRET, readMaintainerKeys } from "../../components/gitops/signing";
 import * as openpgp from "openpgp";
 import { recordResources, Registered, settle } from "../helpers/mocks";
+import { tempDir } from "../helpers/tools";
 
 let registered: Registered[] = [];
 const find = (type: string) => registered.filter((r) => r.type === type);
@@ -267,7 +267,7 @@ describe("signed history: the maintainers' keys Flux verifies commits against", 
       (e: Error) => e.message,
     );
   const folder = (files: Record<string, string>) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-maintainers-"));
+    const dir = tempDir("maintainers");
     for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
     return dir;
   };
@@ -350,7 +350,7 @@ describe("signed history: the maintainers' keys Flux verifies commits against", 
 describe("the embedded Flux source", () => {
   /** A collected release as scripts/toolchain/flux/collect.sh lays it out, small. */
   function fakeRelease(components: Record<string, { collected: boolean; reason?: string }>): string {
-    const cache = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-flux-"));
+    const cache = tempDir("flux");
     const dir = path.join(cache, "flux", "v9.9.9");
     const label = (file: string, labels: Record<string, string>) => {
       fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -403,7 +403,7 @@ describe("the embedded Flux source", () => {
   it("names the missing release, the version the toolchain collects and the command", () => {
     expect(() =>
       embeddedManifest(flux(["source-controller"]), {
-        CARTORIO_TOOLCHAIN_CACHE: fs.mkdtempSync(path.join(os.tmpdir(), "x-")),
+        CARTORIO_TOOLCHAIN_CACHE: tempDir("no-flux"),
       }),
     ).toThrow(/gitops\.flux\.version v9\.9\.9 with gitops\.flux\.source embedded: .*run scripts\/toolchain\/build\.sh/);
   });
