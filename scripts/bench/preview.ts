@@ -5,8 +5,9 @@
  * `--policy-pack policypack`, in turn in one session, N times each (default 11, after one warm-up of each; the
  * order of the three turns each run, so none always follows another). The minimal pack is what a Node.js
  * pack pays as Pulumi's docs write one: the SDK's pack runner (which registers ts-node, loading TypeScript,
- * whatever the pack is written in) and the engine's two calls per resource (Remediate, then Analyze, one
- * resource at a time). Prints each run, the medians and overheads, and the median of each run's own ratio
+ * whatever the pack is written in) and the engine's calls per resource, one resource at a time (Analyze, and
+ * Remediate before it, which our language host answers itself while no policy can remediate, for either
+ * pack). Prints each run, the medians and overheads, and the median of each run's own ratio
  * (policypack over the no-pack preview beside it); asserts nothing.
  * --ts loads the pack as it loaded before (ts-node type-checking index.ts on every run), for comparison.
  */
