@@ -74,8 +74,10 @@ async function main() {
     bundle: true,
     platform: "node",
     target: "node22",
-    // Left to Node: esbuild, and the TypeScript tooling the SDK loads only for programs.
-    external: ["esbuild", "typescript", "ts-node", "*.node"],
+    // Left to Node: esbuild, the TypeScript tooling the SDK loads only for programs, and gRPC, which the SDK's
+    // pack runner has loaded from node_modules before the bundle: one copy instead of two (~50 ms of the
+    // pack's start, measured start to port).
+    external: ["esbuild", "typescript", "ts-node", "*.node", "@grpc/grpc-js"],
     plugins: [lazySdkParts],
     define: bundledCatalogue(),
     outfile,

@@ -79,6 +79,8 @@ describe("the pack's use of @pulumi/policy", () => {
     expect(inputs.some((f) => f.endsWith("policypack/index.ts"))).toBe(true);
     // A changed build (a new deferred part, say) makes the bundle stale as a changed source does.
     expect(inputs.some((f) => f.endsWith("policypack/build.js"))).toBe(true);
+    // gRPC is the one the SDK's pack runner has already loaded, not a second copy in the bundle.
+    expect(inputs.filter((f) => /node_modules[\\/]@grpc[\\/]grpc-js[\\/]/.test(f))).toEqual([]);
   });
 
   it("starts to its port without loading the TypeScript compiler, which the SDK's index would load", () => {
