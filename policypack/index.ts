@@ -14,16 +14,7 @@ import { parseAllDocuments } from "yaml";
 import { kmsSchema } from "../components/config/schema";
 import { k8sDoc } from "../components/policy/resources";
 import type { K8sObject } from "../components/policy/rules";
-import {
-  judged,
-  OBJECT_RULES,
-  RuleContext,
-  SET_RULES,
-  SHAPE_RULES,
-  unexcepted,
-  wallClock,
-} from "../components/policy/rules";
-import { wellFormed } from "../components/policy/shapes";
+import { judged, OBJECT_RULES, RuleContext, SET_RULES, unexcepted, wallClock } from "../components/policy/rules";
 import { shareDeserializedProperties, skipUnusedRemediation } from "./sdk";
 
 shareDeserializedProperties();
@@ -73,24 +64,15 @@ function stackInventory(): { file: string; docs: K8sObject[] } | { file: string;
 }
 
 /**
- * A resource's document, and whether it is well formed, made once per resource rather than once per rule:
- * every policy gets the same `props` object for one resource (shareDeserializedProperties).
+ * A resource's document, made once per resource rather than once per rule: every policy gets the same `props`
+ * object for one resource (shareDeserializedProperties), and the rules' own shape check (`judged`) is
+ * remembered per document.
  */
-interface ResourceDoc {
-  doc: K8sObject;
-  formed?: boolean;
-}
-const resourceDocs = new WeakMap<object, ResourceDoc | null>();
-function resourceDoc(type: string, props: Record<string, unknown>): ResourceDoc | null {
-  let entry = resourceDocs.get(props);
-  if (entry === undefined) {
-    const doc = k8sDoc(type, props);
-    resourceDocs.set(props, (entry = doc ? { doc } : null));
-  }
-  return entry;
-}
-function formed(entry: ResourceDoc): boolean {
-  return (entry.formed ??= wellFormed(entry.doc, params));
+const resourceDocs = new WeakMap<object, K8sObject | null>();
+function resourceDoc(type: string, props: Record<string, unknown>): K8sObject | null {
+  let doc = resourceDocs.get(props);
+  if (doc === undefined) resourceDocs.set(props, (doc = k8sDoc(type, props) ?? null));
+  return doc;
 }
 
 const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue.rules.map((rule) => {
@@ -102,8 +84,8 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
       ...base,
       validateStack: (args, reportViolation) => {
         const docs = args.resources.flatMap((r) => {
-          const entry = resourceDoc(r.type, r.props);
-          return entry ? [entry.doc] : [];
+          const doc = resourceDoc(r.type, r.props);
+          return doc ? [doc] : [];
         });
         const ctx = context();
         for (const message of new Set(unexcepted(setRule(judged(rule.id, docs, params), params, ctx), ctx)))
@@ -141,13 +123,12 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = catalogue
   return {
     ...base,
     validateResource: (args, reportViolation) => {
-      const entry = resourceDoc(args.type, args.props);
-      if (!entry) return;
+      const doc = resourceDoc(args.type, args.props);
+      if (!doc) return;
       const ctx = context();
       // An ill-typed document is judged by CART-K8S-002 alone (components/policy/shapes.ts), as in Rego.
-      if (!SHAPE_RULES.has(rule.id) && !formed(entry)) return;
-      for (const message of new Set(unexcepted(objectRule(entry.doc, params, ctx), ctx)))
-        reportViolation(message, args.urn);
+      for (const d of judged(rule.id, [doc], params))
+        for (const message of new Set(unexcepted(objectRule(d, params, ctx), ctx))) reportViolation(message, args.urn);
     },
   };
 });
