@@ -15,6 +15,7 @@ import type { Catalogue } from "../../components/policy/catalogue";
 import { conftestTest, messages } from "../../components/policy/conftest";
 import { evaluateLevels, K8sObject, RuleContext } from "../../components/policy/rules";
 import { compliant } from "./corpus";
+import { tempDir } from "./tools";
 
 export const FUZZ_FIXTURES = path.resolve(__dirname, "../fixtures/policy-fuzz");
 
@@ -313,7 +314,7 @@ export const FUZZ_CLOCK = "2026-12-01T00:00:00Z";
 
 /** Both enforcers as a fuzz run uses them: conftest with the catalogue and a fixed clock, the pack's logic with the same. */
 export function fuzzSetup(conftest: string, projectRoot: string, catalogue: Catalogue): FuzzSetup {
-  const clock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-fuzz-clock-")), "clock.yaml");
+  const clock = path.join(tempDir("fuzz-clock"), "clock.yaml");
   fs.writeFileSync(clock, stringify({ clock: { now: FUZZ_CLOCK } }));
   return {
     conftest,
