@@ -1,13 +1,14 @@
 /**
  * HSM operations the providers and operator commands share: validating the
- * signing tokens and ensuring key pairs exist. No Pulumi import.
+ * signing tokens, ensuring key pairs exist and inspecting the ones that do
+ * (one judgement, attributeProblems, for all of them). No Pulumi import.
  *
  * Key material is never destroyed here: there is deliberately no function that
  * calls C_DestroyObject.
  */
 import { createHash, createPublicKey } from "node:crypto";
 import type * as Pkcs11 from "pkcs11js";
-import type { KeySpec } from "./inventory";
+import type { Inventory, KeySpec } from "./inventory";
 import { CURVE_OIDS, keyLabel, keyObjectId } from "./keyid";
 import { listSlots, pkcs11Code, slotHandle, SlotSnapshot, tryLogin, withModule } from "./pkcs11";
 import { judgeToken, matchSlot, TokenRequirement, TokenVerdict } from "./slots";
@@ -213,7 +214,8 @@ export function ensureKeys(modulePath: string, token: TokenRef, keys: KeySpec[],
   return withUserSession(modulePath, token, pin, (s) => keys.map((k) => ensureInSession(s, token, k)));
 }
 
-type KeyShape = Pick<KeySpec, "id" | "version" | "algorithm" | "curve" | "size">;
+/** What inspection and adoption judge a key version by: its name, type and size. */
+export type KeyShape = Pick<KeySpec, "id" | "version" | "algorithm" | "curve" | "size">;
 
 /**
  * What an existing pair must be for this program to adopt it as the inventory's key: the declared
@@ -253,7 +255,7 @@ function attributeProblems(s: Session, key: KeyShape, priv: Buffer, pub: Buffer)
   return out;
 }
 
-/** The error adoption raises for `problems` (attributeProblems' or inspectKey's). */
+/** The error adoption raises for `problems` (attributeProblems' or inspectKeys'). */
 export function adoptionError(token: TokenRef, serial: string, key: KeyShape, problems: string[]): Error {
   return new Error(
     `token '${token.label}' (serial ${serial}): key ${keyLabel(key)} is not what the inventory declares, so it ` +
@@ -350,6 +352,110 @@ export function readKey(modulePath: string, token: TokenRef, key: KeySpec, pin: 
   return inspectKey(modulePath, token, key, pin).record;
 }
 
+/** One key version as the token holds it, judged as adoption judges it; nothing on the token is changed. */
+export interface KeyInspection {
+  /** CKA_LABEL of the version (`<id>-v<version>`). */
+  label: string;
+  /**
+   * "yes": the private and the public key are there under the label and id; "half": only one of them is;
+   * "no": neither (then `problems` is empty, unless other key objects carry the label under another CKA_ID).
+   */
+  present: "yes" | "no" | "half";
+  /** The pair's record when present (absent if even that cannot be read; `problems` then says why). */
+  record?: KeyRecord;
+  /**
+   * Why what is under the label is not what the inventory declares: for a pair, each attribute that fails
+   * (adoption's own judgement, attributeProblems); for a half, which half is missing. Empty for a
+   * conforming pair and for an absent one.
+   */
+  problems: string[];
+  /** Serial of the token inspected. */
+  serial: string;
+}
+
+function inspectInSession(s: Session, key: KeyShape): KeyInspection {
+  const label = keyLabel(key);
+  const serial = s.slot.token!.serial;
+  const found = lookupPair(s, key);
+  if (found.priv && found.pub) {
+    const problems = attributeProblems(s, key, found.priv, found.pub);
+    try {
+      return { label, present: "yes", record: describeKey(s, key, found.priv, found.pub, false), problems, serial };
+    } catch (e) {
+      // A pair of another type or shape (an RSA object where an EC key is declared, say) may not even be
+      // describable; its problems already say why, or this one does.
+      const code = pkcs11Code(e);
+      const why = `its public key cannot be read as ${key.algorithm} (${code === "ERROR" ? (e as Error).message : code})`;
+      return { label, present: "yes", problems: problems.length > 0 ? problems : [why], serial };
+    }
+  }
+  if (found.priv || found.pub) {
+    const [has, lacks] = found.priv ? ["private", "public"] : ["public", "private"];
+    return {
+      label,
+      present: "half",
+      problems: [`only the ${has} key is on the token (no ${lacks} key under this label and CKA_ID)`],
+      serial,
+    };
+  }
+  // Key objects under the label with another CKA_ID: the version is not there, but creating it would put a
+  // second pair under the same label, so they are reported rather than passed over.
+  const { m } = s;
+  const wantId = keyObjectId(key).toString("hex");
+  const problems: string[] = [];
+  for (const [kind, cls] of [
+    ["private", m.CKO_PRIVATE_KEY],
+    ["public", m.CKO_PUBLIC_KEY],
+  ] as const) {
+    for (const h of findObjects(s, [
+      { type: m.CKA_CLASS, value: cls },
+      { type: m.CKA_LABEL, value: label },
+    ])) {
+      const [id] = s.p.C_GetAttributeValue(s.session, h, [{ type: m.CKA_ID }]);
+      problems.push(
+        `a ${kind} key labelled ${label} has CKA_ID ${id.value.toString("hex") || "(empty)"} (expected ${wantId})`,
+      );
+    }
+  }
+  return { label, present: "no", problems, serial };
+}
+
+/**
+ * Inspects several key versions of one token in a single login (kms:sync, the evidence report), judging each
+ * pair it finds exactly as adoption does (attributeProblems); creates, changes and deletes nothing.
+ */
+export function inspectKeys(modulePath: string, token: TokenRef, keys: KeyShape[], pin: string): KeyInspection[] {
+  return withUserSession(modulePath, token, pin, (s) => keys.map((k) => inspectInSession(s, k)));
+}
+
+/** One inventory key version as inspectInventory found it. */
+export interface InventoryKeyInspection extends KeyInspection {
+  /** The inventory's token name (tokens[].name). */
+  token: string;
+  state: KeySpec["state"];
+}
+
+/**
+ * Inspects every key version of the inventory, active and retired, on its token: one login per token that
+ * has keys, in the inventory's order (inspectKeys for each token).
+ */
+export function inspectInventory(
+  modulePath: string,
+  inventory: Pick<Inventory, "tokens" | "keys">,
+  pin: string,
+): InventoryKeyInspection[] {
+  const seen = new Map<KeySpec, InventoryKeyInspection>();
+  for (const token of inventory.tokens) {
+    const keys = inventory.keys.filter((k) => k.token === token.name);
+    if (keys.length === 0) continue;
+    const ref = { label: token.label, ...(token.serial ? { serial: token.serial } : {}) };
+    inspectKeys(modulePath, ref, keys, pin).forEach((found, i) =>
+      seen.set(keys[i], { token: token.name, state: keys[i].state, ...found }),
+    );
+  }
+  return inventory.keys.flatMap((k) => seen.get(k) ?? []);
+}
+
 /**
  * Reads a key version and judges it as adoption would, changing nothing: the record when the pair
  * exists, and what is wrong with it (empty when it may be adopted, or when it does not exist yet).
@@ -360,16 +466,12 @@ export function inspectKey(
   key: KeyShape,
   pin: string,
 ): { record?: KeyRecord; problems: string[]; serial: string } {
-  return withUserSession(modulePath, token, pin, (s) => {
-    const found = lookupPair(s, key);
-    const serial = s.slot.token!.serial;
-    if (!found.priv || !found.pub) return { problems: [], serial };
-    return {
-      record: describeKey(s, key, found.priv, found.pub, false),
-      problems: attributeProblems(s, key, found.priv, found.pub),
-      serial,
-    };
-  });
+  const [found] = inspectKeys(modulePath, token, [key], pin);
+  // Half present, or only objects under another CKA_ID: not there for adoption (ensureKey decides).
+  if (found.present !== "yes") return { problems: [], serial: found.serial };
+  // A pair that cannot even be described is never "gone" to a refresh: it is refused, naming why.
+  if (!found.record) throw adoptionError(token, found.serial, key, found.problems);
+  return { record: found.record, problems: found.problems, serial: found.serial };
 }
 
 /** Labels of the private keys on a token (for kms:sync and tests). */
