@@ -1,15 +1,19 @@
 /**
- * npm run evidence -- --stack <stack> [--outputs FILE] [--declared DIR] [--out DIR]
+ * npm run evidence -- --stack <stack> [--outputs FILE] [--declared DIR] [--out DIR] [--genesis]
+ *     [--sync-timeout SECONDS]
  *
  * The evidence of one deployment, for the corregedoria, from the same run: writes
- * evidence/<stack>/<UTC timestamp>-<commit>/ with report.json (schema cartorio.digital/evidencia/v1,
- * components/evidence/schema.ts), report.html (Portuguese, self-contained) and report.json.sig (signed in
- * the HSM with the inventory's evidence-signing key; npm run evidence:verify checks it). Every part is
- * collected or marked "not run" with the reason. Reads the stack's outputs (pulumi stack output, or
- * --outputs), the rulebook over the repository and what the stack declared (--declared, default
- * .local/declared for local) on both enforcers, and, in cluster mode, the live cluster. The HSM PIN comes
- * from the environment variable kms.pinEnv names, and nothing secret is written: the files are checked for
- * the PIN and the state passphrase before they are kept. Exit 0 written, 1 refused (nothing written).
+ * <evidence.directory>/<stack>/<UTC timestamp>-<commit>/ with report.json (schema
+ * cartorio.digital/evidencia/v2, components/evidence/schema.ts), report.html (Portuguese, self-contained)
+ * and report.json.sig (signed in the HSM with the evidence-signing key the stack's trust anchor lists;
+ * npm run evidence:verify checks it). The report joins the stack's hash chain after the newest report in
+ * that folder; with none there, only --genesis starts a chain (a runner that lost the chain must not start
+ * a second one silently). In cluster mode it first waits, with progress, until Flux reports the report's
+ * commit applied, and records what runs (pods and image digests); a report written before that says so
+ * (flux.converged false), and evidence:verify refuses it. Every part is collected or marked "not run" with
+ * the reason. The HSM PIN comes from kms.pinEnv, and nothing secret is written: the files are checked for
+ * the PIN and the state passphrase, with no exemption, before they are kept. Exit 0 written, 1 refused
+ * (nothing written).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -18,11 +22,15 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { loadStackFile } from "../components/config/load";
+import { anchorKeyFor, loadAnchor } from "../components/evidence/anchor";
+import { durationSeconds, syncStatus, waitForSync } from "../components/gitops/sync";
+import { FLUX_NAMESPACE, FLUX_SYNC_NAME } from "../components/gitops/flux";
+import { nextLink } from "../components/evidence/verify";
 import { renderHtml } from "../components/evidence/html";
 import { collected, EvidenceReport, notRun, SCHEMA_ID, validateReport } from "../components/evidence/schema";
 import { SIGNATURE_SCHEMA, SignatureFile } from "../components/evidence/signature";
 import { cryptoperiodEnd, expiryReport } from "../components/keys/expiry";
-import { inspectKey, pinFromEnv, signWithKey, validateTokens } from "../components/keys/hsm";
+import { inspectInventory, pinFromEnv, signWithKey, validateTokens } from "../components/keys/hsm";
 import { loadInventory } from "../components/keys/inventory";
 import { keyLabel } from "../components/keys/keyid";
 import { failureText } from "../components/keys/slots";
@@ -47,13 +55,26 @@ const { values } = parseArgs({
     stack: { type: "string" },
     outputs: { type: "string" },
     declared: { type: "string" },
-    out: { type: "string", default: path.join(PROJECT_ROOT, "evidence") },
+    out: { type: "string" },
+    genesis: { type: "boolean", default: false },
+    "sync-timeout": { type: "string" },
   },
   strict: true,
 });
 
 /** The checkout's own rulebook (the command may run on another checkout than the one it was built from). */
 const CATALOGUE_FILE = path.join(PROJECT_ROOT, "policies/catalogue.yaml");
+/** A pod as the evidence reads it. */
+interface LivePod {
+  metadata: { name: string };
+  spec: { containers?: { name: string; image: string }[] };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; imageID?: string; ready?: boolean }[];
+  };
+}
+
 const sha256 = (b: Buffer | string) => "sha256:" + createHash("sha256").update(b).digest("hex");
 const git = (...args: string[]) => execFileSync("git", args, { cwd: PROJECT_ROOT, encoding: "utf8" }).trim();
 
@@ -157,6 +178,14 @@ async function main(): Promise<number> {
     : undefined;
   const noCluster = `stack ${stack} renders manifests (kubernetes.mode render): there is no cluster to read`;
 
+  // The chain: after the newest report of this stack; a new chain only when asked.
+  const stackDir = path.join(path.resolve(PROJECT_ROOT, values.out ?? cfg.evidence.directory), stack);
+  const chain = nextLink(stackDir);
+  if (chain.sequence === 1 && !values.genesis)
+    throw new Error(
+      `${stackDir} holds no evidence report of stack ${stack}, so this one would start a new chain: fetch the stack's chain first (docs/evidence.md), or pass --genesis if this is the stack's first report`,
+    );
+
   // The rulebook over what the change proposes and what the stack declared.
   const inventoryFile = path.resolve(PROJECT_ROOT, cfg.kms.inventory);
   // What the stack declared: its rendered manifests in render mode; for local in cluster mode, what
@@ -173,6 +202,63 @@ async function main(): Promise<number> {
     inventoryFile,
     ...(declared ? [declared] : []),
   ].filter((i) => fs.existsSync(i));
+
+  // What runs: first until Flux reports this commit applied (re-read from the cluster, never the stack's
+  // outputs, which may name an older revision), so the audit and the pods below are of the converged state.
+  let flux: EvidenceReport["flux"] = notRun(cfg.features.gitops ? noCluster : "features.gitops is off in this stack");
+  if (kube && cfg.features.gitops) {
+    const timeoutSeconds = Number(values["sync-timeout"] ?? durationSeconds(cfg.gitops.syncTimeout));
+    const t0 = Date.now();
+    const target = { ...kube, namespace: FLUX_NAMESPACE, name: FLUX_SYNC_NAME, revision: sha, timeoutSeconds };
+    try {
+      const s = await waitForSync(target, (line) =>
+        console.error(`evidence: waiting for Flux to apply ${sha.slice(0, 12)}: ${line}`),
+      );
+      flux = collected({
+        expected: sha,
+        revision: s.appliedRevision!,
+        converged: true,
+        detail: `GitRepository ${s.source.detail}; Kustomization ${s.kustomization.detail}`,
+        waitedSeconds: Math.round(s.seconds),
+        source: `Kustomization ${FLUX_NAMESPACE}/${FLUX_SYNC_NAME} status.lastAppliedRevision`,
+      });
+    } catch (e) {
+      const status = await syncStatus(target).catch(() => undefined);
+      flux = collected({
+        expected: sha,
+        revision: status?.appliedRevision ?? "",
+        converged: false,
+        detail: (e as Error).message.split("\n").slice(0, 3).join(" "),
+        waitedSeconds: Math.round((Date.now() - t0) / 1000),
+        source: `Kustomization ${FLUX_NAMESPACE}/${FLUX_SYNC_NAME} status.lastAppliedRevision`,
+      });
+      console.error(
+        `evidence: Flux did not apply ${sha} within ${timeoutSeconds}s; the report says so (flux.converged false) and will not verify`,
+      );
+    }
+  }
+  let running: EvidenceReport["running"] = notRun(noCluster);
+  if (kube) {
+    const ns = cfg.workload.namespace;
+    const pods = await apiReader(kube)<{ items: LivePod[] }>(`/api/v1/namespaces/${ns}/pods`).catch(
+      (e: Error) => e.message,
+    );
+    running =
+      typeof pods === "string"
+        ? notRun(`the pods of namespace ${ns} could not be read: ${pods}`)
+        : collected({
+            namespace: ns,
+            pods: pods.items.map((p) => ({
+              name: p.metadata.name,
+              phase: p.status?.phase ?? "Unknown",
+              ready: (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+              containers: (p.spec.containers ?? []).map((c) => {
+                const st = (p.status?.containerStatuses ?? []).find((x) => x.name === c.name);
+                return { name: c.name, image: c.image, imageID: st?.imageID || null, ready: st?.ready ?? false };
+              }),
+            })),
+          });
+  }
 
   let auditPart: EvidenceReport["audit"] = notRun(noCluster);
   if (kube) {
@@ -199,11 +285,14 @@ async function main(): Promise<number> {
   const inventory = loadInventory(inventoryFile);
   let hsm: EvidenceReport["hsm"] = notRun("features.keys is off in this stack");
   let keys: EvidenceReport["keys"] = notRun("features.keys is off in this stack");
+  // The report is signed in the HSM: the PIN is needed whatever the features say.
+  if (pin === undefined)
+    throw new Error(
+      `set the HSM user PIN in the environment variable ${cfg.kms.pinEnv} (kms.pinEnv): the report is signed in the HSM`,
+    );
+  // Every key as it is on its token, judged as adoption judges it (the same inspection as kms:sync).
+  const inspected = new Map(inspectInventory(cfg.kms.module, inventory, pin).map((i) => [i.label, i]));
   if (cfg.features.keys) {
-    if (pin === undefined)
-      throw new Error(
-        `set the HSM user PIN in the environment variable ${cfg.kms.pinEnv} (kms.pinEnv): the report is signed in the HSM`,
-      );
     hsm = collected({
       tokens: validateTokens(cfg.kms.module, inventory.tokens, pin).map((v) => ({
         name: v.name,
@@ -215,18 +304,14 @@ async function main(): Promise<number> {
       })),
     });
     const expiry = new Map(expiryReport(inventory, now).map((e) => [e.label, e]));
-    const tokenOf = (name: string) => inventory.tokens.find((t) => t.name === name)!;
     keys = collected({
       warnDays: 90,
       keys: inventory.keys.map((k) => {
         const label = keyLabel(k);
         const e = expiry.get(label);
         const ends = cryptoperiodEnd(k.activatedOn, k.cryptoperiodDays);
-        let record: ReturnType<typeof inspectKey>["record"];
-        if (k.state === "active") {
-          const t = tokenOf(k.token);
-          record = inspectKey(cfg.kms.module, { label: t.label, serial: t.serial }, k, pin).record;
-        }
+        const found = inspected.get(label)!;
+        const record = found.record;
         return {
           label,
           purpose: k.purpose,
@@ -238,6 +323,8 @@ async function main(): Promise<number> {
           daysLeft: Math.floor((ends - now.getTime()) / 86_400_000),
           cryptoperiod: k.state === "retired" ? ("retired" as const) : e!.status,
           fingerprint: record?.fingerprint ?? null,
+          present: found.present,
+          problems: found.problems,
           attestation: record
             ? {
                 alwaysSensitive: record.alwaysSensitive,
@@ -249,20 +336,36 @@ async function main(): Promise<number> {
       }),
     });
   }
-  const signingKey = inventory.keys.find((k) => k.purpose === "evidence-signing" && k.state === "active");
-  if (!signingKey)
+
+  // The signer: an active evidence-signing key, present and conforming, that the trust anchor lists for now.
+  const anchorFile = path.resolve(PROJECT_ROOT, cfg.evidence.anchor);
+  const anchorRel = path.relative(PROJECT_ROOT, anchorFile);
+  const anchor = loadAnchor(anchorFile);
+  const candidates = inventory.keys.filter((k) => k.purpose === "evidence-signing" && k.state === "active");
+  if (!candidates.length)
     throw new Error(
       `${cfg.kms.inventory}: no active key with purpose evidence-signing; add one (see configs/kms/local.yaml, key evidencias)`,
     );
-  if (pin === undefined)
-    throw new Error(`set the HSM user PIN in the environment variable ${cfg.kms.pinEnv} (kms.pinEnv)`);
+  const refusals: string[] = [];
+  const signingKey = candidates.find((k) => {
+    const found = inspected.get(keyLabel(k))!;
+    if (!found.record) return !refusals.push(`${keyLabel(k)} is not on its token yet (pulumi up creates it)`);
+    if (found.problems.length) return !refusals.push(`${keyLabel(k)} does not conform: ${found.problems.join("; ")}`);
+    const { problems } = anchorKeyFor(
+      anchor,
+      anchorRel,
+      { keyLabel: keyLabel(k), fingerprint: found.record.fingerprint },
+      now.toISOString(),
+    );
+    return problems.length ? !refusals.push(problems.join("; ")) : true;
+  });
+  if (!signingKey)
+    throw new Error(
+      `no evidence-signing key can sign: ${refusals.join("; ")}. Run npm run evidence:anchor -- --stack ${stack} and merge the anchor's PR (docs/evidence.md)`,
+    );
+  const signerRecord = inspected.get(keyLabel(signingKey))!.record!;
   const signToken = inventory.tokens.find((t) => t.name === signingKey.token)!;
   const tokenRef = { label: signToken.label, serial: signToken.serial };
-  const signerRecord = inspectKey(cfg.kms.module, tokenRef, signingKey, pin).record;
-  if (!signerRecord)
-    throw new Error(
-      `key ${keyLabel(signingKey)} is not on token '${signToken.label}' yet: deploy the stack first (pulumi up creates it)`,
-    );
 
   let hpa: EvidenceReport["hpa"] = notRun(cfg.features.scaling ? noCluster : "features.scaling is off in this stack");
   if (kube && cfg.features.scaling) {
@@ -318,11 +421,6 @@ async function main(): Promise<number> {
       })
     : notRun(cfg.features.loadtest ? "the stack has no load test result" : "features.loadtest is off in this stack");
 
-  const rev = outputs.gitops?.syncedRevision;
-  const flux: EvidenceReport["flux"] = rev
-    ? collected({ revision: rev, source: "Flux Kustomization Ready at this revision when the deployment ended" })
-    : notRun(cfg.features.gitops ? noCluster : "features.gitops is off in this stack");
-
   const report = validateReport(
     {
       schema: SCHEMA_ID,
@@ -338,6 +436,9 @@ async function main(): Promise<number> {
       capacity,
       loadTest,
       flux,
+      running,
+      chain,
+      anchor: { file: anchorRel, digest: sha256(fs.readFileSync(anchorFile)) },
       signer: {
         keyLabel: keyLabel(signingKey),
         token: signToken.name,
@@ -363,13 +464,10 @@ async function main(): Promise<number> {
     "report.html": Buffer.from(renderHtml(report)),
     "report.json.sig": Buffer.from(JSON.stringify(sig, null, 2) + "\n"),
   };
-  // Nothing secret leaves this process: refuse (writing nothing) if a secret value shows up in a file.
-  // (A value the repository itself publishes is no secret: the local stack's passphrase is its token's label.)
-  const published =
-    fs.readFileSync(inventoryFile, "utf8") + fs.readFileSync(path.join(PROJECT_ROOT, configFile), "utf8");
-  const secrets = [pin, process.env.PULUMI_CONFIG_PASSPHRASE].filter(
-    (s): s is string => !!s && s.length >= 4 && !published.includes(s),
-  );
+  // Nothing secret leaves this process: refuse (writing nothing) if a secret value shows up in a file. No
+  // exemption: a stack whose secret equals a name the report prints must change the secret. (Values under 4
+  // characters are not searched: PKCS#11 PINs are at least 4, and shorter ones would match at random.)
+  const secrets = [pin, process.env.PULUMI_CONFIG_PASSPHRASE].filter((s): s is string => !!s && s.length >= 4);
   for (const [name, body] of Object.entries(files))
     if (secrets.some((s) => body.includes(s)))
       throw new Error(`${name} would contain a secret value; nothing was written`);
@@ -378,16 +476,16 @@ async function main(): Promise<number> {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
-  const dir = path.join(values.out!, stack, `${stamp}-${sha.slice(0, 12)}`);
+  const dir = path.join(stackDir, `${stamp}-${sha.slice(0, 12)}`);
   const tmp = `${dir}.partial`;
   fs.mkdirSync(tmp, { recursive: true });
   for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), body);
   fs.renameSync(tmp, dir);
-  const parts = (["rulebook", "audit", "hsm", "keys", "hpa", "capacity", "loadTest", "flux"] as const).map(
+  const parts = (["rulebook", "audit", "hsm", "keys", "hpa", "capacity", "loadTest", "flux", "running"] as const).map(
     (k) => `${k} ${report[k].status}`,
   );
   console.log(
-    `evidence: ${path.relative(process.cwd(), dir) || dir} (${parts.join(", ")}); signed with ${sig.keyLabel} ${sig.fingerprint}`,
+    `evidence: ${path.relative(process.cwd(), dir) || dir} (${parts.join(", ")}); sequence ${chain.sequence} of stack ${stack}; signed with ${sig.keyLabel} ${sig.fingerprint}`,
   );
   return 0;
 }

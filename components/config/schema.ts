@@ -486,6 +486,18 @@ export const loadtestSchema = z
     }
   });
 
+export const evidenceSchema = z
+  .object({
+    /**
+     * The trust anchor evidence:verify checks this stack's reports against (components/evidence/anchor.ts):
+     * a file in the repository that only a reviewed PR changes, never read from the cluster.
+     */
+    anchor: z.string().min(1).default("configs/evidencias/producao.yaml"),
+    /** Where the stack's evidence chain is kept on this machine: <directory>/<stack>/<UTC>-<commit>/. */
+    directory: z.string().min(1).default("evidence"),
+  })
+  .strict();
+
 /** The whole stack configuration, one key per area. */
 export const platformSchema = z
   .object({
@@ -496,6 +508,7 @@ export const platformSchema = z
     scaling: scalingSchema.default({}),
     kms: kmsSchema.default({}),
     loadtest: loadtestSchema.default({}),
+    evidence: evidenceSchema.default({}),
   })
   .strict();
 
@@ -507,6 +520,7 @@ export type KmsConfig = z.infer<typeof kmsSchema>;
 export type LoadtestConfig = z.infer<typeof loadtestSchema>;
 export type WorkloadConfig = z.infer<typeof workloadSchema>;
 export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
+export type EvidenceConfig = z.infer<typeof evidenceSchema>;
 
 /** Top-level keys the model owns, in documentation order. */
 export const CONFIG_KEYS = Object.keys(platformSchema.shape) as (keyof PlatformConfig)[];

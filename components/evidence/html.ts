@@ -138,7 +138,7 @@ export function renderHtml(r: EvidenceReport): string {
     hsm: r.hsm.status === "collected" ? (r.hsm.data.tokens.every((t) => t.ok) ? "ok" : "falha") : "nao",
     chaves:
       r.keys.status === "collected"
-        ? r.keys.data.keys.some((k) => k.cryptoperiod === "expired")
+        ? r.keys.data.keys.some((k) => k.cryptoperiod === "expired" || k.problems.length > 0)
           ? "falha"
           : r.keys.data.keys.some((k) => k.cryptoperiod === "expiring")
             ? "alerta"
@@ -147,7 +147,14 @@ export function renderHtml(r: EvidenceReport): string {
     hpa: r.hpa.status === "collected" ? "ok" : "nao",
     capacidade: r.capacity.status === "collected" ? (r.capacity.data.ok ? "ok" : "falha") : "nao",
     carga: r.loadTest.status === "collected" ? (r.loadTest.data.passed ? "ok" : "falha") : "nao",
-    flux: r.flux.status === "collected" ? "ok" : "nao",
+    flux: r.flux.status === "collected" ? (r.flux.data.converged ? "ok" : "falha") : "nao",
+    execucao:
+      r.running.status === "collected"
+        ? r.running.data.pods.length > 0 &&
+          r.running.data.pods.every((p) => p.ready && p.containers.every((c) => c.imageID))
+          ? "ok"
+          : "alerta"
+        : "nao",
   } satisfies Record<string, Verdict>;
 
   s.push(
@@ -157,7 +164,13 @@ export function renderHtml(r: EvidenceReport): string {
       `<tr><td>Versão do código (commit)</td><td><code>${esc(r.commit.sha)}</code>${r.commit.dirty ? " (com alterações não registradas)" : ""}</td></tr>` +
       `<tr><td>Aprovado por</td><td>${r.approval.approvedBy ? esc(r.approval.approvedBy) : "não registrado nesta execução"} <span class="motivo">(${esc(r.approval.source)})</span></td></tr>` +
       `<tr><td>Configuração</td><td><code>${esc(r.stack.configFile)}</code> — resumo <code>${esc(r.stack.configDigest)}</code></td></tr>` +
-      `<tr><td>Assinatura</td><td>chave <code>${esc(r.signer.keyLabel)}</code> no HSM (${esc(r.signer.token)}), ${esc(r.signer.algorithm)}, impressão digital <code>${esc(r.signer.fingerprint)}</code> — arquivo <code>report.json.sig</code></td></tr></table>`,
+      `<tr><td>Assinatura</td><td>chave <code>${esc(r.signer.keyLabel)}</code> no HSM (${esc(r.signer.token)}), ${esc(r.signer.algorithm)}, impressão digital <code>${esc(r.signer.fingerprint)}</code> — arquivo <code>report.json.sig</code></td></tr>` +
+      `<tr><td>Âncora de confiança</td><td><code>${esc(r.anchor.file)}</code> (resumo <code>${esc(r.anchor.digest)}</code>): a chave acima só vale se esse arquivo do repositório a listar, com vigência que cubra a data deste relatório</td></tr>` +
+      `<tr><td>Cadeia de evidências</td><td>relatório nº ${r.chain.sequence} do ambiente ${esc(r.stack.name)}; ${
+        r.chain.previous
+          ? `o anterior é o nº ${r.chain.previous.sequence}, pasta <code>${esc(r.chain.previous.folder)}</code>, resumo <code>${esc(r.chain.previous.digest)}</code>`
+          : "início da cadeia (não há relatório anterior)"
+      }</td></tr></table>`,
   );
   section(
     "Resumo",
@@ -172,6 +185,7 @@ export function renderHtml(r: EvidenceReport): string {
           ["Plano de capacidade", v.capacidade],
           ["Teste de carga mais recente", v.carga],
           ["Sincronização GitOps (Flux)", v.flux],
+          ["O que está em execução (imagens por resumo)", v.execucao],
         ] as [string, Verdict][]
       )
         .map(([k, x]) => `<tr><td>${esc(k)}</td><td>${badge(x)}</td></tr>`)
@@ -240,11 +254,21 @@ export function renderHtml(r: EvidenceReport): string {
         ? `<p>Criptoperíodo: vence em até ${r.keys.data.warnDays} dias = atenção.</p><table><tr><th>Chave</th><th>Finalidade</th><th>Algoritmo</th><th>Atestação no HSM</th><th>Vigência</th><th>Situação</th></tr>${r.keys.data.keys
             .map((k) => {
               const verdict: Verdict =
-                k.cryptoperiod === "expired" ? "falha" : k.cryptoperiod === "expiring" ? "alerta" : "ok";
+                k.cryptoperiod === "expired" || k.problems.length
+                  ? "falha"
+                  : k.cryptoperiod === "expiring"
+                    ? "alerta"
+                    : "ok";
               const att = k.attestation
                 ? `sempre sensível: ${k.attestation.alwaysSensitive ? "sim" : "não"}; nunca extraível: ${k.attestation.neverExtractable ? "sim" : "não"}; gerada no HSM: ${k.attestation.local ? "sim" : "não"}`
                 : "—";
-              return `<tr><td><code>${esc(k.label)}</code><br><span class="motivo">${esc(k.fingerprint ?? "")}</span></td><td>${esc(k.purpose)}</td><td>${esc(k.algorithm)}</td><td>${att}</td><td>${esc(k.activatedOn)} a ${esc(k.endsOn)}</td><td>${k.state === "retired" ? "aposentada" : `${badge(verdict)} ${k.daysLeft} dias`}</td></tr>`;
+              const inspection =
+                k.present === "yes"
+                  ? k.problems.length
+                    ? `<br>${badge("falha")} <span class="motivo">${k.problems.map(esc).join("<br>")}</span>`
+                    : ""
+                  : `<br><span class="motivo">${k.present === "half" ? "só metade do par no HSM" : "ausente do HSM"}</span>`;
+              return `<tr><td><code>${esc(k.label)}</code><br><span class="motivo">${esc(k.fingerprint ?? "")}</span>${inspection}</td><td>${esc(k.purpose)}</td><td>${esc(k.algorithm)}</td><td>${att}</td><td>${esc(k.activatedOn)} a ${esc(k.endsOn)}</td><td>${k.state === "retired" ? "aposentada" : `${badge(verdict)} ${k.daysLeft} dias`}</td></tr>`;
             })
             .join("")}</table>`
         : notRunBlock(r.keys.reason)),
@@ -287,12 +311,37 @@ export function renderHtml(r: EvidenceReport): string {
   section(
     "Sincronização GitOps (Flux)",
     r.flux.status === "collected"
-      ? `<p>O cluster aplicou a revisão <code>${esc(r.flux.data.revision)}</code> (${esc(r.flux.data.source)}).</p>`
+      ? r.flux.data.converged
+        ? `<p>${badge("ok")} O cluster aplicou a revisão <code>${esc(r.flux.data.revision)}</code>, o commit deste relatório, após ${r.flux.data.waitedSeconds} s de espera (${esc(r.flux.data.source)}).</p>`
+        : `<p>${badge("falha")} <strong>Relatório escrito antes da convergência:</strong> o Flux não aplicou o commit <code>${esc(r.flux.data.expected)}</code> em ${r.flux.data.waitedSeconds} s; a última revisão aplicada era <code>${esc(r.flux.data.revision || "nenhuma")}</code>. Este relatório não atesta o que está em execução e não passa na verificação.<br><span class="motivo">${esc(r.flux.data.detail)}</span></p>`
       : notRunBlock(r.flux.reason),
   );
 
+  section(
+    "O que está em execução",
+    r.running.status === "collected"
+      ? r.running.data.pods.length
+        ? `<p>Pods do namespace <code>${esc(r.running.data.namespace)}</code> e as imagens que rodam, pelo resumo (digest) informado pelo kubelet.</p><table><tr><th>Pod</th><th>Fase</th><th>Contêiner</th><th>Imagem em execução</th></tr>${r.running.data.pods
+            .flatMap((p) =>
+              p.containers.map(
+                (c) =>
+                  `<tr><td>${esc(p.name)}</td><td>${esc(p.phase)}${p.ready ? "" : " (não pronto)"}</td><td>${esc(c.name)}</td><td><code>${esc(c.imageID ?? c.image)}</code>${c.imageID ? "" : ' <span class="motivo">(ainda não em execução)</span>'}</td></tr>`,
+              ),
+            )
+            .join("")}</table>`
+        : `<p>${badge("alerta")} Nenhum pod no namespace <code>${esc(r.running.data.namespace)}</code>.</p>`
+      : notRunBlock(r.running.reason),
+  );
+
   s.push(
-    `<h2>Como verificar</h2><p><code>npm run evidence:verify -- &lt;esta pasta&gt;</code> confere a assinatura de <code>report.json</code> com a chave pública publicada no inventário de chaves (ConfigMap <code>cartorio-kms-inventory</code>). Este documento é a leitura de <code>report.json</code>, que prevalece.</p>`,
+    `<h2>Como verificar</h2><p>Este documento é a leitura de <code>report.json</code>, que prevalece. Com uma cópia do repositório e as pastas de evidências — sem cluster, sem HSM, sem rede:</p>` +
+      `<pre>npm run evidence:verify -- &lt;esta pasta&gt;\nnpm run evidence:verify -- --chain ${esc(`<pasta das evidências>/${r.stack.name}`)}</pre>` +
+      `<p>O primeiro confere a assinatura com a chave pública da âncora de confiança <code>${esc(r.anchor.file)}</code> (nunca com uma chave lida do cluster), a vigência da chave na data do relatório e o que ele atesta; o segundo percorre a cadeia inteira do ambiente, do nº 1 ao último, e aponta a primeira quebra.</p>` +
+      `<h3>Se a verificação falhar</h3><ul>` +
+      `<li><strong>Assinatura não confere</strong> ou <strong>chave fora da âncora</strong>: o relatório foi alterado depois de assinado, ou assinado por uma chave que a âncora não reconhece. Não o aceite; compare com a cópia guardada no repositório de retenção.</li>` +
+      `<li><strong>Fora da vigência</strong>: a data do relatório não cabe no período da chave na âncora. Confira no histórico do arquivo da âncora (git log) quando a chave foi incluída ou encerrada.</li>` +
+      `<li><strong>Quebra na cadeia</strong> (número faltando, fora de ordem, resumo diferente): um relatório foi apagado, reordenado ou substituído. A mensagem nomeia a pasta e o número; peça a cópia íntegra à equipe de segurança (time-seguranca).</li>` +
+      `<li><strong>Escrito antes da convergência</strong>: o Flux ainda não tinha aplicado o commit; o relatório não prova o que estava em execução. Procure o relatório seguinte da cadeia.</li></ul>`,
   );
   return `<!doctype html><html lang="pt-BR"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>Evidências — ${esc(r.stack.name)} — ${esc(r.commit.sha.slice(0, 12))}</title><style>${CSS}</style></head><body>${s.join("\n")}</body></html>\n`;
 }

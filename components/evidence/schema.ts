@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 
-export const SCHEMA_ID = "cartorio.digital/evidencia/v1";
+/** v2: the report joins its stack's hash chain, attests what runs, and its keys as inspected (v1 had none). */
+export const SCHEMA_ID = "cartorio.digital/evidencia/v2";
 
 /** A part of the report: collected, or not run (switched off, no cluster, no PIN …) with the reason. */
 function part<T extends z.ZodTypeAny>(data: T) {
@@ -125,6 +126,10 @@ export const reportSchema = z
                 /** ok, expiring (within warnDays), expired, or retired (signs nothing). */
                 cryptoperiod: z.enum(["ok", "expiring", "expired", "retired"]),
                 fingerprint: z.string().nullable(),
+                /** On the token: yes, no, or half (one half of the pair). */
+                present: z.enum(["yes", "no", "half"]),
+                /** What the inspection found wrong, attribute by attribute (adoption's judgement); empty: conforms. */
+                problems: z.array(z.string()),
                 attestation: z
                   .object({ alwaysSensitive: z.boolean(), neverExtractable: z.boolean(), local: z.boolean() })
                   .strict()
@@ -167,7 +172,69 @@ export const reportSchema = z
         })
         .strict(),
     ),
-    flux: part(z.object({ revision: z.string(), source: z.string() }).strict()),
+    flux: part(
+      z
+        .object({
+          /** The commit this deployment applies (the report's commit). */
+          expected: z.string().regex(/^[0-9a-f]{40}$/),
+          /** The Kustomization's last applied revision when the wait ended, read from the cluster. */
+          revision: z.string(),
+          /** True only when Flux reported the expected commit applied; false: written before it converged. */
+          converged: z.boolean(),
+          /** The controllers' own words when the wait ended. */
+          detail: z.string(),
+          waitedSeconds: z.number().min(0),
+          source: z.string(),
+        })
+        .strict(),
+    ),
+    /** The images that run in the workload namespace, by digest as the kubelet reports them. */
+    running: part(
+      z
+        .object({
+          namespace: z.string(),
+          pods: z.array(
+            z
+              .object({
+                name: z.string(),
+                phase: z.string(),
+                ready: z.boolean(),
+                containers: z.array(
+                  z
+                    .object({ name: z.string(), image: z.string(), imageID: z.string().nullable(), ready: z.boolean() })
+                    .strict(),
+                ),
+              })
+              .strict(),
+          ),
+        })
+        .strict(),
+    ),
+    /**
+     * The report's place in its stack's hash chain: sequence 1 starts it; every later report names the
+     * previous one and the SHA-256 of its report.json, so a deleted, reordered or altered report breaks it.
+     */
+    chain: z
+      .object({
+        sequence: z.number().int().min(1),
+        previous: z
+          .object({
+            sequence: z.number().int().min(1),
+            folder: z.string().min(1),
+            digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict()
+      .superRefine((c, ctx) => {
+        if ((c.sequence === 1) !== (c.previous === null))
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: "sequence 1, and only it, has no previous report" });
+        else if (c.previous && c.previous.sequence !== c.sequence - 1)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: "previous.sequence must be sequence - 1" });
+      }),
+    /** The trust anchor the signer was taken from (anchor.ts): its file and its digest. */
+    anchor: z.object({ file: z.string(), digest: z.string().regex(/^sha256:[0-9a-f]{64}$/) }).strict(),
     /** The key that signs report.json (report.json.sig); its public key is published with the inventory. */
     signer: z
       .object({

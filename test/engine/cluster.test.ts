@@ -12,7 +12,7 @@ import { loadManifests } from "../../components/platform/manifests";
 import { listKeyLabels } from "../../components/keys/hsm";
 import { startTestCluster, TestCluster } from "../helpers/cluster";
 import { engineProject, EngineProject, USER_PIN } from "../helpers/engine";
-import { projectCommand, runEvidence } from "../helpers/evidence";
+import { commitCopy, projectCommand, runEvidence } from "../helpers/evidence";
 import { validateReport } from "../../components/evidence/schema";
 import { PROJECT_ROOT, SOFTHSM_MODULE } from "../helpers/tools";
 
@@ -96,9 +96,20 @@ describe("the local stack on the embedded cluster", () => {
   });
 
   it(
-    "npm run evidence on the local stack reads the cluster (audit, HPA, Flux) and verifies against the cluster's published inventory",
+    "npm run evidence on the local stack waits for Flux to apply its commit, reads the cluster, and verifies against the trust anchor alone",
     async () => {
       const stack = await project.stack("local");
+      // The copy's own commit is what this report evidences: publish it, and ask Flux to look now.
+      const head = commitCopy(project);
+      cluster.publish(project.dir);
+      cluster.kubectlOk([
+        "annotate",
+        "--overwrite",
+        "gitrepository/flux-system",
+        "-n",
+        "flux-system",
+        `reconcile.fluxcd.io/requestedAt=${Date.now()}`,
+      ]);
       const dir = runEvidence(project, "local", await stack.outputs());
       const report = validateReport(JSON.parse(fs.readFileSync(path.join(dir, "report.json"), "utf8")));
       expect(report.audit.status).toBe("collected");
@@ -108,11 +119,25 @@ describe("the local stack on the embedded cluster", () => {
         expect(report.audit.data.findings.filter((f) => f.level === "deny")).toEqual([]);
       }
       expect(report.hpa.status === "collected" && report.hpa.data.describe).toMatch(/Max replicas:\s+20/);
-      expect(report.flux.status === "collected" && report.flux.data.revision).toMatch(/^main@sha1:[0-9a-f]{40}$/);
+      // Flux's own word that it applied this very commit, re-read from the cluster.
+      expect(report.flux).toMatchObject({
+        status: "collected",
+        data: { expected: head, revision: `main@sha1:${head}`, converged: true },
+      });
+      // The pods of namespace cartorio, whatever their state (no kubelet here: Pending, no image digest yet).
+      expect(report.running.status === "collected" && report.running.data.namespace).toBe("cartorio");
+      expect(report.chain).toEqual({ sequence: 1, previous: null });
       expect(report.loadTest).toEqual({ status: "not run", reason: "features.loadtest is off in this stack" });
-      const verify = projectCommand(project, "evidence-verify", [dir]);
-      expect(verify.stdout).toContain("ConfigMap cartorio/cartorio-kms-inventory of stack local's cluster");
-      expect(verify.status).toBe(0);
+      // The cluster is not consulted: verification passes with the cluster stopped.
+      await cluster.stop();
+      try {
+        const verify = projectCommand(project, "evidence-verify", [dir]);
+        expect(verify.stderr).toBe("");
+        expect(verify.stdout).toContain("in the trust anchor .local/evidencias/local.yaml");
+        expect(verify.status).toBe(0);
+      } finally {
+        await cluster.start();
+      }
       for (const f of fs.readdirSync(dir)) expect(fs.readFileSync(path.join(dir, f), "utf8")).not.toContain(USER_PIN);
     },
     ENGINE_TIMEOUT,

@@ -1,15 +1,19 @@
 /**
  * The evidence report (npm run evidence, npm run evidence:verify) from a stack the real engine deployed:
- * keys made on a SoftHSM2 token by `pulumi up`, the report signed there with the inventory's
- * evidence-signing key and verified with the public key the stack published (its rendered ConfigMap).
+ * keys made on a SoftHSM2 token by `pulumi up`, the stack's trust anchor written from that token
+ * (npm run evidence:anchor), reports signed there with the evidence-signing key the anchor lists, chained,
+ * and verified with the anchor alone — with no HSM and no cluster — as the corregedoria would.
  * The HTML is opened in headless Chromium (Debian's chromium): no console message (the page's CSP turns
  * any outside reference into one), and a screenshot under .local/.
  */
 import { spawnSync } from "node:child_process";
+import { generateKeyPairSync, sign } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { renderHtml } from "../../components/evidence/html";
+import { fingerprintOfPem } from "../../components/evidence/anchor";
 import { EvidenceReport, validateReport } from "../../components/evidence/schema";
 import { engineProject, EngineProject, PASSPHRASE, USER_PIN } from "../helpers/engine";
 import { projectCommand, runEvidence } from "../helpers/evidence";
@@ -58,6 +62,8 @@ describe("evidence report", () => {
     const sha = spawnSync("git", ["rev-parse", "HEAD"], { cwd: project.dir, encoding: "utf8" }).stdout.trim();
     expect(path.basename(dir)).toMatch(new RegExp(`^\\d{8}T\\d{6}Z-${sha.slice(0, 12)}$`));
     expect(fs.readdirSync(dir).sort()).toEqual(["report.html", "report.json", "report.json.sig"]);
+    expect(report.chain).toEqual({ sequence: 1, previous: null });
+    expect(report.anchor.file).toBe(".local/evidencias/local.yaml");
     expect(() => validateReport(report)).not.toThrow();
     expect(report.commit).toEqual({ sha, dirty: false });
     expect(report.stack.name).toBe(STACK);
@@ -73,6 +79,10 @@ describe("evidence report", () => {
     if (report.keys.status === "collected") {
       const key = report.keys.data.keys.find((k) => k.purpose === "evidence-signing")!;
       expect(key.attestation).toEqual({ alwaysSensitive: true, neverExtractable: true, local: true });
+      // Every key as inspected on the token, like kms:sync and adoption judge it.
+      expect(report.keys.data.keys.map((k) => [k.present, k.problems])).toEqual(
+        report.keys.data.keys.map(() => ["yes", []]),
+      );
       expect(key.fingerprint).toBe(report.signer.fingerprint);
     }
     expect(report.hsm.status === "collected" && report.hsm.data.tokens.every((t) => t.ok)).toBe(true);
@@ -84,7 +94,7 @@ describe("evidence report", () => {
 
   it("shows a part that did not run as not run, never as passed", () => {
     // A render stack: no cluster to audit, no HPA to describe, no Flux; the load test is off.
-    for (const k of ["audit", "hpa", "flux", "loadTest"] as const) expect(report[k].status).toBe("not run");
+    for (const k of ["audit", "hpa", "flux", "loadTest", "running"] as const) expect(report[k].status).toBe("not run");
     const html = fs.readFileSync(path.join(dir, "report.html"), "utf8");
     expect(html.match(/Não executado/g)!.length).toBeGreaterThanOrEqual(8);
     const section = (title: string) => html.slice(html.indexOf(`<h2>${title}</h2>`)).split("<h2>")[1];
@@ -98,23 +108,20 @@ describe("evidence report", () => {
     }
   });
 
-  it("holds no PIN, passphrase or private key in any file", () => {
-    // The local stacks' passphrase is public (scripts/local.sh) and is also their token's label (in the
-    // inventory), which the report rightly names; any other passphrase must not appear.
-    const passphrasePublic = fs
-      .readFileSync(path.join(project.dir, "configs/kms/local.yaml"), "utf8")
-      .includes(PASSPHRASE);
+  it("holds no PIN, passphrase or private key in any file (the secret scan has no exemption)", () => {
     for (const f of fs.readdirSync(dir)) {
       const text = fs.readFileSync(path.join(dir, f), "utf8");
       expect(text).not.toContain(USER_PIN);
-      if (!passphrasePublic) expect(text).not.toContain(PASSPHRASE);
+      expect(text).not.toContain(PASSPHRASE);
       expect(text).not.toMatch(/PRIVATE KEY|BEGIN OPENSSH/);
     }
   });
 
-  it("verifies with the published public key, and fails when one byte of report.json changes", () => {
+  it("verifies with the trust anchor, and fails when one byte of report.json changes", () => {
     const ok = projectCommand(project, "evidence-verify", [dir]);
-    expect(ok.stdout + ok.stderr).toMatch(/^verified: /);
+    expect(ok.stdout + ok.stderr).toMatch(
+      /^verified: .* \(sequence 1 of stack evidencia; signed by evidencias-v1 SHA256:\S+, in the trust anchor \.local\/evidencias\/local\.yaml\)/,
+    );
     expect(ok.status).toBe(0);
     const bytes = fs.readFileSync(path.join(dir, "report.json"));
     const copy = tempDir("evidence-tampered");
@@ -127,6 +134,112 @@ describe("evidence report", () => {
     const bad = projectCommand(project, "evidence-verify", [copy]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/NOT verified[\s\S]*signature does not match report\.json/);
+  });
+
+  it("refuses a forged report re-signed with a fresh key published in the cluster's ConfigMap", () => {
+    // The attack: change the commit, sign with a new key, and publish that key where the old verifier
+    // looked (ConfigMap cartorio-kms-inventory). The anchor in the repository does not list it.
+    const forger = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const pem = forger.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const fp = fingerprintOfPem(pem);
+    const copy = tempDir("evidence-forged");
+    const forged = {
+      ...report,
+      commit: { sha: "f".repeat(40), dirty: false },
+      signer: { ...report.signer, fingerprint: fp },
+    };
+    const bytes = Buffer.from(JSON.stringify(forged, null, 2) + "\n");
+    fs.writeFileSync(path.join(copy, "report.json"), bytes);
+    const sig = JSON.parse(fs.readFileSync(path.join(dir, "report.json.sig"), "utf8"));
+    const signature = sign("sha256", bytes, { key: forger.privateKey, dsaEncoding: "ieee-p1363" });
+    fs.writeFileSync(
+      path.join(copy, "report.json.sig"),
+      JSON.stringify({ ...sig, fingerprint: fp, signature: signature.toString("base64") }),
+    );
+    const inventory = JSON.stringify({
+      keys: [{ label: report.signer.keyLabel, purpose: "evidence-signing", fingerprint: fp, publicKey: pem }],
+    });
+    fs.writeFileSync(
+      path.join(copy, "configmap.yaml"),
+      stringify({
+        kind: "ConfigMap",
+        metadata: { name: "cartorio-kms-inventory" },
+        data: { "inventory.json": inventory },
+      }),
+    );
+    const bad = projectCommand(project, "evidence-verify", [copy]);
+    expect(bad.stderr).toContain(`key evidencias-v1 (${fp}) is not in the trust anchor .local/evidencias/local.yaml`);
+    expect(bad.status).toBe(1);
+    // The old way in is gone: there is no option to take keys from a ConfigMap.
+    const old = projectCommand(project, "evidence-verify", [copy, "--inventory", path.join(copy, "configmap.yaml")]);
+    expect(old.stderr).toMatch(/Unknown option '--inventory'/);
+    expect(old.status).not.toBe(0);
+  });
+
+  it("chains three reports, verifies the chain with no HSM and no cluster, and names the gap when one is deleted", async () => {
+    const outputs = await (await project.stack(STACK)).outputs();
+    const second = runEvidence(project, STACK, outputs);
+    const third = runEvidence(project, STACK, outputs);
+    const r3 = JSON.parse(fs.readFileSync(path.join(third, "report.json"), "utf8")) as EvidenceReport;
+    expect(r3.chain.sequence).toBe(3);
+    expect(r3.chain.previous?.folder).toBe(path.basename(second));
+    // An auditor's machine: no SoftHSM2 configuration, no PIN, no kubeconfig that answers.
+    const auditor = Object.fromEntries(
+      Object.entries({ ...process.env, ...project.env }).filter(([k]) => !/^(SOFTHSM2_CONF|CARTORIO_HSM_PIN)$/.test(k)),
+    ) as Record<string, string>;
+    auditor.KUBECONFIG = path.join(tempDir("sem-cluster"), "kubeconfig");
+    const verify = (stackDir: string) =>
+      spawnSync(
+        process.execPath,
+        [path.join(PROJECT_ROOT, "scripts/run.mjs"), "evidence-verify", "--chain", stackDir],
+        {
+          cwd: project.dir,
+          encoding: "utf8",
+          env: { ...auditor, CARTORIO_PROJECT_ROOT: project.dir },
+        },
+      );
+    const stackDir = path.dirname(dir);
+    const ok = verify(stackDir);
+    expect(ok.stdout).toMatch(/^verified: the chain .*: 3 reports, sequence 1 to 3, head /);
+    expect(ok.status).toBe(0);
+    const gap = tempDir("evidence-chain");
+    fs.cpSync(stackDir, path.join(gap, STACK), { recursive: true });
+    fs.rmSync(path.join(gap, STACK, path.basename(second)), { recursive: true });
+    const bad = verify(path.join(gap, STACK));
+    expect(bad.stderr).toContain(
+      `sequence 2 missing between ${path.basename(dir)} (sequence 1) and ${path.basename(third)} (sequence 3): a report was deleted`,
+    );
+    expect(bad.status).toBe(1);
+  });
+
+  it("reports a key planted under an inventory label by attribute, and such a report does not verify", async () => {
+    // A new key version declared in the inventory, and planted on the token before any up made it.
+    const inventory = path.join(project.dir, "configs/kms/local.yaml");
+    const today = new Date().toISOString().slice(0, 10);
+    fs.appendFileSync(
+      inventory,
+      `  - id: carimbo\n    purpose: notarial-signing\n    algorithm: EC\n    curve: P-256\n    token: assinatura\n` +
+        `    version: 1\n    cryptoperiodDays: 730\n    activatedOn: "${today}"\n    state: active\n`,
+    );
+    project.hsm.plantKeyPair("cartorio-local", USER_PIN, "carimbo-v1", {
+      algorithm: "EC",
+      curve: "P-256",
+      extractable: true,
+      sensitive: false,
+    });
+    try {
+      const planted = runEvidence(project, STACK, await (await project.stack(STACK)).outputs(), ["--out", "plantada"]);
+      const r = JSON.parse(fs.readFileSync(path.join(planted, "report.json"), "utf8")) as EvidenceReport;
+      const key = r.keys.status === "collected" ? r.keys.data.keys.find((k) => k.label === "carimbo-v1") : undefined;
+      expect(key?.problems.join("; ")).toMatch(/CKA_SENSITIVE is false .*CKA_EXTRACTABLE is true/);
+      const html = fs.readFileSync(path.join(planted, "report.html"), "utf8");
+      expect(html).toContain("CKA_EXTRACTABLE is true");
+      const bad = projectCommand(project, "evidence-verify", [planted]);
+      expect(bad.stderr).toMatch(/keys: carimbo-v1 does not conform: .*CKA_EXTRACTABLE is true/);
+      expect(bad.status).toBe(1);
+    } finally {
+      fs.writeFileSync(inventory, fs.readFileSync(inventory, "utf8").split("  - id: carimbo")[0]);
+    }
   });
 
   it("renders in headless Chromium with no console message, and a screenshot under .local/", () => {
@@ -152,9 +265,62 @@ describe("evidence report", () => {
     });
     const out = path.join(PROJECT_ROOT, ".local/evidence");
     fs.mkdirSync(out, { recursive: true });
+    // A failing report, as a reader must see one: written before Flux converged, a key that does not
+    // conform, further down its chain; each says Não conforme and the page says what to do.
+    const failing = validateReport({
+      ...report,
+      chain: {
+        sequence: 3,
+        previous: { sequence: 2, folder: "20261206T101500Z-abcdef012345", digest: "sha256:" + "e".repeat(64) },
+      },
+      flux: {
+        status: "collected",
+        data: {
+          expected: report.commit.sha,
+          revision: "main@sha1:" + "c".repeat(40),
+          converged: false,
+          detail: "Kustomization Ready=False (ReconciliationFailed)",
+          waitedSeconds: 300,
+          source: "Kustomization flux-system/flux-system status.lastAppliedRevision",
+        },
+      },
+      keys:
+        report.keys.status === "collected"
+          ? {
+              status: "collected",
+              data: {
+                ...report.keys.data,
+                keys: report.keys.data.keys.map((k, i) =>
+                  i === 0
+                    ? {
+                        ...k,
+                        problems: [
+                          "CKA_EXTRACTABLE is true (expected false: the private key must never leave the HSM)",
+                        ],
+                      }
+                    : k,
+                ),
+              },
+            }
+          : report.keys,
+    });
+    const failingHtml = renderHtml(failing);
+    for (const text of [
+      "relatório nº 3",
+      "20261206T101500Z-abcdef012345",
+      "Relatório escrito antes da convergência",
+      "CKA_EXTRACTABLE is true",
+      "Se a verificação falhar",
+      ".local/evidencias/local.yaml",
+    ])
+      expect(failingHtml).toContain(text);
+    const summary = failingHtml.slice(failingHtml.indexOf("<h2>Resumo</h2>"), failingHtml.indexOf("<h2>Regras</h2>"));
+    expect(summary).toMatch(/Sincronização GitOps \(Flux\)<\/td><td><span class="selo falha">Não conforme/);
+    expect(summary).toMatch(/Inventário de chaves e criptoperíodos<\/td><td><span class="selo falha">Não conforme/);
     for (const [name, r] of [
       ["report", report],
       ["report-carga", withLoad],
+      ["report-falha", failing],
     ] as const) {
       const html = path.join(out, `${name}.html`);
       fs.writeFileSync(html, name === "report" ? fs.readFileSync(path.join(dir, "report.html")) : renderHtml(r));

@@ -23,7 +23,7 @@ const COPIED = [
   "manifests",
 ];
 
-export const PASSPHRASE = "cartorio-local";
+export const PASSPHRASE = "cartorio-local-estado";
 export const USER_PIN = "engine-pin-7319";
 
 export interface EngineProject {
