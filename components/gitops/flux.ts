@@ -101,8 +101,10 @@ export function codeowners(g: GitopsConfig): string {
     `/policypack/          ${t(security)}`,
     `/components/policy/   ${t(security)}`,
     `/components/keys/     ${t(security)}`,
+    `/components/evidence/ ${t(security)}`,
     `/configs/kms/         ${t(security)}`,
     `/configs/gitops/      ${t(security)}`,
+    `/configs/evidencias/  ${t(security)}`,
     `/.github/             ${t(security)}`,
     "",
   ].join("\n");

@@ -239,6 +239,9 @@ export interface RepositoryHardeningArgs {
   deployKeyPublic: pulumi.Input<string>;
 }
 
+/** The branch of the GitOps repository that keeps producao's evidence chain, append-only. */
+export const EVIDENCE_BRANCH = "evidencias";
+
 /** Who may change what in the GitOps repository, codified. */
 export class RepositoryHardening extends pulumi.ComponentResource {
   public readonly rulesetId: pulumi.Output<string>;
@@ -281,6 +284,24 @@ export class RepositoryHardening extends pulumi.ComponentResource {
             requiredChecks: g.requiredChecks.map((context) => ({ context })),
           },
         },
+      },
+      { parent: this },
+    );
+
+    // The evidence chain (docs/evidence.md): an append-only branch. Nobody may delete it, rewrite it or, but
+    // the deploy identity that appends each deployment's report, push to it — no admin bypass.
+    new github.RepositoryRuleset(
+      `${name}-ruleset-evidencias`,
+      {
+        repository,
+        name: `append-only-${EVIDENCE_BRANCH}`,
+        target: "branch",
+        enforcement: "active",
+        conditions: { refName: { includes: [`refs/heads/${EVIDENCE_BRANCH}`], excludes: [] } },
+        bypassActors: g.automation
+          ? [{ actorId: g.automation.actorId, actorType: g.automation.actorType, bypassMode: "always" }]
+          : [],
+        rules: { creation: true, update: true, deletion: true, nonFastForward: true },
       },
       { parent: this },
     );

@@ -157,7 +157,22 @@ describe("GitOps components under mocks", () => {
     ]);
   });
 
-  it("CODEOWNERS: security owns the rules, the pack's logic, key handling, the inventories and .github/", () => {
+  it("a ruleset on evidencias: append-only, the deploy identity alone may push, deletion and rewrites refused with no bypass", () => {
+    const rs = find("github:index/repositoryRuleset:RepositoryRuleset").find(
+      (r) => r.inputs.name === "append-only-evidencias",
+    )!;
+    expect(rs.inputs).toMatchObject({
+      target: "branch",
+      enforcement: "active",
+      conditions: { refName: { includes: ["refs/heads/evidencias"] } },
+      rules: { creation: true, update: true, deletion: true, nonFastForward: true },
+    });
+    // Bypass lets the deploy identity create and update the branch; deletion and non-fast-forward still
+    // need a bypass actor, and the only one is that identity (no admin role, no team).
+    expect(rs.inputs.bypassActors).toEqual([{ actorId: 314159, actorType: "Integration", bypassMode: "always" }]);
+  });
+
+  it("CODEOWNERS: security owns the rules, the pack's logic, key handling, the inventories, the evidence trust anchor and its verification, and .github/", () => {
     const [file] = find("github:index/repositoryFile:RepositoryFile");
     expect(file.inputs).toMatchObject({ file: ".github/CODEOWNERS", branch: "main" });
     const owner = ownerOf(file.inputs.content as string);
@@ -174,6 +189,8 @@ describe("GitOps components under mocks", () => {
       "components/keys/providers.ts",
       "configs/kms/producao.yaml",
       "configs/gitops/maintainers/mantenedora.asc",
+      "configs/evidencias/producao.yaml",
+      "components/evidence/verify.ts",
       ".github/workflows/pr.yml",
       ".github/CODEOWNERS",
     ])

@@ -39,6 +39,23 @@ describe("workflows", () => {
       "npx pulumi up --stack producao --policy-pack policypack",
     );
   });
+
+  it("the deploy workflow appends each deployment's evidence to the chain on branch evidencias, verified whole", () => {
+    const runs: string[] = wf("deploy.yml").jobs.up.steps.map((s: { run?: string }) => s.run ?? "");
+    const at = (text: string) => runs.findIndex((r) => r.includes(text));
+    // After the deployment; the chain fetched first, the report written into it, the whole chain checked, pushed.
+    expect(at("npx pulumi up --stack producao")).toBeGreaterThanOrEqual(0);
+    expect(at("git fetch --no-tags origin evidencias")).toBeGreaterThan(at("npx pulumi up --stack producao"));
+    expect(at("npm run evidence -- --stack producao")).toBeGreaterThan(at("git fetch --no-tags origin evidencias"));
+    expect(runs[at("npm run evidence -- --stack producao")]).toContain("--out evidencias-chain");
+    expect(at("npm run evidence:verify -- --chain evidencias-chain/producao")).toBeGreaterThan(
+      at("npm run evidence -- --stack producao"),
+    );
+    expect(at("HEAD:refs/heads/evidencias")).toBeGreaterThan(at("npm run evidence:verify -- --chain"));
+    // A new chain only where the branch does not exist: --genesis is not passed unconditionally.
+    expect(runs[at("git ls-remote --exit-code origin refs/heads/evidencias")]).toContain("genesis=--genesis");
+    expect(runs[at("npm run evidence -- --stack producao")]).not.toMatch(/--genesis(\s|$)/);
+  });
 });
 
 /** Every `secrets.NAME` a job can read: its own env, its steps' env and inputs, its `if`. */
