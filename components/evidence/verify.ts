@@ -92,7 +92,8 @@ export function nextLink(stackDir: string): EvidenceReport["chain"] {
     }
     if (!Number.isInteger(sequence))
       throw new Error(
-        `${file} has no chain.sequence (an older report?): the chain can't be continued; see docs/evidence.md`,
+        `${file} has no chain.sequence (written before reports were chained, schema v1?): the chain can't be continued. ` +
+          `Move ${stackDir} aside (its reports stay verifiable by the version that wrote them) and start a new chain with --genesis`,
       );
     if (!last || (sequence as number) > last.sequence) last = { folder, bytes, sequence: sequence as number };
   }
