@@ -5,7 +5,7 @@
  *   create the missing keys; resync = adopt the existing ones);
  * - our slot listing against `softhsm2-util --show-slots`, as a ratio, both as
  *   an in-process call and as a command (`npm run hsm:slots` without npm).
- * Prints numbers and ratios; asserts nothing.
+ * Prints numbers and ratios and writes them to docs/figures/keys.md (command, date, cores); asserts nothing.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ensureKey, ensureKeys, snapshotSlots, validateTokens } from "../../components/keys/hsm";
 import type { KeySpec } from "../../components/keys/inventory";
+import { FigureTable, writeFigures } from "./figures";
 
 const MODULE = process.env.CARTORIO_BENCH_PKCS11_MODULE ?? "/usr/lib/softhsm/libsofthsm2.so";
 const PIN = "bench-1234";
@@ -39,6 +40,20 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+const sizes: FigureTable = {
+  title: "Inventories of 1, 10 and 100 keys (ms, one run each)",
+  header: [
+    "keys",
+    "validate",
+    "create",
+    "create per key",
+    "adopt, one login per key",
+    "per key",
+    "adopt, one login (kms:sync)",
+    "per key",
+  ],
+  rows: [],
+};
 const req = [{ name: "bench", label: "bench", mechanisms: ["CKM_EC_KEY_PAIR_GEN", "CKM_ECDSA"] }];
 console.log(
   "keys  validate(ms)  create(ms)  per-key  adopt, one login per key(ms)  per-key  adopt, one login (kms:sync)(ms)  per-key",
@@ -64,6 +79,9 @@ for (const n of [1, 10, 100]) {
   console.log(
     `${String(n).padStart(4)}  ${validate.toFixed(1).padStart(12)}  ${cell(create, 10)}  ${cell(adopt, 30)}  ${cell(batch, 33)}`,
   );
+  sizes.rows.push(
+    [n, validate, create, create / n, adopt, adopt / n, batch, batch / n].map((x, i) => (i === 0 ? x : x.toFixed(2))),
+  );
 }
 
 // Slot listing: the same token folder for both, 20 runs each, medians.
@@ -88,3 +106,27 @@ console.log(
 console.log(
   `  hsm:slots command (node process, n=5)  ${cmd.toFixed(2)} ms   ratio command/softhsm2-util = ${(cmd / util).toFixed(2)}`,
 );
+
+writeFigures(
+  "keys",
+  "bench:keys",
+  "The key area against SoftHSM2 (`" +
+    MODULE +
+    "`): validating a token, creating and adopting inventories of 1, 10 and 100 EC P-256 keys, " +
+    "and listing 4 tokens' slots in process, as a command and with `softhsm2-util --show-slots`.",
+  [
+    sizes,
+    {
+      title: `Slot listing, 4 tokens (ms, median of ${runs}; the command: median of 5)`,
+      header: ["what", "ms", "ratio to softhsm2-util"],
+      rows: [
+        ["`softhsm2-util --show-slots` (a process)", util.toFixed(2), "1.00"],
+        ["`snapshotSlots` (in process)", ours.toFixed(2), (ours / util).toFixed(2)],
+        ["the `hsm:slots` command (a node process, no npm)", cmd.toFixed(2), (cmd / util).toFixed(2)],
+      ],
+    },
+  ],
+).catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -4,8 +4,8 @@
  * rules, parsing the files), for 1k, 5k and 10k documents. The pack's side is timed in
  * two phases: reading and parsing the same YAML files (the `yaml` package), which the
  * pack never does in a preview (the engine hands it each resource's properties), and
- * the rules over the parsed documents. Prints per-document costs and both ratios;
- * asserts nothing.
+ * the rules over the parsed documents. Prints per-document costs and both ratios, and
+ * writes them to docs/figures/policy.md (command, date, cores); asserts nothing.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -16,6 +16,7 @@ import { loadCatalogue } from "../../components/policy/catalogue";
 import { evaluateLevels } from "../../components/policy/rules";
 import { fuzzSetup, generate as fuzzCases, runCases } from "../../test/helpers/fuzz";
 import { corpus } from "../../test/helpers/corpus";
+import { FigureTable, writeFigures } from "./figures";
 
 const root = path.resolve(__dirname, "../..");
 const conftest = process.env.CARTORIO_CONFTEST ?? path.join(os.homedir(), ".cache/cartorio-toolchain/bin/conftest");
@@ -35,6 +36,19 @@ function ms(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+const perDocument: FigureTable = {
+  title: "Cost per document (ms) and ratios, one run per size",
+  header: [
+    "documents",
+    "conftest per doc",
+    "yaml.parse per doc",
+    "pack rules per doc",
+    "conftest / rules",
+    "conftest / (parse + rules)",
+    "findings (conftest / pack)",
+  ],
+  rows: [],
+};
 console.log(`corpus base: ${base.length} distinct single documents (compliant, violations, mutations)`);
 console.log(
   "docs    conftest per-doc(ms)  yaml.parse per-doc(ms)  pack rules per-doc(ms)  conftest/rules  conftest/(parse+rules)  findings(both)",
@@ -81,6 +95,15 @@ for (const n of [1000, 5000, 10000]) {
   console.log(
     `${String(n).padStart(5)}  ${per(conftestMs, 20)}  ${per(parseMs, 22)}  ${per(rulesMs, 22)}  ${(conftestMs / rulesMs).toFixed(1).padStart(14)}  ${(conftestMs / (parseMs + rulesMs)).toFixed(1).padStart(22)}  ${regoFindings}/${packFindings}`,
   );
+  perDocument.rows.push([
+    n,
+    (conftestMs / n).toFixed(3),
+    (parseMs / n).toFixed(3),
+    (rulesMs / n).toFixed(3),
+    `${(conftestMs / rulesMs).toFixed(1)}×`,
+    `${(conftestMs / (parseMs + rulesMs)).toFixed(1)}×`,
+    `${regoFindings} / ${packFindings}`,
+  ]);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
@@ -89,3 +112,22 @@ const fuzz = runCases(fuzzCases(1, 2000), fuzzSetup(conftest, root, catalogue));
 console.log(
   `fuzzer: ${fuzz.cases} cases at ${fuzz.casesPerSecond.toFixed(0)} cases/s through both enforcers, ${fuzz.disagreements.length} disagreement(s)`,
 );
+
+writeFigures(
+  "policy",
+  "bench:policy",
+  `The two enforcers on the same generated corpus (${base.length} distinct single documents: compliant, ` +
+    "violations, mutations, repeated): `conftest test` with the Rego rules (parsing the files) against the " +
+    "pack's rule logic, timed apart from parsing the same YAML; then the differential fuzzer's pace.",
+  [
+    perDocument,
+    {
+      title: "Differential fuzzer (seed 1)",
+      header: ["cases", "cases/s through both enforcers", "disagreements"],
+      rows: [[fuzz.cases, fuzz.casesPerSecond.toFixed(0), fuzz.disagreements.length]],
+    },
+  ],
+).catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
