@@ -130,7 +130,7 @@ describe("GitOps components under mocks", () => {
   });
 
   it("a ruleset on main: code-owner review, the PR checks, no force push, no deletion", () => {
-    const [rs] = find("github:index/repositoryRuleset:RepositoryRuleset");
+    const rs = find("github:index/repositoryRuleset:RepositoryRuleset").find((r) => r.inputs.name === "protect-main")!;
     expect(rs.inputs).toMatchObject({
       target: "branch",
       enforcement: "active",
