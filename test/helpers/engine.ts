@@ -1,8 +1,14 @@
 /**
  * Running the program through the real Pulumi engine (Automation API) on a copy
  * of the project, with a file backend and a SoftHSM2 token of the test's own.
+ *
+ * The engine runs the copy with PULUMI_NODEJS_TRANSPILE_ONLY=true (ts-node strips types without checking
+ * them: each engine test would otherwise pay a full type check of the program). What that leaves out,
+ * the type errors a user's `pulumi up` would stop on, is checked by test/engine/typecheck.test.ts with
+ * typecheckProgram(): `tsc --noEmit -p` on a copy made by copyProgram(), the same copy these tests run.
  */
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
@@ -50,35 +56,7 @@ export interface EngineProjectOptions {
  * any other name is `local` in render mode, rendering to rendered/<name>.
  */
 export async function engineProject(opts: EngineProjectOptions = {}): Promise<EngineProject> {
-  const dir = tempDir("engine");
-  for (const entry of COPIED) fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true });
-  // The policy pack judges cryptoperiods at the wall clock (as it must in production): the copy's
-  // local keys start today, so these tests pass on any day. The repository's own calendar is
-  // npm run kms:expiry's business.
-  const inventory = path.join(dir, "configs/kms/local.yaml");
-  const today = new Date().toISOString().slice(0, 10);
-  fs.writeFileSync(
-    inventory,
-    fs.readFileSync(inventory, "utf8").replace(/activatedOn: "\d{4}-\d{2}-\d{2}"/g, `activatedOn: "${today}"`),
-  );
-  // Likewise the catalogue's exceptions: in force for 90 more days in the copy, whatever the day (their
-  // expiry is judged by the policy tests at a fixed clock, and by the pack in production at the wall clock).
-  const catalogueFile = path.join(dir, "policies/catalogue.yaml");
-  const later = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
-  fs.writeFileSync(
-    catalogueFile,
-    fs.readFileSync(catalogueFile, "utf8").replace(/expires: "\d{4}-\d{2}-\d{2}"/g, `expires: "${later}"`),
-  );
-  if (opts.kubeconfig || opts.gitDir) {
-    const file = path.join(dir, "Pulumi.local.yaml");
-    const doc = parse(fs.readFileSync(file, "utf8"));
-    if (opts.kubeconfig)
-      (doc.config["cartorio-plataforma:kubernetes"] as Record<string, unknown>).kubeconfig = opts.kubeconfig;
-    if (opts.gitDir)
-      (doc.config["cartorio-plataforma:gitops"] as { git: Record<string, unknown> }).git.localDir = opts.gitDir;
-    fs.writeFileSync(file, stringify(doc));
-  }
-  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  const dir = copyProgram(opts);
   const backend = path.join(dir, ".pulumi-state");
   fs.mkdirSync(backend);
 
@@ -93,6 +71,7 @@ export async function engineProject(opts: EngineProjectOptions = {}): Promise<En
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+    // No type check in the engine: typecheckProgram() does it once (test/engine/typecheck.test.ts).
     PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     CARTORIO_HSM_PIN: USER_PIN,
     ...hsm.env,
@@ -138,6 +117,59 @@ export async function engineProject(opts: EngineProjectOptions = {}): Promise<En
       return out;
     },
   };
+}
+
+/**
+ * The program as the engine tests run it: the project's program files copied to a new temporary folder
+ * (node_modules linked), the copy's key dates and exceptions moved to today, the local stack pointed at a
+ * test cluster when given. Returns the folder.
+ */
+export function copyProgram(opts: EngineProjectOptions = {}): string {
+  const dir = tempDir("engine");
+  for (const entry of COPIED) fs.cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true });
+  // The policy pack judges cryptoperiods at the wall clock (as it must in production): the copy's
+  // local keys start today, so these tests pass on any day. The repository's own calendar is
+  // npm run kms:expiry's business.
+  const inventory = path.join(dir, "configs/kms/local.yaml");
+  const today = new Date().toISOString().slice(0, 10);
+  fs.writeFileSync(
+    inventory,
+    fs.readFileSync(inventory, "utf8").replace(/activatedOn: "\d{4}-\d{2}-\d{2}"/g, `activatedOn: "${today}"`),
+  );
+  // Likewise the catalogue's exceptions: in force for 90 more days in the copy, whatever the day (their
+  // expiry is judged by the policy tests at a fixed clock, and by the pack in production at the wall clock).
+  const catalogueFile = path.join(dir, "policies/catalogue.yaml");
+  const later = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
+  fs.writeFileSync(
+    catalogueFile,
+    fs.readFileSync(catalogueFile, "utf8").replace(/expires: "\d{4}-\d{2}-\d{2}"/g, `expires: "${later}"`),
+  );
+  if (opts.kubeconfig || opts.gitDir) {
+    const file = path.join(dir, "Pulumi.local.yaml");
+    const doc = parse(fs.readFileSync(file, "utf8"));
+    if (opts.kubeconfig)
+      (doc.config["cartorio-plataforma:kubernetes"] as Record<string, unknown>).kubeconfig = opts.kubeconfig;
+    if (opts.gitDir)
+      (doc.config["cartorio-plataforma:gitops"] as { git: Record<string, unknown> }).git.localDir = opts.gitDir;
+    fs.writeFileSync(file, stringify(doc));
+  }
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
+}
+
+/**
+ * The TypeScript compiler over a program copy, with the copy's own tsconfig.json (what ts-node would check
+ * without transpile-only): `tsc --noEmit -p <dir>`. ok is tsc's exit status 0; output holds its errors.
+ */
+export function typecheckProgram(dir: string): { ok: boolean; output: string } {
+  const tsc = path.join(PROJECT_ROOT, "node_modules/typescript/bin/tsc");
+  const run = spawnSync(process.execPath, [tsc, "--noEmit", "--pretty", "false", "-p", dir], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (run.error) throw run.error;
+  return { ok: run.status === 0, output: `${run.stdout}${run.stderr}`.trim() };
 }
 
 /** Everything the engine wrote: state files and backups. */

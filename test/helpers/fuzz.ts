@@ -6,6 +6,12 @@
  * disagreement, minimised (fields removed while it persists) and saved as a fixture the parity corpus
  * keeps. Seeded and reproducible: the same seed gives the same cases. Used by the fuzz test
  * (test/policy/fuzz.test.ts) and `npm run fuzz:policy`.
+ *
+ * A reproducer (test/fixtures/policy-fuzz/<case>.yaml) is the minimised YAML under a header: where it was
+ * found and what each enforcer said then (`# conftest:`, `# pack:`), and `# expected:`, the verdict both
+ * must give, as JSON {deny, warn}. The fuzzer cannot know which enforcer was right, so it writes
+ * `# expected: unknown …`, and the replay fails until a person fixes the wrong enforcer and writes the
+ * verdict. The replay fails too when the folder is missing or empty (loadReproducers).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -296,17 +302,86 @@ export function minimise(d: Disagreement, s: FuzzSetup): Disagreement {
   return current;
 }
 
-/** Saves a minimised disagreement as a fixture (test/fixtures/policy-fuzz/ by default); returns its path. */
-export function saveReproducer(d: Disagreement, seed: number, dir = FUZZ_FIXTURES): string {
+/**
+ * What a reproducer must get from both enforcers today. `unknown` when the fuzzer saved it: which enforcer
+ * was right is a person's call, and until the verdict is written into the file its replay fails.
+ */
+export type Expected = Verdict | "unknown";
+
+export interface SaveOptions {
+  /** The verdict both enforcers must give (default unknown: the replay fails until someone decides it). */
+  expected?: Verdict;
+  /** More header lines (without "# "): where the reproducer comes from, what it covers. */
+  notes?: string[];
+}
+
+const UNDECIDED =
+  "unknown (decide which enforcer is right, fix the other, and write the verdict both must give here as JSON)";
+
+/**
+ * Saves a minimised disagreement as a fixture (test/fixtures/policy-fuzz/ by default); returns its path.
+ * Its header says where it was found, what each enforcer said then, and the verdict both must give
+ * (`# expected:`), which the replay checks.
+ */
+export function saveReproducer(d: Disagreement, seed: number, dir = FUZZ_FIXTURES, opts: SaveOptions = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${d.id}.yaml`);
   const header = [
     `# Found by the policy fuzzer (seed ${seed}, case ${d.id}: ${d.note}), minimised.`,
     `# conftest: ${JSON.stringify(d.conftest)}`,
     `# pack:     ${JSON.stringify(d.pack)}`,
+    `# expected: ${opts.expected ? JSON.stringify(opts.expected) : UNDECIDED}`,
+    ...(opts.notes ?? []).map((n) => `# ${n}`),
   ].join("\n");
   fs.writeFileSync(file, `${header}\n${d.text}`);
   return file;
+}
+
+/** A saved reproducer: its case id (the file's name), its text, and the verdict its header expects. */
+export interface Reproducer {
+  id: string;
+  file: string;
+  text: string;
+  expected: Expected;
+}
+
+/** The header's `# expected:` verdict; unknown when absent, undecided or not a verdict. */
+export function expectedVerdict(text: string): Expected {
+  const m = /^# expected: (\{.*\})$/m.exec(text);
+  if (!m) return "unknown";
+  try {
+    const v = JSON.parse(m[1]) as Verdict;
+    const strings = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === "string");
+    return strings(v.deny) && strings(v.warn) ? { deny: [...v.deny].sort(), warn: [...v.warn].sort() } : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * The reproducers saved in `dir`. Throws when there are none (the folder missing or empty): a replay of
+ * nothing would pass while proving nothing.
+ */
+export function loadReproducers(dir = FUZZ_FIXTURES): Reproducer[] {
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")) : [];
+  if (files.length === 0)
+    throw new Error(
+      `no reproducer to replay: ${dir} is ${fs.existsSync(dir) ? "empty" : "missing"} (the corpus is committed; ` +
+        "the fuzzer adds to it)",
+    );
+  return files.sort().map((f) => {
+    const text = fs.readFileSync(path.join(dir, f), "utf8");
+    return { id: path.basename(f, ".yaml"), file: path.join(dir, f), text, expected: expectedVerdict(text) };
+  });
+}
+
+/** A reproducer that fails its replay, and why. */
+export interface ReplayFailure {
+  id: string;
+  problem: string;
+  conftest: Verdict;
+  pack: Verdict;
+  expected: Expected;
 }
 
 /** The time both enforcers judge at in a fuzz run, fixed so no verdict depends on the day it runs. */
@@ -332,16 +407,20 @@ export function fuzzSetup(conftest: string, projectRoot: string, catalogue: Cata
   };
 }
 
-/** The saved reproducers through both enforcers: each file must get the same verdict from both. */
-export function replayReproducers(s: FuzzSetup, dir = FUZZ_FIXTURES): Disagreement[] {
-  const saved = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")) : [];
-  if (saved.length === 0) return [];
+/**
+ * The saved reproducers through both enforcers: each must get the same verdict from both, and that verdict
+ * must be the one its header expects. Throws when there is no reproducer (loadReproducers).
+ */
+export function replayReproducers(s: FuzzSetup, dir = FUZZ_FIXTURES): ReplayFailure[] {
+  const saved = loadReproducers(dir);
   const rego = conftestVerdicts(s.conftest, dir, s.policyArgs);
-  return saved.flatMap((f) => {
-    const id = path.basename(f, ".yaml");
-    const text = fs.readFileSync(path.join(dir, f), "utf8");
-    const pack = packVerdict(text, s.catalogue, s.ctx);
-    const cf = rego[id] ?? { deny: [], warn: [] };
-    return same(cf, pack) ? [] : [{ id, note: "saved reproducer", text, conftest: cf, pack }];
+  return saved.flatMap((r) => {
+    const pack = packVerdict(r.text, s.catalogue, s.ctx);
+    const cf = rego[r.id] ?? { deny: [], warn: [] };
+    const failure = (problem: string) => [{ id: r.id, problem, conftest: cf, pack, expected: r.expected }];
+    if (!same(cf, pack)) return failure("the enforcers disagree");
+    if (r.expected === "unknown") return failure("no expected verdict in its header (# expected: {...})");
+    if (!same(cf, r.expected)) return failure("both enforcers agree, but not on the expected verdict");
+    return [];
   });
 }

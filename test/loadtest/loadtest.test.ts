@@ -1,6 +1,15 @@
 /**
  * The load-test provider against the k6 stand-in (test/k6-standin/k6) and, when
  * a real k6 is on PATH, against it too, with a target served on 127.0.0.1.
+ *
+ * The stand-in proves the provider against k6's documented CLI contract: the arguments it passes
+ * (`k6 run --no-color --summary-trend-stats … -e K=V … script.js`), the summary the scripts' own
+ * handleSummary writes in k6's shape, the exit codes (0 passed, 99 thresholds crossed or aborted by one,
+ * 104 bad options, 107 script exception) and k6's threshold syntax with abortOnFail, through the real
+ * testes/performance/ scripts and real HTTP. Only a real k6 proves that k6 itself keeps that contract at
+ * its version, that the scripts run in k6's JavaScript runtime, and k6's own timing and percentiles.
+ * A real k6 that is absent is never silent (test/helpers/k6.ts, realK6Policy): under CI=true this file
+ * fails unless CARTORIO_NO_REAL_K6 gives the reason, which then titles a test of its own.
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -15,15 +24,17 @@ import { LoadTestInputs, loadTestProvider, LoadTestOutputs, rerunKey } from "../
 import { RunSpec, scriptDigest } from "../../components/loadtest/runner";
 import { classifyExit, parseSummary, SummaryError } from "../../components/loadtest/summary";
 import { capacityPlan } from "../../components/scaling/plan";
-import { K6_RUNNERS, STANDIN } from "../helpers/k6";
+import { K6_RUNNERS, realK6Policy, STANDIN } from "../helpers/k6";
 import { PROJECT_ROOT, tempDir } from "../helpers/tools";
 
 /** The work folders of k6 runs (components/loadtest/runner.ts) now in the temporary directory. */
 const k6WorkDirs = () => new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("cartorio-k6-")));
 
 const SCRIPT = path.join(PROJECT_ROOT, "testes/performance/producao.js");
-// The same tests run against every k6 there is: the stand-in always, the real one when installed.
+// The same tests run against every k6 there is: the stand-in always, the real one when installed; the
+// real one's absence is a visible test (a failing one under CI=true unless CARTORIO_NO_REAL_K6 says why).
 const RUNNERS = K6_RUNNERS;
+realK6Policy("load test");
 
 let mode: "ok" | "error" | "slow" = "ok";
 let server: http.Server;

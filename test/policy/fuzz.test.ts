@@ -3,12 +3,27 @@
  * corpus, through the real conftest and the pack's logic in one batch each. Any difference in verdict, level
  * or message fails, and its minimised reproducer is saved under test/fixtures/policy-fuzz/, where the next
  * run replays it. `npm run fuzz:policy -- --cases N` runs a long one.
+ *
+ * The replay proves something only if there is something to replay: the corpus in test/fixtures/policy-fuzz/
+ * is committed (test/fixtures/policy-fuzz/README.md says how it was made), and the replay FAILS when that
+ * folder is missing or empty. Each reproducer must get, from both enforcers, the verdict its header
+ * expects (`# expected:`), not merely the same verdict from both.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
-import { FuzzSetup, fuzzSetup, generate, minimise, replayReproducers, runCases, saveReproducer } from "../helpers/fuzz";
+import {
+  FUZZ_FIXTURES,
+  FuzzSetup,
+  fuzzSetup,
+  generate,
+  loadReproducers,
+  minimise,
+  replayReproducers,
+  runCases,
+  saveReproducer,
+} from "../helpers/fuzz";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
 
 /** The seed of npm test's run: fixed, so a failure reproduces (npm run fuzz:policy -- --seed 20261129). */
@@ -49,8 +64,40 @@ describe("differential fuzzing: conftest and the pack's logic", () => {
       expect(notes).toContain(op);
   }, 600_000);
 
-  it("the saved reproducers still get the same verdict from both", () => {
+  it("the saved reproducers still get the same verdict from both, the one each expects (an empty or missing corpus fails)", () => {
+    // loadReproducers throws when test/fixtures/policy-fuzz/ is missing or holds no reproducer: a replay of
+    // nothing must not pass.
+    const corpus = loadReproducers();
+    expect(corpus.length, `reproducers in ${FUZZ_FIXTURES}`).toBeGreaterThan(0);
+    expect(
+      corpus.filter((r) => r.expected === "unknown").map((r) => r.id),
+      "reproducers without an expected verdict",
+    ).toEqual([]);
     expect(replayReproducers(setup)).toEqual([]);
+  }, 120_000);
+
+  it("the replay fails on a missing or empty corpus, and on a reproducer whose expected verdict is wrong or unknown", () => {
+    const empty = tempDir("fuzz-empty");
+    expect(() => replayReproducers(setup, empty)).toThrow(/no reproducer to replay: .* is empty/);
+    expect(() => replayReproducers(setup, path.join(empty, "absent"))).toThrow(
+      /no reproducer to replay: .* is missing/,
+    );
+    // One of the corpus's reproducers, its expected verdict changed: both enforcers agree, and the replay fails.
+    const [first] = loadReproducers();
+    const dir = tempDir("fuzz-expected");
+    const wrong = first.text.replace(/^# expected: .*$/m, '# expected: {"deny":["CART-XXX-000: planted"],"warn":[]}');
+    fs.writeFileSync(path.join(dir, `${first.id}.yaml`), wrong);
+    expect(replayReproducers(setup, dir)).toEqual([
+      expect.objectContaining({ id: first.id, problem: "both enforcers agree, but not on the expected verdict" }),
+    ]);
+    // Undecided, as the fuzzer saves a new one: it fails until someone writes the verdict.
+    fs.writeFileSync(
+      path.join(dir, `${first.id}.yaml`),
+      first.text.replace(/^# expected: .*$/m, "# expected: unknown"),
+    );
+    expect(replayReproducers(setup, dir)).toEqual([
+      expect.objectContaining({ id: first.id, problem: expect.stringMatching(/^no expected verdict/) }),
+    ]);
   }, 120_000);
 
   it("the same seed gives the same cases; another seed others", () => {
@@ -75,11 +122,17 @@ describe("differential fuzzing: conftest and the pack's logic", () => {
     expect(JSON.stringify(small.pack)).not.toBe(JSON.stringify(small.conftest));
     const dir = tempDir("fuzz-repro");
     const file = saveReproducer(small, SEED, dir);
-    expect(fs.readFileSync(file, "utf8")).toMatch(
-      /^# Found by the policy fuzzer \(seed 20261129, case z20261129-\d{5}/,
-    );
-    // Replayed against the planted setup it still disagrees; against the real one it agrees.
-    expect(replayReproducers(planted, dir).length).toBe(1);
+    const text = fs.readFileSync(file, "utf8");
+    expect(text).toMatch(/^# Found by the policy fuzzer \(seed 20261129, case z20261129-\d{5}/);
+    // Saved by the fuzzer, the verdict is undecided: its replay fails until someone writes it.
+    expect(text).toMatch(/^# expected: unknown/m);
+    expect(replayReproducers(setup, dir)).toEqual([
+      expect.objectContaining({ problem: expect.stringMatching(/^no expected verdict/) }),
+    ]);
+    // The plant was on the pack's side, so conftest's verdict is the right one: written, the replay against
+    // the planted setup still disagrees; against the real one it passes.
+    saveReproducer(small, SEED, dir, { expected: small.conftest });
+    expect(replayReproducers(planted, dir)).toEqual([expect.objectContaining({ problem: "the enforcers disagree" })]);
     expect(replayReproducers(setup, dir)).toEqual([]);
   }, 300_000);
 });
