@@ -27,6 +27,10 @@ const COPIED = [
   "configs",
   "testes",
   "manifests",
+  // What Flux applies beside manifests/, so a copy published to a test cluster's Git server is a whole
+  // repository (the evidence test publishes the copy's own commit and waits for Flux to apply it).
+  "clusters",
+  "infrastructure",
 ];
 
 export const PASSPHRASE = "cartorio-local-estado";
