@@ -19,6 +19,7 @@ import { PROJECT_ROOT, SOFTHSM_MODULE } from "../helpers/tools";
 const ENGINE_TIMEOUT = 600_000;
 let cluster: TestCluster;
 let project: EngineProject;
+let head: string;
 const logs: string[] = [];
 const collect = (s: string) => logs.push(s);
 const pack = () => [path.join(project.dir, "policypack")];
@@ -26,8 +27,10 @@ const pack = () => [path.join(project.dir, "policypack")];
 describe("the local stack on the embedded cluster", () => {
   beforeAll(async () => {
     cluster = await startTestCluster();
-    cluster.publish();
     project = await engineProject({ kubeconfig: cluster.kubeconfig, gitDir: cluster.gitDir });
+    // The copy's own commit is what Flux syncs and what the evidence report names.
+    head = commitCopy(project);
+    cluster.publish(project.dir);
   }, ENGINE_TIMEOUT);
   afterAll(async () => cluster?.stop());
 
@@ -99,17 +102,6 @@ describe("the local stack on the embedded cluster", () => {
     "npm run evidence on the local stack waits for Flux to apply its commit, reads the cluster, and verifies against the trust anchor alone",
     async () => {
       const stack = await project.stack("local");
-      // The copy's own commit is what this report evidences: publish it, and ask Flux to look now.
-      const head = commitCopy(project);
-      cluster.publish(project.dir);
-      cluster.kubectlOk([
-        "annotate",
-        "--overwrite",
-        "gitrepository/flux-system",
-        "-n",
-        "flux-system",
-        `reconcile.fluxcd.io/requestedAt=${Date.now()}`,
-      ]);
       const dir = runEvidence(project, "local", await stack.outputs());
       const report = validateReport(JSON.parse(fs.readFileSync(path.join(dir, "report.json"), "utf8")));
       expect(report.audit.status).toBe("collected");
