@@ -1,12 +1,18 @@
 /**
  * npm run audit against the embedded cluster (a real kube-apiserver and its controllers): what runs is
- * judged, not only what was proposed. Compliant objects pass; a non-compliant object created with kubectl
- * is reported under its namespace with its rule id, and the command exits non-zero.
+ * judged, not only what was proposed. Compliant objects pass, and so does what Kubernetes bootstraps
+ * (exempt by name and content against `kube bootstrap-policy`); a non-compliant object created with
+ * kubectl is reported under its namespace with its rule id, and the command exits non-zero — also when
+ * it wears a built-in's name or label, or a controller owner reference to nothing.
  */
 import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiReader } from "../../components/platform/kubeapi";
+import { readLiveObjects } from "../../components/policy/audit";
+import type { K8sObject } from "../../components/policy/rules";
 import { startTestCluster, TestCluster } from "../helpers/cluster";
 import { PROJECT_ROOT } from "../helpers/tools";
 
@@ -101,6 +107,19 @@ describe("npm run audit: the rulebook over the live objects of the embedded clus
     expect(res.status, res.stdout).toBe(0);
   });
 
+  it("what Kubernetes bootstraps, untouched, is exempt: no RBAC object judged, no finding outside the platform's namespace", async () => {
+    // Exempt, not merely passing: most built-ins would pass the rules anyway.
+    const objects = await readLiveObjects(apiReader({ kubeconfig: cluster.kubeconfig, context: cluster.context }));
+    expect(typeof objects).not.toBe("string");
+    const rbac = (objects as K8sObject[]).filter((o) => /^(Cluster)?Role(Binding)?$/.test(o.kind ?? ""));
+    expect(rbac.map((o) => `${o.kind} ${o.metadata?.namespace ?? ""}/${o.metadata?.name}`)).toEqual([]);
+    const res = runAudit();
+    expect(res.status, res.stdout + res.stderr).toBe(0);
+    // cluster-admin, the controllers' roles (wildcards) and their bindings, the kube-system roles ...
+    expect(res.stdout).not.toMatch(/^cluster-scoped:$/m);
+    expect(res.stdout).not.toMatch(/^namespace (?!cartorio:)/m);
+  });
+
   it("a non-compliant object created with kubectl is reported under its namespace, and the audit fails", () => {
     cluster.kubectlOk(["create", "service", "nodeport", "exposto", "-n", "cartorio", "--tcp=80:8080"]);
     cluster.kubectlOk(["create", "clusterrolebinding", "atalho", "--clusterrole=cluster-admin", "--user=estagiario"]);
@@ -117,6 +136,54 @@ describe("npm run audit: the rulebook over the live objects of the embedded clus
     // Owned objects are judged through their owner; Kubernetes' own RBAC defaults are not judged at all.
     expect(res.stdout).not.toMatch(/ReplicaSet |Pod cartorio\/|ClusterRoleBinding cluster-admin:/);
     expect(res.stdout).toMatch(/audit: [1-9]\d* mandatory finding\(s\)/);
+  });
+
+  it("a binding named system:anything to cluster-admin, and a privileged Pod with a controller owner that isn't there, are reported", () => {
+    // The name and label of Kubernetes' own RBAC defaults are anyone's to choose.
+    cluster.kubectlOk([
+      "create",
+      "clusterrolebinding",
+      "system:anything",
+      "--clusterrole=cluster-admin",
+      "--user=intruso",
+    ]);
+    cluster.kubectlOk(["label", "clusterrolebinding", "system:anything", "kubernetes.io/bootstrapping=rbac-defaults"]);
+    // A made-up ReplicaSet as controller. The garbage collector deletes a dependent whose owner is gone, so the
+    // pod carries a finalizer and stays (as anyone who may create it may also make it stay).
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: "oculto",
+        namespace: "cartorio",
+        finalizers: ["cartorio.digital/test-keep"],
+        ownerReferences: [
+          { apiVersion: "apps/v1", kind: "ReplicaSet", name: "api-fantasma", uid: randomUUID(), controller: true },
+        ],
+      },
+      spec: { containers: [{ name: "shell", image: IMAGE, securityContext: { privileged: true } }] },
+    };
+    cluster.kubectlOk(["apply", "-f", "-"], stringify(pod));
+    const res = runAudit();
+    expect(res.status, res.stdout + res.stderr).toBe(1);
+    expect(res.stdout).toMatch(
+      /cluster-scoped:\n(?:.*\n)* {2}DENY CART-RBAC-002: ClusterRoleBinding system:anything: binds the ClusterRole cluster-admin/,
+    );
+    const nsBlock =
+      res.stdout.split("\nnamespace cartorio:\n")[1]?.split(/\n(?:namespace |cluster-scoped:|audit: )/)[0] ?? "";
+    expect(nsBlock).toMatch(/^ {2}DENY CART-PSS-001: Pod cartorio\/oculto: container shell is privileged$/m);
+    // The built-in binding cluster-admin, untouched, still is not.
+    expect(res.stdout).not.toMatch(/ClusterRoleBinding cluster-admin:/);
+    cluster.kubectlOk([
+      "patch",
+      "pod",
+      "oculto",
+      "-n",
+      "cartorio",
+      "--type=merge",
+      "-p",
+      '{"metadata":{"finalizers":null}}',
+    ]);
   });
 
   it("an unreachable cluster is an error, exit 2, with the fix", () => {
