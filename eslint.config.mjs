@@ -38,6 +38,18 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
+    // Operator commands, the embedded cluster and the CI helpers are plain logic: they start in a few hundred
+    // milliseconds because they never load the Pulumi SDK (about a second by itself). Pulumi resources stay
+    // in index.ts and components/*/ component files.
+    files: ["scripts/ops/**", "scripts/cluster/**", "scripts/ci/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["@pulumi/*"], message: "scripts/ops, cluster and ci are plain logic: no Pulumi SDK" }] },
+      ],
+    },
+  },
+  {
     // k6 scripts run in k6's JavaScript runtime, not Node.
     files: ["testes/**/*.js"],
     languageOptions: { globals: { __ENV: "readonly" } },

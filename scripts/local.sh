@@ -15,12 +15,12 @@ t0=$SECONDS
 ensure_system_packages
 ensure_node_modules
 ensure_toolchain
-eval "$(bash scripts/local-hsm.sh)"
+eval "$(bash scripts/cluster/local-hsm.sh)"
 
 log "embedded cluster and its GitOps loop (npm run cluster -- up) ..."
-eval "$(node scripts/run.mjs cluster up)"
+eval "$(node scripts/ops/run.mjs cluster up)"
 # The sync reads this checkout's HEAD (committed work only), published to the local Git server.
-head=$(node scripts/run.mjs cluster publish --stack local)
+head=$(node scripts/ops/run.mjs cluster publish --stack local)
 
 export PULUMI_BACKEND_URL="file://$root/.pulumi-state"
 # Public on purpose (the local stack holds no secret of value), and unlike any name the evidence report
@@ -34,7 +34,7 @@ log "pulumi up --stack local --policy-pack policypack ..."
 pulumi up --stack local --yes --non-interactive --skip-preview --policy-pack policypack --suppress-progress
 
 log "conftest over what the stack applied (.local/declared/, from the state), manifests/, clusters/, infrastructure/ and the key inventory (combined: set rules too) ..."
-pulumi stack export --stack local | node scripts/declared.mjs .local/declared
+pulumi stack export --stack local | node scripts/ops/declared.mjs .local/declared
 conftest test .local/declared manifests clusters infrastructure configs/kms/local.yaml --combine --policy policies/ --data policies/catalogue.yaml --no-color
 
 # Flux applies manifests/ after infrastructure/ (cartorio-apps depends on it; a dependency is
@@ -43,8 +43,8 @@ log "waiting for Flux to apply Deployment cartorio-api (cartorio-apps) ..."
 kubectl wait --for=create deployment/cartorio-api -n cartorio --timeout=180s >/dev/null
 
 log "summary"
-pulumi stack output --stack local --json | node scripts/summary.mjs
-node scripts/run.mjs policy-exceptions
+pulumi stack output --stack local --json | node scripts/ops/summary.mjs
+node scripts/ops/run.mjs policy-exceptions
 echo
 echo "\$ kubectl get gitrepositories,kustomizations -A   (HEAD is $head)"
 kubectl get gitrepositories,kustomizations -A
@@ -59,13 +59,13 @@ kubectl describe hpa cartorio-api -n cartorio
 # run's, then verified as an auditor would: against the trust anchor (for local, .local/evidencias/,
 # written from the token this machine made), never against a key read from the cluster.
 log "evidence trust anchor (npm run evidence:anchor -- --stack local) ..."
-node scripts/run.mjs evidence-anchor --stack local
+node scripts/ops/run.mjs evidence-anchor --stack local
 log "evidence report (npm run evidence -- --stack local) ..."
 genesis=()
 compgen -G "evidence/local/*/report.json" >/dev/null || genesis=(--genesis)
-evidence=$(node scripts/run.mjs evidence --stack local "${genesis[@]}")
+evidence=$(node scripts/ops/run.mjs evidence --stack local "${genesis[@]}")
 echo "$evidence"
 dir=$(sed -n 's/^evidence: \([^ ]*\) .*/\1/p' <<<"$evidence")
-node scripts/run.mjs evidence-verify "$dir"
-node scripts/run.mjs evidence-verify --chain evidence/local
+node scripts/ops/run.mjs evidence-verify "$dir"
+node scripts/ops/run.mjs evidence-verify --chain evidence/local
 log "done in $((SECONDS - t0))s"

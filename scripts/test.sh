@@ -18,5 +18,5 @@ report=.local/vitest-report.json
 rm -f "$report"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
-node scripts/test-summary.mjs "$report" || status=1
+node scripts/ci/test-summary.mjs "$report" || status=1
 exit "$status"

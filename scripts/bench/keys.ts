@@ -90,7 +90,7 @@ for (let i = 0; i < 3; i++) token("outro-" + i);
 const runs = 20;
 const ours = median(Array.from({ length: runs }, () => time(() => snapshotSlots(MODULE))[1]));
 const util = median(Array.from({ length: runs }, () => time(() => execFileSync("softhsm2-util", ["--show-slots"]))[1]));
-const runner = path.join(root, "scripts/run.mjs");
+const runner = path.join(root, "scripts/ops/run.mjs");
 const cmd = median(
   // Exit status 1 is expected here: the local inventory's token is not in the bench folder.
   Array.from(

@@ -75,7 +75,7 @@ function runAudit() {
   return spawnSync(
     process.execPath,
     [
-      path.join(PROJECT_ROOT, "scripts/run.mjs"),
+      path.join(PROJECT_ROOT, "scripts/ops/run.mjs"),
       "audit",
       "--kubeconfig",
       cluster.kubeconfig,
@@ -189,7 +189,7 @@ describe("npm run audit: the rulebook over the live objects of the embedded clus
   it("an unreachable cluster is an error, exit 2, with the fix", () => {
     const res = spawnSync(
       process.execPath,
-      [path.join(PROJECT_ROOT, "scripts/run.mjs"), "audit", "--kubeconfig", "/nonexistent/kubeconfig"],
+      [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), "audit", "--kubeconfig", "/nonexistent/kubeconfig"],
       { cwd: PROJECT_ROOT, encoding: "utf8" },
     );
     expect(res.status).toBe(2);

@@ -244,7 +244,7 @@ describe("starting and stopping, and what goes wrong", () => {
       const deadline = Date.now() + 10_000;
       while (runningPid(dir, "kube-controller-manager") && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 100));
-      const res = spawnSync("node", ["scripts/run.mjs", "cluster", "status", "--dir", dir], {
+      const res = spawnSync("node", ["scripts/ops/run.mjs", "cluster", "status", "--dir", dir], {
         cwd: PROJECT_ROOT,
         encoding: "utf8",
       });

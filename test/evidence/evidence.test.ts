@@ -191,7 +191,7 @@ describe("evidence report", () => {
     const verify = (stackDir: string) =>
       spawnSync(
         process.execPath,
-        [path.join(PROJECT_ROOT, "scripts/run.mjs"), "evidence-verify", "--chain", stackDir],
+        [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), "evidence-verify", "--chain", stackDir],
         {
           cwd: project.dir,
           encoding: "utf8",

@@ -8,7 +8,7 @@ import { PROJECT_ROOT, toolsBin } from "./tools";
 
 /** Runs an operator command of the project (scripts/<name>.ts) on the engine project's checkout. */
 export function projectCommand(project: EngineProject, name: string, args: string[]) {
-  return spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/run.mjs"), name, ...args], {
+  return spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), name, ...args], {
     cwd: project.dir,
     encoding: "utf8",
     env: {

@@ -10,7 +10,7 @@ import { makeSoftHsm, SoftHsm } from "../helpers/softhsm";
 import { PROJECT_ROOT, SOFTHSM_MODULE, tempDir } from "../helpers/tools";
 
 // As `npm run hsm:slots` / `npm run kms:sync` run them.
-const runner = path.join(PROJECT_ROOT, "scripts/run.mjs");
+const runner = path.join(PROJECT_ROOT, "scripts/ops/run.mjs");
 
 function runCommand(script: string, args: string[], env: Record<string, string>) {
   const res = spawnSync(process.execPath, [runner, script.replace(/\.ts$/, ""), ...args], {

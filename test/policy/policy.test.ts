@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
 import { ConftestResult, conftestTest, messages } from "../../components/policy/conftest";
 import { evaluateLevels, K8sObject, RULE_IDS, SET_RULES } from "../../components/policy/rules";
-import { catalogueDataRego, DATA_REGO } from "../../scripts/policy-data";
+import { catalogueDataRego, DATA_REGO } from "../../scripts/ops/policy-data";
 import { compliant, corpus, Fixture } from "../helpers/corpus";
 import { fuzzSetup } from "../helpers/fuzz";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
@@ -142,7 +142,7 @@ describe("the Rego rules", () => {
 
   it("npm run policy:check, the PR's command, passes on the repository and fails on a seeded violation", () => {
     const script = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts["policy:check"];
-    expect(script).toBe("bash scripts/with-node.sh node scripts/run.mjs policy-check");
+    expect(script).toBe("bash scripts/with-node.sh node scripts/ops/run.mjs policy-check");
     const copy = tempDir("policy-check");
     for (const d of ["manifests", "clusters", "infrastructure", "configs", "policies"])
       fs.cpSync(path.join(PROJECT_ROOT, d), path.join(copy, d), { recursive: true });
@@ -151,7 +151,7 @@ describe("the Rego rules", () => {
       spawnSync(
         process.execPath,
         [
-          path.join(PROJECT_ROOT, "scripts/run.mjs"),
+          path.join(PROJECT_ROOT, "scripts/ops/run.mjs"),
           "policy-check",
           "--root",
           copy,
@@ -175,7 +175,7 @@ describe("the Rego rules", () => {
     );
   });
 
-  it("judge what a stack applied (scripts/declared.mjs) without secret values, and keep its shape", () => {
+  it("judge what a stack applied (scripts/ops/declared.mjs) without secret values, and keep its shape", () => {
     // A state export as the engine writes it: a Secret whose whole data map is one secret value.
     const SECRET_SIG = "4dabf18193072939515e22adb298388d";
     const exported = {
@@ -194,7 +194,7 @@ describe("the Rego rules", () => {
       },
     };
     const out = tempDir("declared");
-    const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/declared.mjs"), out], {
+    const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/declared.mjs"), out], {
       input: JSON.stringify(exported),
       encoding: "utf8",
     });

@@ -36,7 +36,7 @@ describe("key expiry", () => {
 
   it("npm run kms:expiry warns inside the window (exit 0) and errors once expired (exit 1)", () => {
     const run = (args: string[]) => {
-      const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/run.mjs"), "kms-expiry", ...args], {
+      const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), "kms-expiry", ...args], {
         cwd: PROJECT_ROOT,
         encoding: "utf8",
       });

@@ -21,24 +21,24 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { loadStackFile } from "../components/config/load";
-import { anchorKeyFor, loadAnchor } from "../components/evidence/anchor";
-import { durationSeconds, syncStatus, waitForSync } from "../components/gitops/sync";
-import { FLUX_NAMESPACE, FLUX_SYNC_NAME } from "../components/gitops/flux";
-import { nextLink } from "../components/evidence/verify";
-import { renderHtml } from "../components/evidence/html";
-import { collected, EvidenceReport, notRun, SCHEMA_ID, validateReport } from "../components/evidence/schema";
-import { SIGNATURE_SCHEMA, SignatureFile } from "../components/evidence/signature";
-import { cryptoperiodEnd, expiryReport } from "../components/keys/expiry";
-import { inspectInventory, pinFromEnv, signWithKey, validateTokens } from "../components/keys/hsm";
-import { loadInventory } from "../components/keys/inventory";
-import { keyLabel } from "../components/keys/keyid";
-import { failureText } from "../components/keys/slots";
-import { kubeconfigPath } from "../components/platform/cluster";
-import { apiReader } from "../components/platform/kubeapi";
-import { audit, readLiveObjects } from "../components/policy/audit";
-import { loadCatalogue } from "../components/policy/catalogue";
-import { conftestTest, messages } from "../components/policy/conftest";
+import { loadStackFile } from "../../components/config/load";
+import { anchorKeyFor, loadAnchor } from "../../components/evidence/anchor";
+import { durationSeconds, syncStatus, waitForSync } from "../../components/gitops/sync";
+import { FLUX_NAMESPACE, FLUX_SYNC_NAME } from "../../components/gitops/flux";
+import { nextLink } from "../../components/evidence/verify";
+import { renderHtml } from "../../components/evidence/html";
+import { collected, EvidenceReport, notRun, SCHEMA_ID, validateReport } from "../../components/evidence/schema";
+import { SIGNATURE_SCHEMA, SignatureFile } from "../../components/evidence/signature";
+import { cryptoperiodEnd, expiryReport } from "../../components/keys/expiry";
+import { inspectInventory, pinFromEnv, signWithKey, validateTokens } from "../../components/keys/hsm";
+import { loadInventory } from "../../components/keys/inventory";
+import { keyLabel } from "../../components/keys/keyid";
+import { failureText } from "../../components/keys/slots";
+import { kubeconfigPath } from "../../components/platform/cluster";
+import { apiReader } from "../../components/platform/kubeapi";
+import { audit, readLiveObjects } from "../../components/policy/audit";
+import { loadCatalogue } from "../../components/policy/catalogue";
+import { conftestTest, messages } from "../../components/policy/conftest";
 import {
   evaluateLevels,
   exceptionActive,
@@ -47,7 +47,7 @@ import {
   RuleContext,
   scopeText,
   wallClock,
-} from "../components/policy/rules";
+} from "../../components/policy/rules";
 import { PROJECT_ROOT } from "./operator";
 
 const { values } = parseArgs({

@@ -8,10 +8,10 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { audit, formatAudit, readLiveObjects } from "../components/policy/audit";
-import { loadCatalogue } from "../components/policy/catalogue";
-import { wallClock } from "../components/policy/rules";
-import { apiReader } from "../components/platform/kubeapi";
+import { audit, formatAudit, readLiveObjects } from "../../components/policy/audit";
+import { loadCatalogue } from "../../components/policy/catalogue";
+import { wallClock } from "../../components/policy/rules";
+import { apiReader } from "../../components/platform/kubeapi";
 import { PROJECT_ROOT } from "./operator";
 
 const { values } = parseArgs({

@@ -2,9 +2,9 @@
 # Prepares the local stack's HSM: a SoftHSM2 token under .local/softhsm/ (gitignored),
 # created once with random PINs kept in 0600 files next to it. Idempotent.
 # Prints the environment the program needs (SOFTHSM2_CONF, CARTORIO_HSM_PIN) as
-# shell assignments: eval "$(scripts/local-hsm.sh)".
+# shell assignments: eval "$(scripts/cluster/local-hsm.sh)".
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 dir="${CARTORIO_LOCAL_HSM_DIR:-$root/.local/softhsm}"
 label="${CARTORIO_LOCAL_TOKEN_LABEL:-cartorio-local}"
 

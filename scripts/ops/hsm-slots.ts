@@ -5,8 +5,8 @@
  * token the inventory requires (present, initialised, PIN state, mechanisms,
  * one login). Exit 0 when every token is ready, 1 otherwise.
  */
-import { pinFromEnv, snapshotSlots, validateTokens } from "../components/keys/hsm";
-import { loadInventory } from "../components/keys/inventory";
+import { pinFromEnv, snapshotSlots, validateTokens } from "../../components/keys/hsm";
+import { loadInventory } from "../../components/keys/inventory";
 import { operatorOptions, run } from "./operator";
 
 run(() => {

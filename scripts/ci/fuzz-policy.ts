@@ -9,8 +9,8 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadCatalogue } from "../components/policy/catalogue";
-import { fuzzSetup, generate, minimise, runCases, saveReproducer } from "../test/helpers/fuzz";
+import { loadCatalogue } from "../../components/policy/catalogue";
+import { fuzzSetup, generate, minimise, runCases, saveReproducer } from "../../test/helpers/fuzz";
 
 const { values } = parseArgs({
   options: { cases: { type: "string", default: "20000" }, seed: { type: "string" } },
@@ -23,7 +23,7 @@ if (!Number.isInteger(total) || total < 1 || !Number.isInteger(seed)) {
   process.exit(2);
 }
 const conftest = process.env.CARTORIO_CONFTEST ?? path.join(os.homedir(), ".cache/cartorio-toolchain/bin/conftest");
-const setup = fuzzSetup(conftest, path.resolve(__dirname, ".."), loadCatalogue());
+const setup = fuzzSetup(conftest, path.resolve(__dirname, "../.."), loadCatalogue());
 
 console.log(`policy fuzz: seed ${seed}, ${total} cases`);
 const all = generate(seed, total);

@@ -13,8 +13,8 @@
  * (without --apply) or a version on the token does not conform or is half
  * present (with or without --apply); 2 on an error (inventory, token, PIN).
  */
-import { ensureKeys, inspectKeys, KeyInspection, listKeyLabels, pinFromEnv } from "../components/keys/hsm";
-import { keyLabel, loadInventory } from "../components/keys/inventory";
+import { ensureKeys, inspectKeys, KeyInspection, listKeyLabels, pinFromEnv } from "../../components/keys/hsm";
+import { keyLabel, loadInventory } from "../../components/keys/inventory";
 import { operatorOptions, run } from "./operator";
 
 run(() => {

@@ -3,8 +3,8 @@
  * rule, scope, owner and expiry, in force or expired (an expired one is
  * CART-EXC-001 on both enforcers). Plain: no Pulumi import.
  */
-import { loadCatalogue } from "../components/policy/catalogue";
-import { exceptionActive, exceptionDaysLeft, scopeText } from "../components/policy/rules";
+import { loadCatalogue } from "../../components/policy/catalogue";
+import { exceptionActive, exceptionDaysLeft, scopeText } from "../../components/policy/rules";
 
 const now = Date.now();
 const exceptions = loadCatalogue().exceptions;

@@ -13,19 +13,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import {
-  ClusterError,
-  defaultToolsBin,
-  down,
-  envLines,
-  paths,
-  publish,
-  status,
-  tailOf,
-  up,
-} from "./cluster/controlplane";
-import { loadStackFile } from "../components/config/load";
-import { PROJECT_ROOT } from "./operator";
+import { ClusterError, defaultToolsBin, down, envLines, paths, publish, status, tailOf, up } from "./controlplane";
+import { loadStackFile } from "../../components/config/load";
+import { PROJECT_ROOT } from "../ops/operator";
 
 const USAGE = `usage: npm run cluster -- up|down|status|env|publish [--dir DIR]
   up       start the embedded control plane (etcd, kube-apiserver, kube-controller-manager) on 127.0.0.1,

@@ -9,9 +9,9 @@
  */
 import { parseArgs } from "node:util";
 import * as path from "node:path";
-import { expiryReport } from "../components/keys/expiry";
-import { loadInventory } from "../components/keys/inventory";
-import { loadStackFile } from "../components/config/load";
+import { expiryReport } from "../../components/keys/expiry";
+import { loadInventory } from "../../components/keys/inventory";
+import { loadStackFile } from "../../components/config/load";
 import { PROJECT_ROOT, run } from "./operator";
 
 const USAGE =

@@ -1,6 +1,6 @@
 // Writes the Kubernetes objects a stack manages, as the API server stored them,
 // to a folder (one YAML file per object) so conftest judges what was applied:
-//   pulumi stack export | node scripts/declared.mjs <out-dir>
+//   pulumi stack export | node scripts/ops/declared.mjs <out-dir>
 // Read from the state's outputs (the live objects after `up`), not from the
 // program: what the cluster accepted, defaults included. Server-managed fields
 // (status, managedFields, uid...) are dropped; Secret values are never written.
@@ -10,7 +10,7 @@ import { stringify } from "yaml";
 
 const out = process.argv[2];
 if (!out) {
-  console.error("usage: pulumi stack export | node scripts/declared.mjs <out-dir>");
+  console.error("usage: pulumi stack export | node scripts/ops/declared.mjs <out-dir>");
   process.exit(2);
 }
 // The engine's marker of a secret value in a state export.

@@ -14,11 +14,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadStackFile } from "../components/config/load";
-import { Anchor, ANCHOR_SCHEMA, anchorText, loadAnchor, rotateAnchor } from "../components/evidence/anchor";
-import { inspectKey, pinFromEnv } from "../components/keys/hsm";
-import { loadInventory } from "../components/keys/inventory";
-import { keyLabel } from "../components/keys/keyid";
+import { loadStackFile } from "../../components/config/load";
+import { Anchor, ANCHOR_SCHEMA, anchorText, loadAnchor, rotateAnchor } from "../../components/evidence/anchor";
+import { inspectKey, pinFromEnv } from "../../components/keys/hsm";
+import { loadInventory } from "../../components/keys/inventory";
+import { keyLabel } from "../../components/keys/keyid";
 import { PROJECT_ROOT, run } from "./operator";
 
 run(() => {

@@ -1,6 +1,6 @@
 // Where CI's time went: the phases .ci/run timed (a TSV of name, seconds, exit code), then, from
 // vitest's JSON report, the seconds per test folder and the slowest test files.
-//   node scripts/ci-timings.mjs .local/ci-phases.tsv .local/vitest-report.json <total seconds>
+//   node scripts/ci/ci-timings.mjs .local/ci-phases.tsv .local/vitest-report.json <total seconds>
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 

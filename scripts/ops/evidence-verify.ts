@@ -12,9 +12,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadStackFile } from "../components/config/load";
-import { loadAnchor } from "../components/evidence/anchor";
-import { verifyChain, verifyFolder } from "../components/evidence/verify";
+import { loadStackFile } from "../../components/config/load";
+import { loadAnchor } from "../../components/evidence/anchor";
+import { verifyChain, verifyFolder } from "../../components/evidence/verify";
 import { PROJECT_ROOT } from "./operator";
 
 const USAGE = "usage: npm run evidence:verify -- <evidence folder> | --chain <stack folder>  [--anchor FILE]";

@@ -15,8 +15,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { loadStackFile } from "../components/config/load";
-import { defaultDenyObject, hpaObject, namespaceObject, pdbObject } from "../components/scaling/objects";
+import { loadStackFile } from "../../components/config/load";
+import { defaultDenyObject, hpaObject, namespaceObject, pdbObject } from "../../components/scaling/objects";
 import { PROJECT_ROOT } from "./operator";
 
 const args = process.argv.slice(2);

@@ -6,9 +6,9 @@
  * profile and the verdict with its reason. Exit 0 when the rules hold, 1 when not.
  */
 import { parseArgs } from "node:util";
-import { loadStackFile } from "../components/config/load";
-import { formatPlan, planCapacity } from "../components/scaling/capacity";
-import { capacityInput } from "../components/scaling/plan";
+import { loadStackFile } from "../../components/config/load";
+import { formatPlan, planCapacity } from "../../components/scaling/capacity";
+import { capacityInput } from "../../components/scaling/plan";
 import { PROJECT_ROOT } from "./operator";
 
 const { values } = parseArgs({

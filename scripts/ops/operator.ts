@@ -1,14 +1,17 @@
 /**
- * Shared argument handling of the operator commands (hsm:slots, kms:sync).
+ * Shared argument handling of the operator commands (hsm:slots, kms:sync, …).
  * Plain logic only: these commands never load the Pulumi SDK.
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadStackFile } from "../components/config/load";
-import type { KmsConfig } from "../components/config/schema";
+import { loadStackFile } from "../../components/config/load";
+import type { KmsConfig } from "../../components/config/schema";
 
-/** The project folder: set by scripts/run.mjs (bundled commands), else this file's parent. */
-export const PROJECT_ROOT = process.env.CARTORIO_PROJECT_ROOT ?? path.resolve(__dirname, "..");
+/**
+ * The project folder: set by scripts/ops/run.mjs (bundled commands), else two folders up — from
+ * scripts/ops/ (run from source) as from .local/bin/ (bundled) it is the project.
+ */
+export const PROJECT_ROOT = process.env.CARTORIO_PROJECT_ROOT ?? path.resolve(__dirname, "../..");
 
 export interface OperatorOptions {
   stack: string;

@@ -7,8 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { loadCatalogue } from "../components/policy/catalogue";
-import { shapeTables } from "../components/policy/shapes";
+import { loadCatalogue } from "../../components/policy/catalogue";
+import { shapeTables } from "../../components/policy/shapes";
 
 export const DATA_REGO = path.resolve(__dirname, "../policies/catalogue_data.rego");
 
