@@ -80,10 +80,13 @@ async function main() {
     external: ["esbuild", "typescript", "ts-node", "*.node", "@grpc/grpc-js"],
     plugins: [lazySdkParts],
     define: bundledCatalogue(),
-    outfile,
+    // Built under a name of its own and renamed into place: two builds at once (test files running side by
+    // side) never leave, or load, a half-written bundle.
+    outfile: `${outfile}.${process.pid}.tmp`,
     metafile: true,
     logLevel: "error",
   });
+  fs.renameSync(`${outfile}.${process.pid}.tmp`, outfile);
   const names = Object.keys(result.metafile.inputs);
   // A newer SDK that moved either part would silently load it eagerly again: say so instead.
   const lazy = names.filter((f) => f.startsWith("lazy:"));
@@ -103,7 +106,8 @@ async function main() {
     const abs = path.resolve(root, f);
     inputs[abs] = stamp(abs);
   }
-  fs.writeFileSync(record, JSON.stringify(inputs));
+  fs.writeFileSync(`${record}.${process.pid}.tmp`, JSON.stringify(inputs));
+  fs.renameSync(`${record}.${process.pid}.tmp`, record);
 }
 
 main().catch((e) => {
