@@ -1,5 +1,5 @@
 /**
- * The evidence report of one deployment (evidence/<stack>/<UTC>-<commit>/report.json): what the rulebook,
+ * The evidence report of one deployment (evidence/<stack>/<UTC>-<sequence>-<commit>/report.json): what the rulebook,
  * the cluster, the HSM, the autoscaler and the load test said, from the same run, for the corregedoria.
  * Versioned (`schema`); every part says whether it was collected or why not, so a part that did not run is
  * never read as passed. Plain module: the evidence commands and the tests share it.

@@ -61,7 +61,7 @@ export function verifyFolder(dir: string, anchor: Anchor, anchorWhere: string): 
   return { folder, bytes, report, problems };
 }
 
-/** The evidence folders of a stack folder, by name (each a <UTC>-<commit> folder; unfinished *.partial left out). */
+/** The evidence folders of a stack folder, by name (each a <UTC>-<sequence>-<commit> folder; unfinished *.partial left out). */
 export function evidenceFolders(stackDir: string): string[] {
   if (!fs.existsSync(stackDir)) return [];
   return fs

@@ -3,7 +3,7 @@
  *     [--sync-timeout SECONDS]
  *
  * The evidence of one deployment, for the corregedoria, from the same run: writes
- * <evidence.directory>/<stack>/<UTC timestamp>-<commit>/ with report.json (schema
+ * <evidence.directory>/<stack>/<UTC timestamp>-<sequence>-<commit>/ with report.json (schema
  * cartorio.digital/evidencia/v2, components/evidence/schema.ts), report.html (Portuguese, self-contained)
  * and report.json.sig (signed in the HSM with the evidence-signing key the stack's trust anchor lists;
  * npm run evidence:verify checks it). The report joins the stack's hash chain after the newest report in
@@ -476,7 +476,12 @@ async function main(): Promise<number> {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
-  const dir = path.join(stackDir, `${stamp}-${sha.slice(0, 12)}`);
+  // The sequence makes the name unique in the chain: two reports in one second (or one commit) never collide.
+  const dir = path.join(stackDir, `${stamp}-${String(chain.sequence).padStart(6, "0")}-${sha.slice(0, 12)}`);
+  if (fs.existsSync(dir))
+    throw new Error(
+      `${dir} exists: another report took sequence ${chain.sequence} meanwhile; nothing was written, run again`,
+    );
   const tmp = `${dir}.partial`;
   fs.mkdirSync(tmp, { recursive: true });
   for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), body);

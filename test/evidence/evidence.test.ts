@@ -58,9 +58,9 @@ describe("evidence report", () => {
     report = JSON.parse(fs.readFileSync(path.join(dir, "report.json"), "utf8"));
   }, 600_000);
 
-  it("writes evidence/<stack>/<UTC>-<commit>/ with a report that validates against its schema", () => {
+  it("writes evidence/<stack>/<UTC>-<sequence>-<commit>/ with a report that validates against its schema", () => {
     const sha = spawnSync("git", ["rev-parse", "HEAD"], { cwd: project.dir, encoding: "utf8" }).stdout.trim();
-    expect(path.basename(dir)).toMatch(new RegExp(`^\\d{8}T\\d{6}Z-${sha.slice(0, 12)}$`));
+    expect(path.basename(dir)).toMatch(new RegExp(`^\\d{8}T\\d{6}Z-000001-${sha.slice(0, 12)}$`));
     expect(fs.readdirSync(dir).sort()).toEqual(["report.html", "report.json", "report.json.sig"]);
     expect(report.chain).toEqual({ sequence: 1, previous: null });
     expect(report.anchor.file).toBe(".local/evidencias/local.yaml");
