@@ -15,6 +15,7 @@ import { readFluxManifest } from "./components/gitops/embedded";
 import { LocalGitServer, localGitServer } from "./components/gitops/local";
 import { MaintainerKey, readMaintainerKeys } from "./components/gitops/signing";
 import { Kms } from "./components/keys";
+import { slotProblems } from "./components/keys/providers";
 import { Inventory, loadInventory } from "./components/keys/inventory";
 import { clusterProblem, kubeconfigPath } from "./components/platform/cluster";
 import { kubernetesProvider } from "./components/platform/kubernetes";
@@ -32,9 +33,50 @@ interface ProgramDeps {
   clusterProblem: typeof clusterProblem;
   /** Reads the local Git server's folder (tests of the graph pass a stand-in). */
   localGitServer: typeof localGitServer;
+  /**
+   * Judges the inventory's signing tokens on the HSM before anything is registered. Callers whose
+   * stand-ins leave it out skip that pre-flight: the graph tests, under mocks, where no provider asks
+   * the HSM either.
+   */
+  slotProblems?: typeof slotProblems;
 }
 
-async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
+/**
+ * The error that stops a run before anything is registered. One problem is one line (the stack, the
+ * problem with its fix and the command that checks it); several are a line saying how many, then one each.
+ */
+function stopMessage(stack: string, problems: string[]): string {
+  if (problems.length === 1) return `stack ${stack}: ${problems[0].replace(/\.$/, "")}; nothing was changed`;
+  return `stack ${stack}: ${problems.length} problems; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
+}
+
+/**
+ * slotProblems from the pre-flight's own instances of the HSM modules. pkcs11.ts caches the mechanism
+ * names in a module variable (a Map) on first use, and a dynamic provider is serialized with the values of
+ * the module variables its code reaches: a Map serialized that way is no Map any more ("Method
+ * Map.prototype.get called on incompatible receiver" in every check). The pre-flight runs before the
+ * providers are serialized, so it must not fill their instance: it loads its own and puts Node's module
+ * cache back as it was. (Without that cache in pkcs11.ts, this could call slotProblems directly.)
+ */
+const isolatedSlotProblems: typeof slotProblems = (...args) => {
+  const ids = ["./components/keys/providers", "./components/keys/hsm", "./components/keys/pkcs11"].map((m) =>
+    require.resolve(m),
+  );
+  const saved = ids.map((id) => require.cache[id]);
+  for (const id of ids) delete require.cache[id];
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const own = require("./components/keys/providers") as typeof import("./components/keys/providers");
+    return own.slotProblems(...args);
+  } finally {
+    ids.forEach((id, i) => {
+      if (saved[i]) require.cache[id] = saved[i];
+      else delete require.cache[id];
+    });
+  }
+};
+
+async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slotProblems: isolatedSlotProblems }) {
   const cfg = loadPlatformConfig(projectRoot);
 
   // Files the config points at are checked before any resource is registered, all problems together.
@@ -109,13 +151,27 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer }) {
         "a deployment logs in to the HSM (previews validate the slots without it)",
     );
   }
+  // The signing tokens, judged on the HSM now: the slot provider's own validation (one login per token, with
+  // the PIN when this run has one; without it the PIN check above speaks). A label the HSM does not have, a
+  // locked token or a refused PIN stops the run here, as one line, before any resource is registered. Left
+  // to the provider's check alone it would stop the deployment midway: the engine prints the failure, then
+  // cancels what it had started (flux-install's objects), and their Kubernetes provider, shut down under
+  // them, adds "grpc: the client connection is closing" errors that have nothing to do with the HSM.
+  if (inventory && deps.slotProblems) {
+    problems.push(
+      ...deps.slotProblems(
+        { modulePath: cfg.kms.module, pinEnv: cfg.kms.pinEnv, tokens: inventory.tokens, loginRequired: false },
+        { inventory: cfg.kms.inventory, stack: pulumi.getStack() },
+      ).failures,
+    );
+  }
   // Every component applies Kubernetes objects: in cluster mode the API server must answer first.
   if (cfg.kubernetes.mode === "cluster") {
     const problem = await deps.clusterProblem(cfg.kubernetes, projectRoot);
     if (problem) problems.push(problem);
   }
   if (problems.length > 0) {
-    throw new pulumi.RunError(`stack ${pulumi.getStack()}: nothing was changed:\n${problems.join("\n")}`);
+    throw new pulumi.RunError(stopMessage(pulumi.getStack(), problems));
   }
 
   const providers = { kubernetes: kubernetesProvider(cfg.kubernetes) };

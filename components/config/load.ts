@@ -8,6 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { inspect } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, PlatformConfig, platformSchema } from "./schema";
@@ -21,16 +22,37 @@ export interface ConfigProblem {
   expected: string;
 }
 
+/**
+ * One line per problem: the key the stack wrote, the value, what is allowed and how to fix it. With one
+ * problem the whole message is that one line; with several, a line saying how many, then one line each.
+ */
+export function configMessage(stack: string, problems: ConfigProblem[]): string {
+  const check = `fix Pulumi.${stack}.yaml, then check with: pulumi preview --stack ${stack}`;
+  const line = (p: ConfigProblem) => `${p.key} = ${p.value}: ${p.expected}`;
+  if (problems.length === 1) return `stack ${stack}: ${line(problems[0])}; nothing was changed (${check})`;
+  return (
+    `stack ${stack}: ${problems.length} configuration problem(s); nothing was changed (${check}):\n` +
+    problems.map((p) => `  - ${line(p)}`).join("\n")
+  );
+}
+
 export class ConfigError extends Error {
   constructor(
-    readonly stack: string,
+    /** The stack whose configuration this is (not `stack`: that is Error's own stack trace). */
+    readonly stackName: string,
     readonly problems: ConfigProblem[],
   ) {
-    super(
-      `stack ${stack}: ${problems.length} configuration problem(s); nothing was changed:\n` +
-        problems.map((p) => `  - ${p.key} = ${p.value}: ${p.expected}`).join("\n"),
-    );
+    super(configMessage(stackName, problems));
     this.name = "ConfigError";
+  }
+
+  /**
+   * What console.error and util.inspect print (an operator command's uncaught error, Pulumi's report of
+   * one): the message, never a stack trace or a dump of `problems`. The problems are the user's to fix,
+   * not a fault in the program.
+   */
+  [inspect.custom](): string {
+    return this.message;
   }
 }
 
@@ -100,7 +122,14 @@ export function validateConfig(raw: RawConfig, ctx: LoadContext): PlatformConfig
         }
         continue;
       }
-      problems.push({ key: keyOf(issue.path), value: show(lookup(raw, issue.path)), expected: describeIssue(issue) });
+      const order = issue.code === z.ZodIssueCode.custom ? (issue.params?.order as [string, string]) : undefined;
+      if (order) {
+        problems.push(orderProblem(raw, issue.path.slice(0, -1), order, issue.message));
+        continue;
+      }
+      const value = lookup(raw, issue.path);
+      const hint = /Go duration/.test(issue.message) ? durationHint(value) : "";
+      problems.push({ key: keyOf(issue.path), value: show(value), expected: describeIssue(issue) + hint });
     }
     throw new ConfigError(ctx.stack, mergeByKey(problems));
   }
@@ -108,6 +137,57 @@ export function validateConfig(raw: RawConfig, ctx: LoadContext): PlatformConfig
   problems.push(...crossChecks(cfg, ctx));
   if (problems.length > 0) throw new ConfigError(ctx.stack, problems);
   return cfg;
+}
+
+let defaultsCache: PlatformConfig | undefined;
+/** Every value a stack that sets nothing gets. */
+function defaults(): PlatformConfig {
+  return (defaultsCache ??= platformSchema.parse({}));
+}
+
+/**
+ * A check that one key is at most another (minReplicas ≤ maxReplicas) names the key the stack wrote, with
+ * its value, and says where the other one's value comes from: `scaling: {maxReplicas: 2}` is refused as
+ * maxReplicas = 2, below minReplicas' default 3, never as a minReplicas the stack does not have.
+ */
+function orderProblem(raw: RawConfig, area: (string | number)[], [low, high]: [string, string], message: string) {
+  const dotted = (k: string) => [...area, k].join(".");
+  const lowValue = lookup(raw, [...area, low]);
+  const highValue = lookup(raw, [...area, high]);
+  const fallback = (k: string) => show(lookup(defaults(), [...area, k]));
+  if (lowValue === undefined && highValue !== undefined) {
+    const d = fallback(low);
+    return {
+      key: keyOf([...area, high]),
+      value: show(highValue),
+      expected:
+        `expected ${dotted(high)} ≥ ${dotted(low)}, which is ${d} by default (this stack does not set it); ` +
+        `set ${dotted(high)} to ${d} or more, or set ${dotted(low)} to ${show(highValue)} or less`,
+    };
+  }
+  if (highValue === undefined && lowValue !== undefined) {
+    const d = fallback(high);
+    return {
+      key: keyOf([...area, low]),
+      value: show(lowValue),
+      expected:
+        `expected ${dotted(low)} ≤ ${dotted(high)}, which is ${d} by default (this stack does not set it); ` +
+        `set ${dotted(low)} to ${d} or less, or set ${dotted(high)} to ${show(lowValue)} or more`,
+    };
+  }
+  return {
+    key: keyOf([...area, low]),
+    value: show(lowValue ?? lookup(defaults(), [...area, low])),
+    expected: `${message}; lower ${dotted(low)} or raise ${dotted(high)}`,
+  };
+}
+
+/** For a duration written in words ("5 minutes"), the Go duration meant ("; for 5 minutes write 5m"). */
+function durationHint(value: unknown): string {
+  if (typeof value !== "string") return "";
+  const m = /^\s*(\d+)\s*(h|hours?|hrs?|m|mins?|minutes?|s|secs?|seconds?)\s*$/i.exec(value);
+  if (!m || /^\d+[hms]$/.test(value)) return "";
+  return `; for ${value.trim()} write ${m[1]}${m[2][0].toLowerCase()}`;
 }
 
 /** One entry per key: several failed checks on one value read as one problem. */

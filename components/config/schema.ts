@@ -42,7 +42,7 @@ const dnsLabel = (what: string) =>
 
 const duration = z
   .string()
-  .regex(DURATION, "expected a Go duration such as 1m, 10m or 1h30m")
+  .regex(DURATION, "expected a Go duration: whole numbers with h, m or s and no spaces, such as 1m, 10m or 1h30m")
   .refine((s) => s.length > 0, "expected a non-empty duration such as 1m");
 
 const httpUrl = z.string().refine((s) => {
@@ -212,7 +212,13 @@ export const gitopsSchema = z
      * How long `pulumi up` waits for the sync to be Ready at the repository's revision, like `flux bootstrap`
      * (its --timeout is 5m); 0s does not wait.
      */
-    syncTimeout: z.string().regex(DURATION, "expected a Go duration such as 5m or 0s").default("5m"),
+    syncTimeout: z
+      .string()
+      .regex(
+        DURATION,
+        "expected a Go duration: whole numbers with h, m or s and no spaces, such as 5m, 90s or 1h30m (0s: no wait)",
+      )
+      .default("5m"),
     teams: teamsSchema.default({}),
     /** Known team slugs of the organisation; team references must be among them when set. */
     knownTeams: z.array(z.string().min(1)).default([]),
@@ -326,6 +332,8 @@ export const scalingSchema = z
         code: z.ZodIssueCode.custom,
         path: ["minReplicas"],
         message: `expected minReplicas (${s.minReplicas}) ≤ maxReplicas (${s.maxReplicas})`,
+        // The two keys compared, lower first: the error names the one the stack wrote (load.ts).
+        params: { order: ["minReplicas", "maxReplicas"] },
       });
     }
   });
@@ -482,6 +490,7 @@ export const loadtestSchema = z
         code: z.ZodIssueCode.custom,
         path: ["profile", "baselineRps"],
         message: `expected baselineRps (${l.profile.baselineRps}) ≤ peakRps (${l.profile.peakRps})`,
+        params: { order: ["baselineRps", "peakRps"] },
       });
     }
   });

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { canonical } from "../platform/canonical";
 import type { KeySpec } from "./inventory";
 import { adoptionError, ensureKey, inspectKey, KeyRecord, pinFromEnv, readKey, TokenRef, validateTokens } from "./hsm";
-import { failureText, TokenRequirement } from "./slots";
+import { moduleProblemLine, TokenContext, tokenProblemLines, TokenRequirement } from "./slots";
 
 export interface SlotValidationInputs {
   modulePath: string;
@@ -28,14 +28,25 @@ export interface ValidatedToken {
   mechanisms: string[];
 }
 
-function validate(inputs: SlotValidationInputs): { failures: string[]; tokens: ValidatedToken[] } {
-  const verdicts = validateTokens(inputs.modulePath, inputs.tokens, pinFromEnv(inputs.pinEnv), {
-    loginRequired: inputs.loginRequired ?? true,
-  });
-  const failures = verdicts.flatMap(failureText);
-  if (verdicts.some((v) => v.checks.some((c) => c.requirement === "user login" && /NO_PIN/.test(c.detail)))) {
-    failures.push(`set the user PIN in the environment variable ${inputs.pinEnv} (kms.pinEnv)`);
+/**
+ * The signing tokens judged on the HSM, as lines a user can act on (slots.ts, tokenProblemLines): the slot
+ * provider's check and the program's pre-flight (index.ts) share it, so both say the same. `where` names
+ * the inventory file and the stack when the caller knows them.
+ */
+export function slotProblems(
+  inputs: SlotValidationInputs,
+  where: Pick<TokenContext, "inventory" | "stack"> = {},
+): { failures: string[]; tokens: ValidatedToken[] } {
+  const ctx: TokenContext = { ...where, modulePath: inputs.modulePath, pinEnv: inputs.pinEnv, tokens: inputs.tokens };
+  let verdicts;
+  try {
+    verdicts = validateTokens(inputs.modulePath, inputs.tokens, pinFromEnv(inputs.pinEnv), {
+      loginRequired: inputs.loginRequired ?? true,
+    });
+  } catch (e) {
+    return { failures: [moduleProblemLine(e as Error, ctx)], tokens: [] };
   }
+  const failures = [...new Set(tokenProblemLines(verdicts, ctx))];
   const tokens = verdicts.map((v) => ({
     name: v.name,
     label: v.label,
@@ -56,16 +67,17 @@ export const slotValidationProvider: pulumi.dynamic.ResourceProvider = {
   // check runs on preview too, so an HSM that is not ready stops the deployment before anything changes.
   // It is the one place that talks to the HSM: what it finds travels as the `validated` input, so diff,
   // create and update log in to no token again.
+  //
+  // Failures name no property: the engine then prints "resource 'kms-slots' has a problem: <reason>",
+  // where with a property it prints that property's whole value first, as a Go map dump. The program
+  // runs the same validation before registering anything (index.ts), so this one fails only when the
+  // HSM changed in between.
   async check(_olds: SlotValidationInputs, news: SlotValidationInputs) {
-    try {
-      const { failures, tokens } = validate(news);
-      return {
-        inputs: { ...news, validated: tokens },
-        failures: failures.map((reason) => ({ property: "tokens", reason })),
-      };
-    } catch (e) {
-      return { inputs: news, failures: [{ property: "tokens", reason: (e as Error).message }] };
-    }
+    const { failures, tokens } = slotProblems(news);
+    return {
+      inputs: { ...news, validated: tokens },
+      failures: failures.map((reason) => ({ property: "", reason })),
+    };
   },
   async diff(_id: string, olds: SlotValidationState, news: SlotValidationState) {
     return { changes: slotState(olds) !== slotState(news) };
@@ -124,10 +136,11 @@ export const hsmKeyProvider: pulumi.dynamic.ResourceProvider = {
       if (problems.length === 0) return { inputs: news };
       return {
         inputs: news,
-        failures: [{ property: "key", reason: adoptionError(news.token, serial, news.key, problems).message }],
+        // No property: the engine would print the whole key input as a Go map dump before the reason.
+        failures: [{ property: "", reason: adoptionError(news.token, serial, news.key, problems).message }],
       };
     } catch (e) {
-      return { inputs: news, failures: [{ property: "key", reason: (e as Error).message }] };
+      return { inputs: news, failures: [{ property: "", reason: (e as Error).message }] };
     }
   },
   async diff(_id: string, olds: HsmKeyState, news: HsmKeyInputs) {

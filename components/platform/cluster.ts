@@ -26,34 +26,38 @@ export async function clusterProblem(
   const k8s = require("@kubernetes/client-node") as typeof import("@kubernetes/client-node");
   const file = kubeconfigPath(cfg, projectRoot);
   const where = `kubeconfig ${file}`;
+  // The key the stack wrote (or the one to write, when it leaves the choice to KUBECONFIG).
+  const kubeconfigKey = `cartorio-plataforma:kubernetes.kubeconfig = ${cfg.kubeconfig || "(not set)"}`;
   const kc = new k8s.KubeConfig();
   try {
     kc.loadFromFile(file);
   } catch (e) {
     return (
-      `cartorio-plataforma:kubernetes.kubeconfig: cannot read ${where} (${(e as Error).message.split("\n")[0]}). ` +
-      `For the local stack start the embedded cluster (npm run cluster -- up); otherwise point kubernetes.kubeconfig at a readable file.`
+      `${kubeconfigKey}: cannot read ${where} (${(e as Error).message.split("\n")[0]}); ` +
+      `for the local stack start the embedded cluster (npm run cluster -- up), otherwise point ` +
+      `kubernetes.kubeconfig at a readable file (check with: ls -l ${file})`
     );
   }
   const context = cfg.context || kc.getCurrentContext();
+  const contextKey = `cartorio-plataforma:kubernetes.context = ${cfg.context || `(not set: the current context, ${context || "none"})`}`;
   if (!kc.getContextObject(context)) {
+    const names = kc.getContexts().map((c) => c.name);
     return (
-      `cartorio-plataforma:kubernetes.context: context "${context}" is not in ${where} ` +
-      `(it has: ${
-        kc
-          .getContexts()
-          .map((c) => c.name)
-          .join(", ") || "none"
-      }). Set kubernetes.context to one of them.`
+      `${contextKey}: context "${context}" is not in ${where}, which has ${names.join(", ") || "no context"}; ` +
+      `set kubernetes.context to one of them (check with: kubectl --kubeconfig ${file} config get-contexts)`
     );
   }
   kc.setCurrentContext(context);
   const server = kc.getCurrentCluster()?.server ?? "(no server)";
   const opts: https.RequestOptions = { timeout: timeoutMs };
+  const check = `(check with: kubectl --kubeconfig ${file} --context ${context} get --raw /readyz)`;
   try {
     await kc.applyToHTTPSOptions(opts);
   } catch (e) {
-    return `${where}, context ${context}: its credentials cannot be used (${(e as Error).message}).`;
+    return (
+      `${contextKey}: the credentials of context ${context} in ${where} cannot be used ` +
+      `(${(e as Error).message.split("\n")[0]}) ${check}`
+    );
   }
   const answer = await new Promise<string | undefined>((resolve) => {
     const req = https.get(`${server}/readyz`, opts, (res) => {
@@ -65,8 +69,9 @@ export async function clusterProblem(
   });
   if (answer === undefined) return undefined;
   return (
-    `the Kubernetes API server ${server} (context ${context} of kubeconfig ${file}) is not reachable: ${answer}. ` +
-    `For the local stack start it with: npm run cluster -- up. Otherwise set cartorio-plataforma:kubernetes.kubeconfig ` +
-    `and kubernetes.context to a running cluster, or kubernetes.mode: render for a preview without one.`
+    `${contextKey}: the Kubernetes API server ${server} (context ${context} of kubeconfig ${file}) is not ` +
+    `reachable: ${answer}; for the local stack start it with npm run cluster -- up, otherwise point ` +
+    `kubernetes.kubeconfig and kubernetes.context at a running cluster, or set kubernetes.mode: render for a ` +
+    `preview without one ${check}`
   );
 }

@@ -92,6 +92,12 @@ describe("bad configuration", () => {
       /minReplicas \(10\) ≤ maxReplicas \(4\)/,
     ],
     [
+      "max below the default min",
+      { scaling: { maxReplicas: 2 } },
+      "cartorio-plataforma:scaling.maxReplicas",
+      /scaling\.maxReplicas ≥ scaling\.minReplicas, which is 3 by default/,
+    ],
+    [
       "GitOps path outside clusters/",
       { gitops: { path: "apps/producao" } },
       "cartorio-plataforma:gitops.path",
@@ -227,9 +233,10 @@ describe("bad configuration", () => {
       validateConfig({ scaling: { minReplicas: -1 } }, { ...ctx, stack: "producao" });
       throw new Error("not refused");
     } catch (e) {
-      expect((e as Error).message).toMatch(/^stack producao: 1 configuration problem/);
-      expect((e as Error).message).toContain(
-        "cartorio-plataforma:scaling.minReplicas = -1: expected at least 1 replica",
+      // One problem is one line, from the stack and the key on, with where to fix it and how to check.
+      expect((e as Error).message).toBe(
+        "stack producao: cartorio-plataforma:scaling.minReplicas = -1: expected at least 1 replica; nothing was " +
+          "changed (fix Pulumi.producao.yaml, then check with: pulumi preview --stack producao)",
       );
     }
   });
