@@ -50,33 +50,7 @@ function stopMessage(stack: string, problems: string[]): string {
   return `stack ${stack}: ${problems.length} problems; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
 }
 
-/**
- * slotProblems from the pre-flight's own instances of the HSM modules. pkcs11.ts caches the mechanism
- * names in a module variable (a Map) on first use, and a dynamic provider is serialized with the values of
- * the module variables its code reaches: a Map serialized that way is no Map any more ("Method
- * Map.prototype.get called on incompatible receiver" in every check). The pre-flight runs before the
- * providers are serialized, so it must not fill their instance: it loads its own and puts Node's module
- * cache back as it was. (Without that cache in pkcs11.ts, this could call slotProblems directly.)
- */
-const isolatedSlotProblems: typeof slotProblems = (...args) => {
-  const ids = ["./components/keys/providers", "./components/keys/hsm", "./components/keys/pkcs11"].map((m) =>
-    require.resolve(m),
-  );
-  const saved = ids.map((id) => require.cache[id]);
-  for (const id of ids) delete require.cache[id];
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const own = require("./components/keys/providers") as typeof import("./components/keys/providers");
-    return own.slotProblems(...args);
-  } finally {
-    ids.forEach((id, i) => {
-      if (saved[i]) require.cache[id] = saved[i];
-      else delete require.cache[id];
-    });
-  }
-};
-
-async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slotProblems: isolatedSlotProblems }) {
+async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slotProblems }) {
   const cfg = loadPlatformConfig(projectRoot);
 
   // Files the config points at are checked before any resource is registered, all problems together.

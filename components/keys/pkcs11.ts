@@ -77,19 +77,21 @@ export function withModule<T>(modulePath: string, fn: (p: Pkcs11.PKCS11, m: Pkcs
   }
 }
 
-let mechanismNames: Map<number, string[]> | undefined;
+/**
+ * Mechanism names by value, made on each call (a few hundred constants): no module-level cache, because
+ * dynamic providers are serialized with the values of the module variables their code reaches, and a Map
+ * filled before that (the program's HSM pre-flight fills it) is no Map once serialized.
+ */
 function mechanismsByValue(m: Pkcs11Module): Map<number, string[]> {
-  if (!mechanismNames) {
-    mechanismNames = new Map();
-    for (const [name, value] of Object.entries(m)) {
-      if (name.startsWith("CKM_") && typeof value === "number") {
-        const list = mechanismNames.get(value) ?? [];
-        list.push(name);
-        mechanismNames.set(value, list);
-      }
+  const names = new Map<number, string[]>();
+  for (const [name, value] of Object.entries(m)) {
+    if (name.startsWith("CKM_") && typeof value === "number") {
+      const list = names.get(value) ?? [];
+      list.push(name);
+      names.set(value, list);
     }
   }
-  return mechanismNames;
+  return names;
 }
 
 function tokenState(info: Pkcs11.TokenInfo, m: Pkcs11Module): TokenState {
