@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import * as github from "@pulumi/github";
 import { loadPlatformConfig } from "./components/config";
+import type { PlatformConfig } from "./components/config/schema";
 import { FluxBootstrap, RepositoryHardening } from "./components/gitops";
 import { readFluxManifest } from "./components/gitops/embedded";
 import { LocalGitServer, localGitServer } from "./components/gitops/local";
@@ -50,10 +51,23 @@ function stopMessage(stack: string, problems: string[]): string {
   return `stack ${stack}: ${problems.length} problems; nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
 }
 
-async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slotProblems }) {
-  const cfg = loadPlatformConfig(projectRoot);
+/** What the pre-flight read and checked, for the areas to use: nothing is registered before it passes. */
+interface Checked {
+  inventory?: Inventory;
+  /** The images manifests/ declares for the workload: the release the load gate measures. */
+  workloadImages: string[];
+  fluxManifest?: string;
+  maintainerKeys?: MaintainerKey[];
+  localGit?: LocalGitServer;
+}
 
-  // Files the config points at are checked before any resource is registered, all problems together.
+/**
+ * Everything the config points at, checked before any resource is registered, all problems together:
+ * files, Flux's install manifest, the maintainers' keys, the local Git server, the HSM's tokens (and the
+ * PIN's presence on a deployment), the API server in cluster mode. Any problem stops the run as one
+ * RunError (stopMessage): nothing was changed.
+ */
+async function preflight(cfg: PlatformConfig, deps: ProgramDeps): Promise<Checked> {
   const problems: string[] = [];
   const attempt = <T>(fn: () => T): T | undefined => {
     try {
@@ -63,11 +77,19 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
       return undefined;
     }
   };
-  const inventory: Inventory | undefined = cfg.features.keys
+  const attemptAsync = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      problems.push((e as Error).message);
+      return undefined;
+    }
+  };
+  const checked: Checked = { workloadImages: [] };
+  checked.inventory = cfg.features.keys
     ? attempt(() => loadInventory(path.resolve(projectRoot, cfg.kms.inventory)))
     : undefined;
   const gateOn = cfg.features.loadtest && cfg.loadtest.target !== undefined;
-  let workloadImagesDeclared: string[] = [];
   if (cfg.features.scaling || gateOn) {
     const docs = attempt(() => loadManifests(path.resolve(projectRoot, cfg.workload.manifestsDir)));
     if (docs && cfg.features.scaling) {
@@ -80,8 +102,8 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
       );
     }
     // The release the load gate measures: the images the workload's manifests declare.
-    workloadImagesDeclared = docs ? workloadImages(docs, cfg.workload) : [];
-    if (docs && gateOn && workloadImagesDeclared.length === 0) {
+    checked.workloadImages = docs ? workloadImages(docs, cfg.workload) : [];
+    if (docs && gateOn && checked.workloadImages.length === 0) {
       problems.push(
         `cartorio-plataforma:loadtest: the load gate measures Deployment ${cfg.workload.namespace}/` +
           `${cfg.workload.deployment}, which ${cfg.workload.manifestsDir}/ declares without an image; ` +
@@ -89,34 +111,22 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
       );
     }
   }
-  // Flux's install manifest (assembled at build time, or downloaded and checked against its pinned sha256)
-  // and the local Git server are read now: their problems stop the run with the others, before anything.
-  let fluxManifest: string | undefined;
   if (cfg.features.gitops) {
-    try {
-      fluxManifest = await readFluxManifest(cfg.gitops.flux);
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
-  // With signed history on, Flux verifies every commit against these keys: a bad or missing key
-  // would make it refuse every commit in the cluster, so it stops the run here instead.
-  let maintainerKeys: MaintainerKey[] | undefined;
-  if (cfg.features.gitops && cfg.gitops.requireSignedCommits) {
-    try {
-      maintainerKeys = await readMaintainerKeys(
-        path.resolve(projectRoot, cfg.gitops.maintainerKeys),
-        "cartorio-plataforma:gitops.maintainerKeys",
-        new Date(),
+    // Flux's install manifest: assembled at build time, or downloaded and checked against its pinned sha256.
+    checked.fluxManifest = await attemptAsync(() => readFluxManifest(cfg.gitops.flux));
+    // With signed history on, Flux verifies every commit against these keys: a bad or missing key would
+    // make it refuse every commit in the cluster, so it stops the run here instead.
+    if (cfg.gitops.requireSignedCommits)
+      checked.maintainerKeys = await attemptAsync(() =>
+        readMaintainerKeys(
+          path.resolve(projectRoot, cfg.gitops.maintainerKeys),
+          "cartorio-plataforma:gitops.maintainerKeys",
+          new Date(),
+        ),
       );
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
+    if (cfg.gitops.git.server === "local")
+      checked.localGit = attempt(() => deps.localGitServer(cfg.gitops, projectRoot));
   }
-  const localGit: LocalGitServer | undefined =
-    cfg.features.gitops && cfg.gitops.git.server === "local"
-      ? attempt(() => deps.localGitServer(cfg.gitops, projectRoot))
-      : undefined;
   // A deployment logs in to the HSM; a preview (of a PR, untrusted) has no PIN and validates without it.
   // Only the variable's presence is read here: the PIN itself stays with the providers.
   if (cfg.features.keys && !pulumi.runtime.isDryRun() && !process.env[cfg.kms.pinEnv]) {
@@ -131,10 +141,10 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
   // to the provider's check alone it would stop the deployment midway: the engine prints the failure, then
   // cancels what it had started (flux-install's objects), and their Kubernetes provider, shut down under
   // them, adds "grpc: the client connection is closing" errors that have nothing to do with the HSM.
-  if (inventory && deps.slotProblems) {
+  if (checked.inventory && deps.slotProblems) {
     problems.push(
       ...deps.slotProblems(
-        { modulePath: cfg.kms.module, pinEnv: cfg.kms.pinEnv, tokens: inventory.tokens, loginRequired: false },
+        { modulePath: cfg.kms.module, pinEnv: cfg.kms.pinEnv, tokens: checked.inventory.tokens, loginRequired: false },
         { inventory: cfg.kms.inventory, stack: pulumi.getStack() },
       ).failures,
     );
@@ -144,25 +154,38 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
     const problem = await deps.clusterProblem(cfg.kubernetes, projectRoot);
     if (problem) problems.push(problem);
   }
-  if (problems.length > 0) {
-    throw new pulumi.RunError(stopMessage(pulumi.getStack(), problems));
-  }
+  if (problems.length > 0) throw new pulumi.RunError(stopMessage(pulumi.getStack(), problems));
+  return checked;
+}
 
-  const providers = { kubernetes: kubernetesProvider(cfg.kubernetes) };
+type Providers = { kubernetes: ReturnType<typeof kubernetesProvider> };
 
-  const stack = pulumi.getStack();
-  const features = cfg.features;
-  const kubernetesMode = cfg.kubernetes.mode;
-
-  const scaling = cfg.features.scaling
-    ? new Scaling("cartorio-api", { workload: cfg.workload, scaling: cfg.scaling }, { providers })
+/** The cluster the dynamic providers that watch it read (cluster mode), by kubeconfig and context. */
+function clusterOf(cfg: PlatformConfig) {
+  return cfg.kubernetes.mode === "cluster"
+    ? { kubeconfig: kubeconfigPath(cfg.kubernetes, projectRoot), context: cfg.kubernetes.context }
     : undefined;
-  const hpa = scaling && {
+}
+
+/** Scaling: the workload's namespace, HPA and PDB. */
+function scalingArea(cfg: PlatformConfig, providers: Providers) {
+  if (!cfg.features.scaling) return {};
+  const scaling = new Scaling("cartorio-api", { workload: cfg.workload, scaling: cfg.scaling }, { providers });
+  const hpa = {
     namespace: scaling.namespace,
     name: scaling.hpaName,
     minReplicas: scaling.minReplicas,
     maxReplicas: scaling.maxReplicas,
   };
+  return { scaling, hpa };
+}
+
+/**
+ * Load: the corregedoria's load gate, the capacity run at fixed replicas, and the capacity plan (throughput
+ * from the capacity run, else from config; only the capacity at fixed replicas feeds it).
+ */
+function loadArea(cfg: PlatformConfig, checked: Checked, providers: Providers, scaling?: Scaling) {
+  const cluster = clusterOf(cfg);
   const loadGate =
     cfg.features.loadtest && cfg.loadtest.target
       ? new LoadGate(
@@ -171,89 +194,70 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
             loadtest: cfg.loadtest,
             projectRoot,
             namespace: scaling?.namespace ?? cfg.workload.namespace,
-            clusterContext: cfg.kubernetes.mode === "cluster" ? cfg.kubernetes.context : undefined,
-            clusterKubeconfig:
-              cfg.kubernetes.mode === "cluster" && cfg.kubernetes.kubeconfig
-                ? kubeconfigPath(cfg.kubernetes, projectRoot)
-                : undefined,
+            clusterContext: cluster?.context,
+            clusterKubeconfig: cluster && cfg.kubernetes.kubeconfig ? cluster.kubeconfig : undefined,
             workload: {
               namespace: cfg.workload.namespace,
               deployment: cfg.workload.deployment,
-              images: workloadImagesDeclared,
+              images: checked.workloadImages,
             },
           },
           { providers, dependsOn: scaling ? [scaling] : [] },
         )
       : undefined;
-  const loadtest = loadGate && {
-    result: loadGate.result,
-    testRun: loadGate.testRunName,
-    distributedVerdict: loadGate.distributedVerdict,
-  };
-
-  // Capacity measured at a fixed replica count (loadtest.capacity); only that feeds the plan.
   const capacityMeasure =
     cfg.features.loadtest && cfg.loadtest.capacity.target
       ? new CapacityMeasure(
           "capacidade",
-          {
-            loadtest: cfg.loadtest,
-            projectRoot,
-            images: workloadImagesDeclared,
-            cluster:
-              cfg.kubernetes.mode === "cluster"
-                ? { kubeconfig: kubeconfigPath(cfg.kubernetes, projectRoot), context: cfg.kubernetes.context }
-                : undefined,
-          },
+          { loadtest: cfg.loadtest, projectRoot, images: checked.workloadImages, cluster },
           { providers, dependsOn: loadGate ? [loadGate] : [] },
         )
       : undefined;
-
-  // The capacity plan for the corregedoria's profile: throughput from the capacity run, else from config.
   const capacity = !cfg.features.scaling
     ? undefined
     : capacityMeasure
       ? capacityMeasure.measurement.apply((m) => capacityPlan(cfg, m))
       : capacityPlan(cfg);
-
-  const kms = inventory
-    ? new Kms(
-        "kms",
-        {
-          inventory,
-          modulePath: cfg.kms.module,
-          pinEnv: cfg.kms.pinEnv,
-          namespace: scaling?.namespace ?? cfg.workload.namespace,
-        },
-        { providers },
-      )
-    : undefined;
-  const flux = cfg.features.gitops
-    ? new FluxBootstrap(
-        "flux",
-        {
-          gitops: cfg.gitops,
-          renderOnly: cfg.kubernetes.mode === "render",
-          installManifest: fluxManifest,
-          localGit,
-          maintainerKeys,
-          cluster:
-            cfg.kubernetes.mode === "cluster"
-              ? { kubeconfig: kubeconfigPath(cfg.kubernetes, projectRoot), context: cfg.kubernetes.context }
-              : undefined,
-        },
-        { providers },
-      )
-    : undefined;
-  const gitops = flux && {
-    syncUrl: flux.syncUrl,
-    fluxVersion: flux.fluxVersion,
-    deployKeyFingerprint: flux.deployKeyFingerprint,
-    syncedRevision: flux.syncedRevision,
-    maintainerKeyFingerprints: flux.maintainerKeyFingerprints,
+  const loadtest = loadGate && {
+    result: loadGate.result,
+    testRun: loadGate.testRunName,
+    distributedVerdict: loadGate.distributedVerdict,
   };
+  return { loadtest, capacity };
+}
 
-  if (flux && cfg.features.repositoryHardening) {
+/** Keys: the inventory's keys in the HSM, and its public part published beside the workload. */
+function keysArea(cfg: PlatformConfig, checked: Checked, providers: Providers, scaling?: Scaling) {
+  if (!checked.inventory) return undefined;
+  const kms = new Kms(
+    "kms",
+    {
+      inventory: checked.inventory,
+      modulePath: cfg.kms.module,
+      pinEnv: cfg.kms.pinEnv,
+      namespace: scaling?.namespace ?? cfg.workload.namespace,
+    },
+    { providers },
+  );
+  return { tokens: kms.tokens, keys: kms.keys, configMap: kms.configMapName };
+}
+
+/** GitOps: Flux bootstrapped on the institutional repository, and that repository's hardening on GitHub. */
+function gitopsArea(cfg: PlatformConfig, checked: Checked, providers: Providers) {
+  if (!cfg.features.gitops) return undefined;
+  const flux = new FluxBootstrap(
+    "flux",
+    {
+      gitops: cfg.gitops,
+      renderOnly: cfg.kubernetes.mode === "render",
+      installManifest: checked.fluxManifest,
+      localGit: checked.localGit,
+      maintainerKeys: checked.maintainerKeys,
+      cluster: clusterOf(cfg),
+    },
+    { providers },
+  );
+  if (cfg.features.repositoryHardening) {
     // GITHUB_TOKEN comes from the environment; the owner from config.
     const githubProvider = new github.Provider("github", { owner: cfg.gitops.owner });
     new RepositoryHardening(
@@ -262,10 +266,36 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
       { providers: { github: githubProvider } },
     );
   }
+  return {
+    syncUrl: flux.syncUrl,
+    fluxVersion: flux.fluxVersion,
+    deployKeyFingerprint: flux.deployKeyFingerprint,
+    syncedRevision: flux.syncedRevision,
+    maintainerKeyFingerprints: flux.maintainerKeyFingerprints,
+  };
+}
 
-  const keys = kms && { tokens: kms.tokens, keys: kms.keys, configMap: kms.configMapName };
+/** The program: the one validated config, the pre-flight, one function per area, the stack outputs. */
+async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slotProblems }) {
+  const cfg = loadPlatformConfig(projectRoot);
+  const checked = await preflight(cfg, deps);
+  const providers = { kubernetes: kubernetesProvider(cfg.kubernetes) };
 
-  const outputs = { stack, features, kubernetesMode, hpa, loadtest, capacity, gitops, keys };
+  const { scaling, hpa } = scalingArea(cfg, providers);
+  const { loadtest, capacity } = loadArea(cfg, checked, providers, scaling);
+  const keys = keysArea(cfg, checked, providers, scaling);
+  const gitops = gitopsArea(cfg, checked, providers);
+
+  const outputs = {
+    stack: pulumi.getStack(),
+    features: cfg.features,
+    kubernetesMode: cfg.kubernetes.mode,
+    hpa,
+    loadtest,
+    capacity,
+    gitops,
+    keys,
+  };
   // An area that is off exports nothing (the engine warns about undefined outputs).
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)) as typeof outputs;
 }
