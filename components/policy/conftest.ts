@@ -4,6 +4,7 @@
  * Plain module: no Pulumi import.
  */
 import { spawnSync } from "node:child_process";
+import { spawnProblem } from "../platform/tools";
 
 /** One file's (or, with --combine, the whole input's) result as conftest prints it in JSON. */
 export interface ConftestResult {
@@ -23,7 +24,7 @@ export function conftestTest(
   maxBuffer = 256 * 1024 * 1024,
 ): { results: ConftestResult[] } | { problem: string } {
   const res = spawnSync(conftest, ["test", ...args, "--output", "json", "--no-color"], { encoding: "utf8", maxBuffer });
-  if (res.error) return { problem: `conftest could not run (${res.error.message})` };
+  if (res.error) return { problem: spawnProblem(conftest, res.error) };
   const why = `exit ${res.status}: ${res.stderr.trim().slice(0, 300)}`;
   if (res.status !== 0 && res.status !== 1) return { problem: `conftest failed (${why})` };
   try {

@@ -11,6 +11,7 @@
  * --data clock.yaml). Exit code: conftest's.
  */
 import { spawnSync } from "node:child_process";
+import { spawnProblem } from "../../components/platform/tools";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -60,7 +61,7 @@ try {
     { stdio: "inherit" },
   );
   fs.rmSync(declared, { recursive: true, force: true });
-  if (res.error) throw new Error(`could not run conftest (${res.error.message}); put the toolchain's bin on PATH`);
+  if (res.error) throw new Error(spawnProblem("conftest", res.error, "npm run policy:check"));
   process.exitCode = res.status ?? 2;
 } catch (e) {
   console.error(`error: ${(e as Error).message}`);

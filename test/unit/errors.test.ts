@@ -279,6 +279,19 @@ describe("(6) a missing tool", () => {
     expect(spawnProblem("conftest", res.error!, "npm run policy:check")).toBe(line);
   });
 
+  it("npm run policy:check without conftest on PATH says that line, and nothing else, and exits 2", () => {
+    const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), "policy-check"], {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+      env: { ...emptyPath, PATH: `${path.dirname(process.execPath)}${path.delimiter}/nonexistent-bin` },
+    });
+    expect(res.stderr.trim()).toBe(
+      "error: conftest is not on PATH (npm run policy:check runs it): install it with npm run toolchain, " +
+        "then put ~/.cache/cartorio-toolchain/bin on PATH (npm test and npm run local do both)",
+    );
+    expect(res.status).toBe(2);
+  });
+
   it("softhsm2-util not on PATH: apt-get install softhsm2", () => {
     expect(toolProblem("softhsm2-util", undefined, emptyPath)).toBe(
       "softhsm2-util is not on PATH: install it with sudo apt-get install softhsm2",
