@@ -318,6 +318,15 @@ export function renderHtml(r: EvidenceReport): string {
   );
 
   section(
+    "Uso de quebra de vidro (break-glass)",
+    r.breakGlass.status === "collected"
+      ? r.breakGlass.data.used
+        ? `<p>${badge("alerta")} As verificações foram contornadas por ${esc(r.breakGlass.data.who ?? "—")}: ${esc(r.breakGlass.data.reason ?? "—")} (${esc(r.breakGlass.data.source)}).</p>`
+        : `<p>${badge("ok")} Nenhum contorno das verificações (${esc(r.breakGlass.data.source)}).</p>`
+      : notRunBlock(r.breakGlass.reason),
+  );
+
+  section(
     "O que está em execução",
     r.running.status === "collected"
       ? r.running.data.pods.length

@@ -211,6 +211,15 @@ export const reportSchema = z
         .strict(),
     ),
     /**
+     * Break-glass use: a merge or deployment that bypassed the rulebook's checks. This program declares no
+     * break-glass path yet, so the part says so ("not run"), never "none used".
+     */
+    breakGlass: part(
+      z
+        .object({ used: z.boolean(), who: z.string().nullable(), reason: z.string().nullable(), source: z.string() })
+        .strict(),
+    ),
+    /**
      * The report's place in its stack's hash chain: sequence 1 starts it; every later report names the
      * previous one and the SHA-256 of its report.json, so a deleted, reordered or altered report breaks it.
      */

@@ -437,6 +437,9 @@ async function main(): Promise<number> {
       loadTest,
       flux,
       running,
+      breakGlass: notRun(
+        "this program declares no break-glass path yet: no bypass of the checks can be recorded, so none is claimed",
+      ),
       chain,
       anchor: { file: anchorRel, digest: sha256(fs.readFileSync(anchorFile)) },
       signer: {

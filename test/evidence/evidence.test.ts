@@ -94,7 +94,8 @@ describe("evidence report", () => {
 
   it("shows a part that did not run as not run, never as passed", () => {
     // A render stack: no cluster to audit, no HPA to describe, no Flux; the load test is off.
-    for (const k of ["audit", "hpa", "flux", "loadTest", "running"] as const) expect(report[k].status).toBe("not run");
+    for (const k of ["audit", "hpa", "flux", "loadTest", "running", "breakGlass"] as const)
+      expect(report[k].status).toBe("not run");
     const html = fs.readFileSync(path.join(dir, "report.html"), "utf8");
     expect(html.match(/Não executado/g)!.length).toBeGreaterThanOrEqual(8);
     const section = (title: string) => html.slice(html.indexOf(`<h2>${title}</h2>`)).split("<h2>")[1];

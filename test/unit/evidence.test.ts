@@ -75,6 +75,7 @@ function report(
     loadTest: off,
     flux: off,
     running: off,
+    breakGlass: off,
     chain,
     anchor: { file: "configs/evidencias/producao.yaml", digest: "sha256:" + "1".repeat(64) },
     signer: { keyLabel: key.label, token: "assinatura", algorithm: "ECDSA-P256-SHA256", fingerprint: key.fingerprint },
