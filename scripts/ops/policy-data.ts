@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { loadCatalogue } from "../../components/policy/catalogue";
 import { shapeTables } from "../../components/policy/shapes";
 
-export const DATA_REGO = path.resolve(__dirname, "../policies/catalogue_data.rego");
+export const DATA_REGO = path.resolve(__dirname, "../../policies/catalogue_data.rego");
 
 /** One-line Rego term in the layout opa fmt keeps (", " and ": " separators). */
 function term(v: unknown): string {
