@@ -502,7 +502,7 @@ export const evidenceSchema = z
      * a file in the repository that only a reviewed PR changes, never read from the cluster.
      */
     anchor: z.string().min(1).default("configs/evidencias/producao.yaml"),
-    /** Where the stack's evidence chain is kept on this machine: <directory>/<stack>/<UTC>-<commit>/. */
+    /** Where the stack's evidence chain is kept on this machine: <directory>/<stack>/<UTC>-<sequence>-<commit>/. */
     directory: z.string().min(1).default("evidence"),
   })
   .strict();
