@@ -91,12 +91,15 @@ export function codeowners(g: GitopsConfig): string {
   // weakened without its review, even where they live under components/.
   return [
     "# Managed by cartorio-plataforma (components/gitops); edit the config, not this file.",
-    "# The last matching pattern wins.",
+    "# The last matching pattern wins. Each area's page says what it covers: docs/<area>.md.",
+    "# Infrastructure: docs/cluster.md, docs/gitops.md, docs/scaling.md, docs/engine.md, docs/production.md",
     `*                     ${t(infrastructure)}`,
+    "# Application: the workload's manifests (docs/gitops.md, docs/scaling.md)",
     `/manifests/           ${t(application)}`,
     `/components/          ${t(infrastructure)}`,
     `/clusters/            ${t(infrastructure)}`,
     `/Pulumi.*.yaml        ${t(infrastructure)}`,
+    "# Security: docs/policy.md, docs/keys.md, docs/evidence.md",
     `/policies/            ${t(security)}`,
     `/policypack/          ${t(security)}`,
     `/components/policy/   ${t(security)}`,

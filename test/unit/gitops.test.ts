@@ -201,6 +201,15 @@ describe("GitOps components under mocks", () => {
     expect(owner("README.md")).toBe(infra);
   });
 
+  it("CODEOWNERS points each team at its areas' pages under docs/", () => {
+    const [file] = find("github:index/repositoryFile:RepositoryFile");
+    const content = file.inputs.content as string;
+    for (const page of ["cluster", "gitops", "scaling", "engine", "production", "policy", "keys", "evidence"]) {
+      expect(fs.existsSync(path.join(__dirname, `../../docs/${page}.md`)), page).toBe(true);
+      expect(content).toContain(`docs/${page}.md`);
+    }
+  });
+
   it("the producao environment needs a reviewer from the configured team", () => {
     const [env] = find("github:index/repositoryEnvironment:RepositoryEnvironment");
     expect(env.inputs).toMatchObject({
