@@ -9,7 +9,7 @@
  * branch and open a PR, which CODEOWNERS sends to the security team. Until that PR is merged, reports
  * signed with the new key do not verify — and npm run evidence refuses to sign with a key the anchor does
  * not list. The local stack's anchor is under .local/ (its token is made per machine); npm run local runs
- * this itself. The PIN comes from kms.pinEnv. Exit 0 written or already up to date, 1 refused.
+ * this itself. The PIN comes from kms.pinEnv. Exit 0 written or already up to date, 2 refused (nothing written).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
