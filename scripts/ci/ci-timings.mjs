@@ -28,7 +28,7 @@ if (reportFile && existsSync(reportFile)) {
     const folder = path.dirname(f.file);
     byFolder.set(folder, (byFolder.get(folder) ?? 0) + f.seconds);
   }
-  console.log("\nnpm test by folder (seconds, files run one at a time):");
+  console.log("\nnpm test by folder (seconds: each file's own time, summed; files run two at a time):");
   for (const [folder, s] of [...byFolder].sort((a, b) => b[1] - a[1])) console.log(line(folder, s));
   console.log("\nslowest test files (seconds):");
   for (const f of files.sort((a, b) => b.seconds - a.seconds).slice(0, 12)) console.log(line(f.file, f.seconds));
