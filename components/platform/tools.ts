@@ -10,6 +10,18 @@ import * as path from "node:path";
 /** Where `npm run toolchain` (scripts/toolchain/build.sh) links the policy tools and kubectl. */
 export const TOOLCHAIN_BIN = "~/.cache/cartorio-toolchain/bin";
 
+/**
+ * The toolchain's bin folder as this environment has it: $CARTORIO_TOOLS_BIN, else the bin of the toolchain
+ * cache ($CARTORIO_TOOLCHAIN_CACHE, default ~/.cache/cartorio-toolchain). One answer for the embedded
+ * cluster, the audit and the tests.
+ */
+export function toolchainBin(env: NodeJS.ProcessEnv = process.env): string {
+  return (
+    env.CARTORIO_TOOLS_BIN ??
+    path.join(env.CARTORIO_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache/cartorio-toolchain"), "bin")
+  );
+}
+
 const TOOLCHAIN = `npm run toolchain, then put ${TOOLCHAIN_BIN} on PATH (npm test and npm run local do both)`;
 
 /** Install command of each tool a command of the project runs (Debian/Ubuntu packages as scripts/env.sh). */

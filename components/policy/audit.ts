@@ -29,8 +29,8 @@
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { findTool, toolchainBin } from "../platform/tools";
 import { evaluateLevels, findingSubject, K8sObject, RuleContext } from "./rules";
 import type { Catalogue } from "./catalogue";
 
@@ -140,23 +140,11 @@ function isBootstrapPolicy(v: unknown): v is BootstrapPolicy {
   );
 }
 
-/**
- * The toolchain's kube binary, as the embedded cluster finds it (scripts/cluster/controlplane.ts
- * defaultToolsBin: $CARTORIO_TOOLS_BIN, else the toolchain cache's bin), else on PATH.
- */
+/** The toolchain's kube binary, where the embedded cluster finds it (toolchainBin), else on PATH. */
 export function kubeBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const toolsBin =
-    env.CARTORIO_TOOLS_BIN ??
-    path.join(env.CARTORIO_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache/cartorio-toolchain"), "bin");
-  for (const dir of [toolsBin, ...(env.PATH ?? "").split(path.delimiter).filter(Boolean)]) {
-    const p = path.join(dir, "kube");
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
+  const toolsBin = toolchainBin(env);
+  const found = findTool(path.join(toolsBin, "kube"), env) ?? findTool("kube", env);
+  if (found) return found;
   throw new Error(
     `the toolchain's kube binary is neither in ${toolsBin} nor on PATH: the audit takes what Kubernetes itself ` +
       `bootstraps from it (kube bootstrap-policy). Run scripts/toolchain/build.sh, or set CARTORIO_TOOLS_BIN`,

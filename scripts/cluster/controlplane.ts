@@ -31,9 +31,9 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as http from "node:http";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { toolchainBin } from "../../components/platform/tools";
 import { EXTRA_ARGS } from "../../components/gitops/install";
 import { accessOf, authorize } from "../../components/gitops/local";
 
@@ -100,10 +100,7 @@ export class ClusterError extends Error {}
 
 /** The default tools folder: where scripts/toolchain/build.sh links the binaries. */
 export function defaultToolsBin(): string {
-  return (
-    process.env.CARTORIO_TOOLS_BIN ??
-    path.join(process.env.CARTORIO_TOOLCHAIN_CACHE ?? path.join(os.homedir(), ".cache/cartorio-toolchain"), "bin")
-  );
+  return toolchainBin();
 }
 
 export function paths(dir: string) {

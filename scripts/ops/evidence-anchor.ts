@@ -16,9 +16,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { loadStackFile } from "../../components/config/load";
 import { Anchor, ANCHOR_SCHEMA, anchorText, loadAnchor, rotateAnchor } from "../../components/evidence/anchor";
-import { inspectKey, pinFromEnv } from "../../components/keys/hsm";
+import { inspectInventory, pinFromEnv } from "../../components/keys/hsm";
 import { loadInventory } from "../../components/keys/inventory";
-import { keyLabel } from "../../components/keys/keyid";
 import { PROJECT_ROOT, run } from "./operator";
 
 run(() => {
@@ -38,18 +37,16 @@ run(() => {
     throw new Error(
       `${cfg.kms.inventory}: no active key with purpose evidence-signing (see configs/kms/local.yaml, key evidencias)`,
     );
-  const current = active.map((k) => {
+  // One login per token, the same inspection as kms:sync and the evidence report.
+  const current = inspectInventory(cfg.kms.module, { tokens: inventory.tokens, keys: active }, pin).map((k) => {
     const t = inventory.tokens.find((x) => x.name === k.token)!;
-    const { record, problems } = inspectKey(cfg.kms.module, { label: t.label, serial: t.serial }, k, pin);
-    if (!record)
+    if (!k.record)
+      throw new Error(`key ${k.label} is not on token '${t.label}' yet: deploy the stack first (pulumi up creates it)`);
+    if (k.problems.length)
       throw new Error(
-        `key ${keyLabel(k)} is not on token '${t.label}' yet: deploy the stack first (pulumi up creates it)`,
+        `key ${k.label} on token '${t.label}' does not conform, so it can't be trusted: ${k.problems.join("; ")}`,
       );
-    if (problems.length)
-      throw new Error(
-        `key ${keyLabel(k)} on token '${t.label}' does not conform, so it can't be trusted: ${problems.join("; ")}`,
-      );
-    return { label: record.label, fingerprint: record.fingerprint, publicKey: record.publicKey };
+    return { label: k.record.label, fingerprint: k.record.fingerprint, publicKey: k.record.publicKey };
   });
   const before: Anchor = fs.existsSync(file)
     ? loadAnchor(file)

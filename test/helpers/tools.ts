@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { toolchainBin } from "../../components/platform/tools";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 export const SOFTHSM_MODULE = process.env.CARTORIO_TEST_PKCS11_MODULE ?? "/usr/lib/softhsm/libsofthsm2.so";
@@ -34,7 +35,7 @@ export function pulumiCli(): string {
 
 /** Folder of opa/conftest/actionlint installed by the toolchain script. */
 export function toolsBin(): string {
-  return process.env.CARTORIO_TOOLS_BIN ?? path.join(os.homedir(), ".cache/cartorio-toolchain/bin");
+  return toolchainBin();
 }
 
 /** Temporary folders made since the last removeTempDirs(). */
