@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run local`: the main job on the embedded `local` stack, on one machine.
-# Installs what it needs, starts the embedded Kubernetes control plane when it
-# is not running (with the local Git server and Flux's controllers), publishes
+# Installs what it needs, starts the embedded Kubernetes cluster when it is not
+# running (control plane, simulated nodes, metrics, the local Git server and
+# Flux's controllers), checks the manifests with the rulebook, publishes
 # this checkout's HEAD to that server, prepares the SoftHSM2 token, runs `pulumi
 # up` with the policy pack on a file backend (it waits until Flux is Ready at
 # that commit), checks with conftest both the repository's manifests
@@ -18,7 +19,12 @@ ensure_toolchain
 eval "$(bash scripts/cluster/local-hsm.sh)"
 
 log "embedded cluster and its GitOps loop (npm run cluster -- up) ..."
-eval "$(node scripts/ops/run.mjs cluster up)"
+# Assigned first: `eval "$(cmd)"` would hide cmd's failure from set -e and go on to an unreachable API.
+cluster_env=$(node scripts/ops/run.mjs cluster up --stack local)
+eval "$cluster_env"
+# Nothing unjudged is published: the rulebook over what Flux would apply, as the PR's conftest job runs it.
+log "the rulebook over manifests/, clusters/, infrastructure/ and the inventories (npm run policy:check), before publishing ..."
+node scripts/ops/run.mjs policy-check
 # The sync reads this checkout's HEAD (committed work only), published to the local Git server.
 head=$(node scripts/ops/run.mjs cluster publish --stack local)
 

@@ -291,6 +291,30 @@ const utilisation = z
   .min(1, "expected a utilisation target between 1 and 100")
   .max(100, "expected a utilisation target between 1 and 100");
 
+const nodePoolSchema = z
+  .object({
+    nodes: z.number().int("expected an integer").min(1, "expected at least 1 node").max(50, "expected at most 50 nodes").default(3),
+    /** Allocatable CPU of one node, in cores. */
+    cpu: z.number().positive("expected a positive number of cores").default(8),
+    /** Allocatable memory of one node, in GiB. */
+    memoryGiB: z.number().positive("expected a positive size in GiB").default(32),
+    pods: z.number().int().min(1, "expected at least 1 pod per node").max(1000).default(110),
+    /** topology.kubernetes.io/zone of each node, round robin. */
+    zones: z.array(labelValue("a zone")).min(1, "expected at least one zone").default(["sa-east-1a", "sa-east-1b", "sa-east-1c"]),
+    taints: z
+      .array(
+        z
+          .object({
+            key: z.string().min(1),
+            value: z.string().default(""),
+            effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
 export const scalingSchema = z
   .object({
     minReplicas: z.number().int("expected an integer").min(1, "expected at least 1 replica").default(3),
@@ -324,6 +348,12 @@ export const scalingSchema = z
     replicaThroughputRps: z.number().nonnegative("expected a non-negative rate").default(50),
     /** Spare capacity over the computed need, as a fraction (0.2 = 20 %). */
     headroom: z.number().min(0, "expected a fraction ≥ 0").max(1, "expected a fraction ≤ 1").default(0.2),
+    /**
+     * The node pool the plan assumes cartorio-api runs on. producao states its own; the embedded
+     * cluster (npm run cluster) simulates a pool of this shape with kwok, so the scheduler places
+     * pods against the same allocatable, zones and taints.
+     */
+    nodePool: nodePoolSchema.default({}),
   })
   .strict()
   .superRefine((s, ctx) => {

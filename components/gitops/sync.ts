@@ -5,6 +5,7 @@
  * the dynamic provider in providers.ts and the tests call it.
  */
 import { apiReader } from "../platform/kubeapi";
+import { deadProcessProblem, embeddedClusterDir } from "../platform/processes";
 
 export interface SyncTarget {
   kubeconfig: string;
@@ -98,7 +99,11 @@ export async function waitForSync(
   const t0 = Date.now();
   let last: SyncStatus | undefined;
   let said = "";
+  // On the embedded cluster, a dead process (etcd, the API server, a controller) ends the wait at once, named.
+  const clusterDir = embeddedClusterDir(t.kubeconfig);
   for (;;) {
+    const dead = deadProcessProblem(clusterDir);
+    if (dead) throw new Error(`the Flux sync ${t.namespace}/${t.name} cannot become Ready: ${dead}`);
     last = await syncStatus(t);
     if (synced(last, t.revision)) return { ...last, seconds: (Date.now() - t0) / 1000 };
     const line = `GitRepository ${last.source.detail} at ${last.sourceRevision ?? "-"}; Kustomization ${last.kustomization.detail} at ${last.appliedRevision ?? "-"}`;

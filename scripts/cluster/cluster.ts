@@ -3,14 +3,14 @@
  * Kubernetes control plane of the local stack and its GitOps loop
  * (scripts/cluster/controlplane.ts).
  *
- *   up       start etcd, kube-apiserver, kube-controller-manager, the Git server and
- *            Flux's controllers (what is not running; --no-flux: the control plane only)
+ *   up       start etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (the
+ *            simulated node pool), metrics-server, the Git server and Flux's controllers: what is not
+ *            running, and what needs what was restarted (--no-flux, --no-alive: leave those out)
  *   down     stop exactly the processes this folder started
  *   status   what runs, on which ports, where the logs are
  *   env      `export KUBECONFIG=… PATH=…`, for eval "$(npm run -s cluster -- env)"
  *   publish  push this checkout's HEAD to the Git server as the GitOps repository's branch
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ClusterError, defaultToolsBin, down, envLines, paths, publish, status, tailOf, up } from "./controlplane";
@@ -18,10 +18,12 @@ import { loadStackFile } from "../../components/config/load";
 import { PROJECT_ROOT } from "../ops/operator";
 
 const USAGE = `usage: npm run cluster -- up|down|status|env|publish [--dir DIR]
-  up       start the embedded control plane (etcd, kube-apiserver, kube-controller-manager) on 127.0.0.1,
-           the local Git server and Flux's source- and kustomize-controller (--no-flux: the control plane only)
+  up       start the embedded control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) on
+           127.0.0.1, kwok (the simulated nodes of --stack's scaling.nodePool) and metrics-server, the local Git
+           server and Flux's source- and kustomize-controller: what is not running, and what needs what was
+           restarted (--no-alive, --no-flux: leave those out)
   down     stop the processes it started
-  status   what runs, on which ports, and where the logs are
+  status   every process: pid, up since, restarts, port and health; exit 1 when one died or does not answer
   env      print export lines: eval "$(npm run -s cluster -- env)"; then kubectl works as in the README
   publish  push this checkout's HEAD to the Git server as the GitOps repository and branch of
            --stack (default local; or --repo OWNER/NAME --branch B); prints the commit
@@ -33,6 +35,7 @@ async function main(): Promise<number> {
     options: {
       dir: { type: "string" },
       "no-flux": { type: "boolean", default: false },
+      "no-alive": { type: "boolean", default: false },
       stack: { type: "string", default: "local" },
       repo: { type: "string" },
       branch: { type: "string" },
@@ -52,7 +55,9 @@ async function main(): Promise<number> {
 
   switch (verb) {
     case "up": {
-      const info = await up({ dir, toolsBin, log, flux: !values["no-flux"] });
+      // The simulated node pool is the stack's scaling.nodePool (default: shaped like producao's).
+      const nodePool = loadStackFile(PROJECT_ROOT, values.stack!).scaling.nodePool;
+      const info = await up({ dir, toolsBin, log, flux: !values["no-flux"], alive: !values["no-alive"], nodePool });
       console.log(envLines({ dir, toolsBin }));
       log(`context ${info.context}; try: eval "$(npm run -s cluster -- env)" && kubectl get ns`);
       return 0;
@@ -78,23 +83,24 @@ async function main(): Promise<number> {
     case "status": {
       const s = await status({ dir });
       console.log(`cluster folder ${s.dir}`);
-      let crashed = false;
+      console.log(`  ${"process".padEnd(24)} ${"pid".padEnd(8)} ${"up since (UTC)".padEnd(20)} ${"restarts".padEnd(9)} ${"last restart".padEnd(21)} ${"port".padEnd(6)} health`);
+      let unhealthy = false;
       for (const c of s.components) {
-        const hadPid = fs.existsSync(paths(dir).pid(c.tool));
-        const state = c.pid
-          ? `running, pid ${c.pid}`
-          : hadPid
-            ? "NOT RUNNING (it was started and has exited)"
-            : "stopped";
-        console.log(`  ${c.tool.padEnd(24)} ${state.padEnd(22)} port ${c.port ?? "-"}  log ${c.log}`);
-        if (!c.pid && hadPid) {
-          crashed = true;
+        const since = c.since ? c.since.toISOString().slice(0, 19).replace("T", " ") : "-";
+        const health = c.pid ? (c.health ?? "-") : c.died ? "NOT RUNNING (it was started and has exited)" : "stopped";
+        console.log(
+          `  ${c.tool.padEnd(24)} ${String(c.pid ?? "-").padEnd(8)} ${since.padEnd(20)} ${String(c.restarts).padEnd(9)} ` +
+            `${(c.lastRestart ?? "-").padEnd(21)} ${String(c.port ?? "-").padEnd(6)} ${health}`,
+        );
+        if (c.died) {
+          unhealthy = true;
           console.log(tailOf(c.log, 15).replace(/^/gm, "      | "));
-        }
+        } else if (c.pid && c.health !== "ok" && !c.waiting) unhealthy = true;
       }
-      console.log(`  kubeconfig ${s.kubeconfig} (context local)`);
+      console.log(`  logs ${paths(dir).logs}/<process>.log; kubeconfig ${s.kubeconfig} (context local)`);
       console.log(`  API server ${s.ready ? "ready" : `not ready${s.readyz ? ` (${s.readyz})` : ""}`}`);
-      return crashed ? 1 : 0;
+      if (unhealthy) console.log(`  a process has died or does not answer: npm run cluster -- up restarts it (and what needs it)`);
+      return unhealthy ? 1 : 0;
     }
   }
   return 2;

@@ -1,9 +1,14 @@
 /**
- * The embedded control plane of the local stack: etcd, kube-apiserver and
- * kube-controller-manager as processes on 127.0.0.1, from the multi-call binary
- * scripts/toolchain/controlplane builds. No kubelet and no scheduler: objects
- * are admitted, stored and reconciled by the controllers (namespaces, garbage
- * collection, Deployment -> ReplicaSet, HPA), but no pod ever runs.
+ * The embedded control plane of the local stack: etcd, kube-apiserver,
+ * kube-controller-manager and kube-scheduler as processes on 127.0.0.1, from the
+ * multi-call binary scripts/toolchain/controlplane builds.
+ *
+ * Alive (the default): kwok simulates the node pool of scaling.nodePool (nodes
+ * Ready with Lease heartbeats, pods the scheduler placed go Running and Ready, Jobs
+ * complete, deleted pods go away) and serves each node's kubelet resource-metrics
+ * endpoint; metrics-server scrapes them and serves metrics.k8s.io through the
+ * aggregation layer, which the HPA controller reads. scripts/cluster/alive.ts says
+ * what is simulated (nodes, usage) and what is real (scheduler, controllers, metrics).
  *
  * With Flux on (the default), three more processes: a Git server over SSH
  * (fluxkit gitserver) and Flux's source- and kustomize-controller, built from
@@ -36,20 +41,27 @@ import { stringify } from "yaml";
 import { toolchainBin } from "../../components/platform/tools";
 import { EXTRA_ARGS } from "../../components/gitops/install";
 import { accessOf, authorize } from "../../components/gitops/local";
+import { alivePid, processTable } from "../../components/platform/processes";
+import { bootstrapObjects, kwokConfig, NodePool, nodeObjects, yamlOf } from "./alive";
 
 export const CONTEXT = "local";
 export const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager"] as const;
+/** What runs pods and measures them: started with the control plane unless alive is off. */
+export const ALIVE_TOOLS = ["kube-scheduler", "kwok", "metrics-server"] as const;
 /** The GitOps loop: started with the control plane unless Flux is off. */
 export const FLUX_TOOLS = ["git-server", "source-controller", "kustomize-controller"] as const;
-export const TOOLS = [...CONTROL_PLANE, ...FLUX_TOOLS] as const;
+export const TOOLS = [...CONTROL_PLANE, ...ALIVE_TOOLS, ...FLUX_TOOLS] as const;
 export type Tool = (typeof TOOLS)[number];
 /** Links to the multi-call binary, one per tool; kubectl is for people and tests. */
-export const LINKS = [...CONTROL_PLANE, "kubectl"] as const;
+export const LINKS = [...CONTROL_PLANE, "kube-scheduler", "kubectl"] as const;
 /** The binary each tool runs (its name in the toolchain's bin folder). */
 const BINARY: Record<Tool, string> = {
   etcd: "etcd",
   "kube-apiserver": "kube-apiserver",
   "kube-controller-manager": "kube-controller-manager",
+  "kube-scheduler": "kube-scheduler",
+  kwok: "kwok",
+  "metrics-server": "metrics-server",
   "git-server": "fluxkit",
   "source-controller": "source-controller",
   "kustomize-controller": "kustomize-controller",
@@ -70,6 +82,10 @@ export interface ClusterOptions {
   timeoutSeconds?: number;
   /** Start the Git server and Flux's controllers too (default true). */
   flux?: boolean;
+  /** Start the scheduler, kwok and metrics-server, and simulate the node pool (default true). */
+  alive?: boolean;
+  /** The node pool to simulate (default: scaling.nodePool's defaults). */
+  nodePool?: NodePool;
 }
 
 export interface Ports {
@@ -83,6 +99,9 @@ export interface Ports {
   sourceHealth: number;
   kustomizeMetrics: number;
   kustomizeHealth: number;
+  scheduler: number;
+  kwok: number;
+  metricsServer: number;
 }
 
 export interface ClusterInfo {
@@ -113,6 +132,7 @@ export function paths(dir: string) {
     ports: path.join(dir, "ports.json"),
     kubeconfig: path.join(dir, "kubeconfig"),
     controllerManagerKubeconfig: path.join(dir, "pki", "controller-manager.kubeconfig"),
+    kwokConfig: path.join(dir, "kwok", "kwok.yaml"),
     git: path.join(dir, "git"),
     gitAccess: path.join(dir, "git", "access"),
     gitKnownHosts: path.join(dir, "git", "known_hosts"),
@@ -129,34 +149,7 @@ export function paths(dir: string) {
 
 /** The pid of a tool this folder started, if that process is still alive and still ours. */
 export function runningPid(dir: string, tool: Tool): number | undefined {
-  const file = paths(dir).pid(tool);
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(file, "utf8").trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 1) return undefined;
-  // A pid can be reused: it is ours only if its command line names this folder.
-  let cmdline: string;
-  try {
-    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return undefined;
-  }
-  const args = cmdline.split("\0");
-  // The tool's binary is the command, or what the supervisor runs.
-  if (!args.some((a) => path.basename(a) === BINARY[tool]) || !args.some((a) => a.includes(path.resolve(dir)))) {
-    return undefined;
-  }
-  // A zombie (exited, not yet reaped) is not running.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (/\) Z /.test(stat)) return undefined;
-  } catch {
-    return undefined;
-  }
-  return pid;
+  return alivePid(dir, tool, BINARY[tool]);
 }
 
 export function tailOf(file: string, lines = 20): string {
@@ -221,6 +214,9 @@ const PORTS_OF: Record<Tool, (keyof Ports)[]> = {
   etcd: ["etcdClient", "etcdPeer"],
   "kube-apiserver": ["apiserver"],
   "kube-controller-manager": ["controllerManager"],
+  "kube-scheduler": ["scheduler"],
+  kwok: ["kwok"],
+  "metrics-server": ["metricsServer"],
   "git-server": ["gitSsh"],
   "source-controller": ["sourceStorage", "sourceMetrics", "sourceHealth"],
   "kustomize-controller": ["kustomizeMetrics", "kustomizeHealth"],
@@ -437,7 +433,63 @@ function writePrivate(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
-/** Starts what is not running; returns when the API server is ready and the controllers serve. */
+/** The default node pool: scaling.nodePool's defaults (the stack's own is passed by the command). */
+export const DEFAULT_NODE_POOL: NodePool = {
+  nodes: 3,
+  cpu: 8,
+  memoryGiB: 32,
+  pods: 110,
+  zones: ["sa-east-1a", "sa-east-1b", "sa-east-1c"],
+  taints: [],
+};
+
+/** What each tool needs running before it can start: a restart of one restarts what needs it. */
+const NEEDS: Partial<Record<Tool, Tool>> = {
+  "kube-apiserver": "etcd",
+};
+
+function stopPid(dir: string, tool: Tool, pid: number): Promise<void> {
+  return (async () => {
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + 15_000;
+    while (runningPid(dir, tool) !== undefined && Date.now() < deadline) await sleep(100);
+    if (runningPid(dir, tool) !== undefined) {
+      process.kill(pid, "SIGKILL");
+      while (runningPid(dir, tool) !== undefined) await sleep(50);
+    }
+  })();
+}
+
+/** The probe that says a tool serves. */
+function healthProbe(dir: string, tool: Tool, ports: Ports): () => Promise<Probe> {
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  switch (tool) {
+    case "etcd":
+      return () => get(`http://127.0.0.1:${ports.etcdClient}/health`);
+    case "kube-apiserver":
+      return () => get(`${server}/readyz`, adminTls(dir));
+    case "kube-controller-manager":
+      return () => get(`https://127.0.0.1:${ports.controllerManager}/healthz`, { rejectUnauthorized: false });
+    case "kube-scheduler":
+      return () => get(`https://127.0.0.1:${ports.scheduler}/healthz`, { rejectUnauthorized: false });
+    case "kwok":
+      return () => get(`https://127.0.0.1:${ports.kwok}/healthz`, { ca: fs.readFileSync(path.join(paths(dir).pki, "ca.crt")) });
+    case "metrics-server":
+      return () => get(`https://127.0.0.1:${ports.metricsServer}/livez`, { ca: fs.readFileSync(path.join(paths(dir).pki, "ca.crt")) });
+    case "git-server":
+      return () => listening(ports.gitSsh);
+    case "source-controller":
+      return () => get(`http://127.0.0.1:${ports.sourceHealth}/readyz`);
+    case "kustomize-controller":
+      return () => get(`http://127.0.0.1:${ports.kustomizeHealth}/readyz`);
+  }
+}
+
+/**
+ * Starts what is not running and returns when it serves. A process that died is started again,
+ * and so is what needs it (etcd's restart restarts the API server, whose etcd client may not
+ * recover from a long outage); objects live in etcd's data folder, so nothing stored is lost.
+ */
 export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   const t0 = Date.now();
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
@@ -445,7 +497,10 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   const p = paths(o.dir);
   const kube = binary(o.toolsBin, "kube");
   const flux = o.flux ?? true;
-  for (const t of flux ? TOOLS : CONTROL_PLANE) binary(o.toolsBin, BINARY[t]);
+  const alive = o.alive ?? true;
+  const tools: Tool[] = [...CONTROL_PLANE, ...(alive ? ALIVE_TOOLS : []), ...(flux ? FLUX_TOOLS : [])];
+  for (const t of tools) binary(o.toolsBin, BINARY[t]);
+  const stagesDir = path.join(o.toolsBin, "kwok-stages");
   usableDir(o.dir);
 
   const ports = await choosePorts(o.dir);
@@ -459,24 +514,46 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     );
   }
   writePrivate(p.kubeconfig, kubeconfigYaml(o.dir, server, "cartorio-admin", "admin"));
-  writePrivate(
-    p.controllerManagerKubeconfig,
-    kubeconfigYaml(o.dir, server, "system:kube-controller-manager", "controller-manager"),
-  );
-  for (const c of ["source-controller", "kustomize-controller"]) {
-    writePrivate(
-      p.identityKubeconfig(c),
-      kubeconfigYaml(o.dir, server, `system:serviceaccount:${FLUX_NAMESPACE}:${c}`, c),
-    );
+  const identities: [string, string][] = [
+    ["controller-manager", "system:kube-controller-manager"],
+    ["scheduler", "system:kube-scheduler"],
+    ["kwok", "kwok"],
+    ["metrics-server", "system:metrics-server"],
+    ["source-controller", `system:serviceaccount:${FLUX_NAMESPACE}:source-controller`],
+    ["kustomize-controller", `system:serviceaccount:${FLUX_NAMESPACE}:kustomize-controller`],
+  ];
+  for (const [cert, user] of identities) writePrivate(p.identityKubeconfig(cert), kubeconfigYaml(o.dir, server, user, cert));
+  if (alive) {
+    fs.mkdirSync(path.dirname(p.kwokConfig), { recursive: true });
+    writePrivate(p.kwokConfig, kwokConfig(stagesDir));
   }
 
   let started = false;
-  if (runningPid(o.dir, "etcd") === undefined) {
-    log(`starting etcd on 127.0.0.1:${ports.etcdClient} ...`);
-    fs.mkdirSync(p.etcdData, { recursive: true, mode: 0o700 });
+  const restarted = new Set<Tool>();
+  const ensure = async (tool: Tool, args: () => string[], how: Parameters<typeof startProcess>[3] = {}) => {
+    const need = NEEDS[tool];
+    const pid = runningPid(o.dir, tool);
+    if (pid !== undefined && need && restarted.has(need)) {
+      log(`restarting ${tool}: ${need} was restarted`);
+      await stopPid(o.dir, tool, pid);
+    } else if (pid !== undefined) {
+      await waitFor(o.dir, tool, healthProbe(o.dir, tool, ports), timeout);
+      return;
+    }
+    if (fs.existsSync(p.pid(tool))) restarted.add(tool);
+    log(`${restarted.has(tool) ? "restarting" : "starting"} ${tool} ...`);
+    startProcess(o, tool, args(), how);
+    started = true;
+    await waitFor(o.dir, tool, healthProbe(o.dir, tool, ports), timeout);
+  };
+  // Marks a tool found dead (pid file left, process gone) before anything else starts.
+  for (const t of tools) if (fs.existsSync(p.pid(t)) && runningPid(o.dir, t) === undefined) restarted.add(t);
+
+  fs.mkdirSync(p.etcdData, { recursive: true, mode: 0o700 });
+  await ensure("etcd", () => {
     const client = `http://127.0.0.1:${ports.etcdClient}`;
     const peer = `http://127.0.0.1:${ports.etcdPeer}`;
-    startProcess(o, "etcd", [
+    return [
       "--name=cartorio-local",
       `--data-dir=${p.etcdData}`,
       `--listen-client-urls=${client}`,
@@ -486,51 +563,47 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
       `--initial-cluster=cartorio-local=${peer}`,
       "--log-level=warn",
       ...(o.unsafeNoFsync ? ["--unsafe-no-fsync"] : []),
-    ]);
-    started = true;
-  }
-  await waitFor(o.dir, "etcd", () => get(`http://127.0.0.1:${ports.etcdClient}/health`), timeout);
+    ];
+  });
 
-  if (runningPid(o.dir, "kube-apiserver") === undefined) {
-    log(`starting kube-apiserver on ${server} ...`);
-    startProcess(o, "kube-apiserver", [
-      `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--secure-port=${ports.apiserver}`,
-      `--tls-cert-file=${p.pki}/apiserver.crt`,
-      `--tls-private-key-file=${p.pki}/apiserver.key`,
-      `--client-ca-file=${p.pki}/ca.crt`,
-      // The aggregation layer's front-proxy trust, as kubeadm sets it; controllers read it to
-      // delegate authentication. No certificate with that name is ever issued here.
-      `--requestheader-client-ca-file=${p.pki}/ca.crt`,
-      "--requestheader-allowed-names=front-proxy-client",
-      "--requestheader-username-headers=X-Remote-User",
-      "--requestheader-group-headers=X-Remote-Group",
-      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-      "--authorization-mode=RBAC",
-      // PodSecurity is on by default; named so nobody wonders. Privileged pods are
-      // allowed by the API, as on kubeadm clusters, so Pod Security is what refuses them.
-      "--enable-admission-plugins=PodSecurity",
-      "--allow-privileged=true",
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      `--service-account-key-file=${p.pki}/service-account.pub`,
-      `--service-account-signing-key-file=${p.pki}/service-account.key`,
-      // Only allocated from, never routed: nothing runs pods here.
-      "--service-cluster-ip-range=10.96.0.0/16",
-      // The `kubernetes` Service would need a non-loopback endpoint; no pod reads it here.
-      "--endpoint-reconciler-type=none",
-      "--profiling=false",
-    ]);
-    started = true;
-  }
+  await ensure("kube-apiserver", () => [
+    `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${ports.apiserver}`,
+    `--tls-cert-file=${p.pki}/apiserver.crt`,
+    `--tls-private-key-file=${p.pki}/apiserver.key`,
+    `--client-ca-file=${p.pki}/ca.crt`,
+    // The aggregation layer (metrics.k8s.io): the apiserver proxies as front-proxy-client, and
+    // extension servers trust the user it names only from that certificate, as kubeadm sets it.
+    `--requestheader-client-ca-file=${p.pki}/ca.crt`,
+    "--requestheader-allowed-names=front-proxy-client",
+    "--requestheader-username-headers=X-Remote-User",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${p.pki}/front-proxy-client.crt`,
+    `--proxy-client-key-file=${p.pki}/front-proxy-client.key`,
+    // Off: only the cluster-IP resolver follows the ExternalName Service metrics-server is reached by.
+    "--enable-aggregator-routing=false",
+    "--authorization-mode=RBAC",
+    // PodSecurity is on by default; named so nobody wonders. Privileged pods are
+    // allowed by the API, as on kubeadm clusters, so Pod Security is what refuses them.
+    "--enable-admission-plugins=PodSecurity",
+    "--allow-privileged=true",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${p.pki}/service-account.pub`,
+    `--service-account-signing-key-file=${p.pki}/service-account.key`,
+    // Only allocated from, never routed: simulated pods get no network.
+    "--service-cluster-ip-range=10.96.0.0/16",
+    // The `kubernetes` Service would need a non-loopback endpoint; no pod reads it here.
+    "--endpoint-reconciler-type=none",
+    "--profiling=false",
+  ]);
   const tls = adminTls(o.dir);
-  await waitFor(o.dir, "kube-apiserver", () => get(`${server}/readyz`, tls), timeout);
 
-  if (runningPid(o.dir, "kube-controller-manager") === undefined) {
-    log("starting kube-controller-manager ...");
+  await ensure("kube-controller-manager", () => {
     const kc = p.controllerManagerKubeconfig;
-    startProcess(o, "kube-controller-manager", [
+    return [
       `--kubeconfig=${kc}`,
       `--authentication-kubeconfig=${kc}`,
       `--authorization-kubeconfig=${kc}`,
@@ -543,16 +616,13 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
       `--root-ca-file=${p.pki}/ca.crt`,
       `--cluster-signing-cert-file=${p.pki}/ca.crt`,
       `--cluster-signing-key-file=${p.pki}/ca.key`,
+      // A simulated node whose heartbeats stop is NotReady after 20 s instead of 50 s (tests wait
+      // for it); eviction then follows the pods' own tolerations, as in production. The HPA keeps
+      // its production clock: 15 s syncs (--horizontal-pod-autoscaler-sync-period's default).
+      "--node-monitor-grace-period=20s",
       "--profiling=false",
-    ]);
-    started = true;
-  }
-  await waitFor(
-    o.dir,
-    "kube-controller-manager",
-    () => get(`https://127.0.0.1:${ports.controllerManager}/healthz`, { rejectUnauthorized: false }),
-    timeout,
-  );
+    ];
+  });
   // The serviceaccount controller has run once the default namespace has its account:
   // before that, no pod can be admitted anywhere.
   await waitFor(
@@ -562,11 +632,71 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     timeout,
   );
 
+  if (alive) {
+    const kc = p.identityKubeconfig("scheduler");
+    await ensure("kube-scheduler", () => [
+      `--kubeconfig=${kc}`,
+      `--authentication-kubeconfig=${kc}`,
+      `--authorization-kubeconfig=${kc}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${ports.scheduler}`,
+      "--leader-elect=false",
+      "--profiling=false",
+    ]);
+    // RBAC for kwok and metrics-server, the APIService, and the nodes, before they start.
+    const objects = [
+      ...bootstrapObjects({ stagesDir, metricsPort: ports.metricsServer, caBundle: fs.readFileSync(path.join(p.pki, "ca.crt"), "utf8") }),
+      ...nodeObjects(o.nodePool ?? DEFAULT_NODE_POOL),
+    ];
+    kubectlApply(o, yamlOf(objects));
+    await ensure("kwok", () => [
+      `--kubeconfig=${p.identityKubeconfig("kwok")}`,
+      `--config=${p.kwokConfig}`,
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      // Each node's kubelet endpoint is kwok's server: metrics-server scrapes it there.
+      "--node-ip=127.0.0.1",
+      `--node-port=${ports.kwok}`,
+      `--server-address=127.0.0.1:${ports.kwok}`,
+      `--tls-cert-file=${p.pki}/kwok-serving.crt`,
+      `--tls-private-key-file=${p.pki}/kwok-serving.key`,
+      "--node-lease-duration-seconds=40",
+    ], { env: { HOME: path.join(o.dir, "kwok") } });
+    const mk = p.identityKubeconfig("metrics-server");
+    await ensure("metrics-server", () => [
+      `--kubeconfig=${mk}`,
+      `--authentication-kubeconfig=${mk}`,
+      `--authorization-kubeconfig=${mk}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${ports.metricsServer}`,
+      `--tls-cert-file=${p.pki}/metrics-server-serving.crt`,
+      `--tls-private-key-file=${p.pki}/metrics-server-serving.key`,
+      // The simulated kubelets: at the node's InternalIP and status port, checked against the cluster CA.
+      "--kubelet-preferred-address-types=InternalIP",
+      "--kubelet-use-node-status-port",
+      `--kubelet-certificate-authority=${p.pki}/ca.crt`,
+      "--metric-resolution=15s",
+      "--profiling=false",
+    ]);
+  }
+
   if (flux) started = (await startFlux(o, ports, timeout, log)) || started;
 
   const seconds = (Date.now() - t0) / 1000;
   log(`${started ? "ready" : "already running"} in ${seconds.toFixed(1)}s: ${server}, kubeconfig ${p.kubeconfig}`);
   return { dir: o.dir, kubeconfig: p.kubeconfig, context: CONTEXT, server, ports, started, seconds };
+}
+
+/** Server-side apply as the admin (idempotent: the same objects on every up). */
+function kubectlApply(o: Pick<ClusterOptions, "dir" | "toolsBin">, yaml: string): void {
+  try {
+    execFileSync(
+      binary(o.toolsBin, "kubectl"),
+      [`--kubeconfig=${paths(o.dir).kubeconfig}`, "apply", "--server-side", "--force-conflicts", "--field-manager=cartorio-cluster", "-f", "-"],
+      { input: yaml, stdio: ["pipe", "pipe", "pipe"] },
+    );
+  } catch (e) {
+    throw new ClusterError(`could not apply the cluster's own objects: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`);
+  }
 }
 
 // ---------------------------------------------------------------- the GitOps loop
@@ -762,14 +892,7 @@ export async function down(o: Pick<ClusterOptions, "dir" | "log">): Promise<Tool
     const pid = runningPid(o.dir, tool);
     if (pid !== undefined) {
       log(`stopping ${tool} (pid ${pid}) ...`);
-      process.kill(pid, "SIGTERM");
-      const deadline = Date.now() + 15_000;
-      while (runningPid(o.dir, tool) !== undefined && Date.now() < deadline) await sleep(100);
-      if (runningPid(o.dir, tool) !== undefined) {
-        log(`${tool} did not stop within 15s; killing it`);
-        process.kill(pid, "SIGKILL");
-        while (runningPid(o.dir, tool) !== undefined) await sleep(50);
-      }
+      await stopPid(o.dir, tool, pid);
       stopped.push(tool);
     }
     fs.rmSync(paths(o.dir).pid(tool), { force: true });
@@ -784,6 +907,17 @@ export interface ComponentStatus {
   pid?: number;
   port?: number;
   log: string;
+  /** When the running process started. */
+  since?: Date;
+  /** Restarts by its supervisor since then, and the last one. */
+  restarts: number;
+  lastRestart?: string;
+  /** It was started and is no longer running. */
+  died: boolean;
+  /** Its own health endpoint's answer ("ok", or why not); undefined when not running. */
+  health?: string;
+  /** Not serving for an expected reason (Flux not installed yet): not a failure. */
+  waiting?: boolean;
 }
 
 export interface Status {
@@ -796,22 +930,44 @@ export interface Status {
 
 export async function status(o: Pick<ClusterOptions, "dir">): Promise<Status> {
   const p = paths(o.dir);
-  const ports: Partial<Ports> = readPorts(o.dir) ?? {};
-  const components = TOOLS.map((tool) => ({
-    tool,
-    pid: runningPid(o.dir, tool),
-    // The port a person connects to: the first of the tool's (etcd's client port, not its peer port).
-    port: ports[PORTS_OF[tool][0]],
-    log: p.log(tool),
-  }));
-  let readyz: string | undefined;
-  let ready = false;
-  if (CONTROL_PLANE.every((t) => runningPid(o.dir, t) !== undefined) && ports.apiserver) {
-    const r = await get(`https://127.0.0.1:${ports.apiserver}/readyz`, adminTls(o.dir));
-    ready = r.ok;
-    readyz = r.ok ? "ok" : (r.error ?? `${r.status} ${r.body}`);
+  const ports = readPorts(o.dir);
+  const table = processTable(o.dir, TOOLS, BINARY);
+  const components: ComponentStatus[] = await Promise.all(
+    table.map(async (t) => {
+      const tool = t.tool as Tool;
+      let health: string | undefined;
+      if (t.pid !== undefined && ports) {
+        const r = await healthProbe(o.dir, tool, ports)();
+        health = r.ok ? "ok" : (r.error ?? `${r.status} ${(r.body ?? "").split("\n")[0].slice(0, 80)}`);
+      }
+      return {
+        tool,
+        pid: t.pid,
+        // The port a person connects to: the first of the tool's (etcd's client port, not its peer port).
+        port: ports?.[PORTS_OF[tool][0]],
+        log: p.log(tool),
+        since: t.since,
+        restarts: t.restarts,
+        lastRestart: t.lastRestart,
+        died: t.started && t.pid === undefined,
+        health,
+      };
+    }),
+  );
+  const api = components.find((c) => c.tool === "kube-apiserver");
+  // Flux's controllers exit until `pulumi up` installs Flux's CRDs, and are restarted by their supervisor.
+  if (api?.health === "ok" && ports) {
+    const crds = await get(`https://127.0.0.1:${ports.apiserver}/apis/source.toolkit.fluxcd.io`, adminTls(o.dir));
+    if (!crds.ok) {
+      for (const c of components) {
+        if ((FLUX_TOOLS as readonly string[]).includes(c.tool) && c.tool !== "git-server" && c.pid && c.health !== "ok") {
+          c.health = "waiting for Flux's CRDs (pulumi up installs Flux)";
+          c.waiting = true;
+        }
+      }
+    }
   }
-  return { dir: o.dir, kubeconfig: p.kubeconfig, components, ready, readyz };
+  return { dir: o.dir, kubeconfig: p.kubeconfig, components, ready: api?.health === "ok", readyz: api?.health };
 }
 
 /** Shell lines that point kubectl (and the seed's commands) at this cluster. */

@@ -5,7 +5,10 @@
 #   engine/        the Pulumi CLI and our Node.js language host
 #   kubernetes/    the Pulumi Kubernetes provider plugin
 #   (policy)       opa, conftest, actionlint (go install, no wrapper)
-#   controlplane/  etcd, kube-apiserver, kube-controller-manager, kubectl: one binary
+#   controlplane/  etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl: one binary
+#   (alive)        kwok (simulated nodes and pods) and metrics-server, go install'ed from their own
+#                  modules (their go.mod pins its own k8s.io versions), and kwok's stage and metric
+#                  definitions copied from its module: what makes the embedded cluster run pods
 #   flux/          Flux from its modules: the pinned release's manifests (collected, and
 #                  assembled into its install.yaml), source- and kustomize-controller
 #                  (run out of cluster by npm run cluster), fluxkit (local Git server)
@@ -56,6 +59,7 @@ piece_key() { # name vars... -- dirs...
 engine_bin="$cache_root/engine-$(piece_key engine PULUMI_VERSION -- engine)/bin"
 k8s_bin="$cache_root/kubernetes-$(piece_key kubernetes KUBERNETES_VERSION -- kubernetes)/bin"
 policy_bin="$cache_root/policy-$(piece_key policy OPA_VERSION CONFTEST_VERSION ACTIONLINT_VERSION)/bin"
+alive_bin="$cache_root/alive-$(piece_key alive KWOK_VERSION METRICS_SERVER_VERSION)/bin"
 cp_bin="$cache_root/controlplane-$(piece_key controlplane KUBERNETES_RELEASE ETCD_VERSION -- controlplane)/bin"
 flux_bin="$cache_root/flux-$(piece_key flux FLUX_VERSION -- flux)/bin"
 flux_dir="$cache_root/flux/$FLUX_VERSION"
@@ -69,22 +73,25 @@ declare -A want=(
   [kubernetes]="pulumi-resource-kubernetes"
   [policy]="opa conftest actionlint"
   [controlplane]="kube"
+  [alive]="kwok metrics-server"
   [flux]="source-controller kustomize-controller fluxkit"
 )
-declare -A dir_of=([engine]=$engine_bin [kubernetes]=$k8s_bin [policy]=$policy_bin [controlplane]=$cp_bin [flux]=$flux_bin)
+declare -A dir_of=([engine]=$engine_bin [kubernetes]=$k8s_bin [policy]=$policy_bin [controlplane]=$cp_bin [flux]=$flux_bin [alive]=$alive_bin)
 # Links in $tools_dir: the policy tools, and the control plane's multi-call binary under each tool's name.
 declare -A links=(
   [opa]=$policy_bin/opa [conftest]=$policy_bin/conftest [actionlint]=$policy_bin/actionlint
   [kube]=$cp_bin/kube [etcd]=$cp_bin/kube [kube-apiserver]=$cp_bin/kube
-  [kube-controller-manager]=$cp_bin/kube [kubectl]=$cp_bin/kube
+  [kube-controller-manager]=$cp_bin/kube [kube-scheduler]=$cp_bin/kube [kubectl]=$cp_bin/kube
+  [kwok]=$alive_bin/kwok [metrics-server]=$alive_bin/metrics-server [kwok-stages]=$alive_bin/../stages
   [source-controller]=$flux_bin/source-controller [kustomize-controller]=$flux_bin/kustomize-controller
   [fluxkit]=$flux_bin/fluxkit
 )
 
 missing=()
-for piece in engine kubernetes policy controlplane flux; do
+for piece in engine kubernetes policy controlplane flux alive; do
   for t in ${want[$piece]}; do [[ -x "${dir_of[$piece]}/$t" ]] || missing+=("$t"); done
 done
+[[ -f "$alive_bin/../stages/VERSION" ]] || missing+=("kwok stages")
 for v in "$FLUX_VERSION" "$FLUX_PREVIOUS_VERSION"; do
   [[ -f "$cache_root/flux/$v/install.yaml" ]] || missing+=("flux $v manifests")
 done
@@ -103,7 +110,7 @@ if ((check_only)); then
   exit 0
 fi
 
-mkdir -p "$engine_bin" "$k8s_bin" "$policy_bin" "$cp_bin" "$flux_bin"
+mkdir -p "$engine_bin" "$k8s_bin" "$policy_bin" "$cp_bin" "$flux_bin" "$alive_bin"
 export CGO_ENABLED=0 GOFLAGS="-mod=readonly -trimpath"
 
 # The folder of a module in the module cache, downloading it first (a fresh cache has none).
@@ -146,12 +153,12 @@ if [[ ! -x "$k8s_bin/pulumi-resource-kubernetes" ]]; then
 fi
 
 # ---- policy tools
-go_install() { # name module version
-  local name=$1 mod=$2 ver=$3
-  [[ -x "$policy_bin/$name" ]] && return
+go_install() { # name module version [bin-dir [ldflags]]
+  local name=$1 mod=$2 ver=$3 bin=${4:-$policy_bin} ldflags=${5:-}
+  [[ -x "$bin/$name" ]] && return
   say "building $name $ver ..."
   local t0=$SECONDS
-  (cd "$policy_bin/.." && GOFLAGS=-trimpath GOBIN="$policy_bin" go install -ldflags "-s -w" "$mod@$ver")
+  (cd "$bin/.." && GOFLAGS=-trimpath GOBIN="$bin" go install -ldflags "-s -w $ldflags" "$mod@$ver")
   say "built $name in $((SECONDS - t0))s"
 }
 go_install opa github.com/open-policy-agent/opa "$OPA_VERSION"
@@ -169,6 +176,28 @@ if [[ ! -x "$cp_bin/kube" ]]; then
   build_in "$here/controlplane" "$cp_bin/kube" . \
     "-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 \
      -X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
+fi
+
+# ---- the alive cluster: simulated nodes (kwok) and the resource metrics API (metrics-server)
+go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" "$alive_bin" \
+  ""
+go_install metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION" "$alive_bin" \
+  "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+if [[ ! -f "$alive_bin/../stages/VERSION" ]]; then
+  # kwok's own stage and metric definitions, as its release ships them (kustomize/ in its module).
+  kwok_dir=$( (cd "$alive_bin/.." && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION") |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n "$kwok_dir" ]] || { say "could not download sigs.k8s.io/kwok@$KWOK_VERSION"; exit 1; }
+  st="$alive_bin/../stages.tmp"
+  rm -rf "$st" && mkdir -p "$st"
+  for f in stage/node/fast/node-initialize.yaml stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    stage/pod/fast/pod-ready.yaml stage/pod/fast/pod-complete.yaml stage/pod/fast/pod-delete.yaml \
+    metrics/resource/metrics-resource.yaml metrics/usage/usage-from-annotation.yaml rbac/role.yaml crd/bases/kwok.x-k8s.io_clusterresourceusages.yaml \
+    crd/bases/kwok.x-k8s.io_resourceusages.yaml crd/bases/kwok.x-k8s.io_metrics.yaml crd/bases/kwok.x-k8s.io_stages.yaml; do
+    install -m 0644 "$kwok_dir/kustomize/$f" "$st/$(basename "$f")"
+  done
+  echo "$KWOK_VERSION" >"$st/VERSION"
+  rm -rf "$alive_bin/../stages" && mv "$st" "$alive_bin/../stages"
 fi
 
 # ---- Flux: its controllers and fluxkit, then the pieces of the pinned releases
@@ -210,3 +239,4 @@ say "toolchain ready (cache $cache_root)"
 echo "PULUMI_CLI=$cli_dir/pulumi"
 echo "TOOLS_BIN=$tools_dir"
 echo "FLUX_MANIFESTS=$flux_dir"
+echo "KWOK_STAGES=$alive_bin/../stages"

@@ -1,5 +1,5 @@
 // Command kube is the embedded control plane of the local stack in one binary:
-// etcd, kube-apiserver, kube-controller-manager and kubectl, plus a small PKI
+// etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, plus a small PKI
 // generator and the RBAC policy the API server bootstraps (the live audit's
 // reference). One binary because the four share most of their compiled packages
 // and linking a 100 MB Kubernetes binary is the slow part of the build: one
@@ -28,6 +28,7 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 )
 
 // Each tool reads its arguments from os.Args, as its upstream main does.
@@ -38,6 +39,9 @@ var tools = map[string]func(){
 	},
 	"kube-controller-manager": func() {
 		os.Exit(cli.Run(controllermanager.NewControllerManagerCommand()))
+	},
+	"kube-scheduler": func() {
+		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
 	},
 	"kubectl": func() {
 		logs.GlogSetter(kubectl.GetLogVerbosity(os.Args)) //nolint:errcheck // upstream ignores it too

@@ -74,6 +74,22 @@ func writePKI(dir string, now time.Time) error {
 			ips: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, period: year},
 		{name: "admin", cn: "cartorio-admin", orgs: []string{"system:masters"}, usage: x509.ExtKeyUsageClientAuth, period: year},
 		{name: "controller-manager", cn: "system:kube-controller-manager", usage: x509.ExtKeyUsageClientAuth, period: year},
+		{name: "scheduler", cn: "system:kube-scheduler", usage: x509.ExtKeyUsageClientAuth, period: year},
+		// kwok stands in for the kubelets: its own identity, bound to kwok's own ClusterRole.
+		{name: "kwok", cn: "kwok", usage: x509.ExtKeyUsageClientAuth, period: year},
+		{name: "metrics-server", cn: "system:metrics-server", usage: x509.ExtKeyUsageClientAuth, period: year},
+		// The aggregation layer: the apiserver proxies metrics.k8s.io to metrics-server as this
+		// client (--proxy-client-cert-file), and metrics-server trusts the user it names only from
+		// it (--requestheader-allowed-names). Same CA as the rest: the allowed name is the gate.
+		{name: "front-proxy-client", cn: "front-proxy-client", usage: x509.ExtKeyUsageClientAuth, period: year},
+		// metrics-server's serving certificate: the aggregator dials it by the name of the APIService's
+		// Service (<service>.<namespace>.svc) and checks it against the APIService's caBundle (this CA).
+		{name: "metrics-server-serving", cn: "metrics-server.kube-system.svc", usage: x509.ExtKeyUsageServerAuth,
+			dns: []string{"metrics-server.kube-system.svc", "localhost"},
+			ips: []net.IP{net.ParseIP("127.0.0.1")}, period: year},
+		// kwok's server, the simulated kubelets' endpoint metrics-server scrapes (verified against this CA).
+		{name: "kwok-serving", cn: "kwok", usage: x509.ExtKeyUsageServerAuth,
+			dns: []string{"localhost"}, ips: []net.IP{net.ParseIP("127.0.0.1")}, period: year},
 	}
 	for _, c := range []string{"source-controller", "kustomize-controller"} {
 		leaves = append(leaves, leaf{name: c, cn: "system:serviceaccount:flux-system:" + c,
