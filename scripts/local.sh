@@ -44,9 +44,10 @@ pulumi stack export --stack local | node scripts/ops/declared.mjs .local/declare
 conftest test .local/declared manifests clusters infrastructure configs/kms/local.yaml --combine --policy policies/ --data policies/catalogue.yaml --no-color
 
 # Flux applies manifests/ after infrastructure/ (cartorio-apps depends on it; a dependency is
-# retried every 30 s): wait until the HPA's target exists, as a person would check.
-log "waiting for Flux to apply Deployment cartorio-api (cartorio-apps) ..."
-kubectl wait --for=create deployment/cartorio-api -n cartorio --timeout=180s >/dev/null
+# retried every 30 s): wait, as a person would check, until every Kustomization is Ready at HEAD,
+# cartorio-api's pods are Ready on the simulated nodes, and the HPA reads their metrics.
+log "waiting for every Kustomization to be Ready at $head, cartorio-api's pods and the HPA's metrics ..."
+node scripts/ops/run.mjs cluster settle --revision "$head" --timeout 240
 
 log "summary"
 pulumi stack output --stack local --json | node scripts/ops/summary.mjs

@@ -9,10 +9,18 @@
  *   down     stop exactly the processes this folder started
  *   status   what runs, on which ports, where the logs are
  *   env      `export KUBECONFIG=… PATH=…`, for eval "$(npm run -s cluster -- env)"
- *   publish  push this checkout's HEAD to the Git server as the GitOps repository's branch
+ *   load     [SCRIPT] [--speed N]: play the load profile of SCRIPT (default the stack's loadtest.script) against the
+           simulated cartorio-api pods, N times faster (the HPA's clocks are not compressed); prints the plan's
+           predicted replicas beside the HPA's, and the SuccessfulRescale events; exit 1 when the peaks differ
+           by more than one replica or the plan's peak is never reached
+  settle   [--revision SHA] [--timeout S]: wait until every Kustomization is Ready (at SHA), the workload's pods
+           are Ready and its HPA reads CPU from the metrics API
+  publish  push this checkout's HEAD to the Git server as the GitOps repository's branch
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { runLoad } from "./load";
+import { settle } from "./settle";
 import { ClusterError, defaultToolsBin, down, envLines, paths, publish, status, tailOf, up } from "./controlplane";
 import { loadStackFile } from "../../components/config/load";
 import { PROJECT_ROOT } from "../ops/operator";
@@ -25,6 +33,12 @@ const USAGE = `usage: npm run cluster -- up|down|status|env|publish [--dir DIR]
   down     stop the processes it started
   status   every process: pid, up since, restarts, port and health; exit 1 when one died or does not answer
   env      print export lines: eval "$(npm run -s cluster -- env)"; then kubectl works as in the README
+  load     [SCRIPT] [--speed N]: play the load profile of SCRIPT (default the stack's loadtest.script) against the
+           simulated cartorio-api pods, N times faster (the HPA's clocks are not compressed); prints the plan's
+           predicted replicas beside the HPA's, and the SuccessfulRescale events; exit 1 when the peaks differ
+           by more than one replica or the plan's peak is never reached
+  settle   [--revision SHA] [--timeout S]: wait until every Kustomization is Ready (at SHA), the workload's pods
+           are Ready and its HPA reads CPU from the metrics API
   publish  push this checkout's HEAD to the Git server as the GitOps repository and branch of
            --stack (default local; or --repo OWNER/NAME --branch B); prints the commit
   --dir    the cluster's folder (default .local/cluster)`;
@@ -39,13 +53,17 @@ async function main(): Promise<number> {
       stack: { type: "string", default: "local" },
       repo: { type: "string" },
       branch: { type: "string" },
+      speed: { type: "string", default: "1" },
+      revision: { type: "string" },
+      timeout: { type: "string", default: "240" },
       help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: true,
     strict: true,
   });
   const verb = positionals[0];
-  if (values.help || !verb || positionals.length > 1 || !["up", "down", "status", "env", "publish"].includes(verb)) {
+  const verbs = ["up", "down", "status", "env", "publish", "load", "settle"];
+  if (values.help || !verb || positionals.length > (verb === "load" ? 2 : 1) || !verbs.includes(verb)) {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
@@ -70,6 +88,20 @@ async function main(): Promise<number> {
     case "env":
       console.log(envLines({ dir, toolsBin }));
       return 0;
+    case "load": {
+      const cfg = loadStackFile(PROJECT_ROOT, values.stack!);
+      const speed = Number(values.speed);
+      if (!(speed >= 1)) throw new ClusterError(`--speed ${values.speed}: expected a number ≥ 1 (how many times faster the profile plays)`);
+      const script = path.resolve(PROJECT_ROOT, positionals[1] ?? cfg.loadtest.script);
+      return runLoad({ dir, script, speed, cfg, log: (l) => console.log(l) });
+    }
+    case "settle": {
+      const cfg = loadStackFile(PROJECT_ROOT, values.stack!);
+      const timeoutSeconds = Number(values.timeout);
+      if (!(timeoutSeconds > 0)) throw new ClusterError(`--timeout ${values.timeout}: expected seconds > 0`);
+      await settle({ dir, namespace: cfg.workload.namespace, deployment: cfg.workload.deployment, revision: values.revision, timeoutSeconds, log });
+      return 0;
+    }
     case "publish": {
       const g = loadStackFile(PROJECT_ROOT, values.stack!).gitops;
       const [owner, name, ...rest] = (values.repo ?? `${g.owner}/${g.repository}`).split("/");
@@ -109,7 +141,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => (process.exitCode = code),
   (e) => {
-    console.error(e instanceof ClusterError ? `[cluster] error: ${e.message}` : e);
+    console.error(e instanceof Error ? `[cluster] error: ${e.message}` : e);
     process.exitCode = 1;
   },
 );

@@ -1,12 +1,14 @@
 /**
  * A throwaway embedded control plane for a test file: the real etcd,
- * kube-apiserver and kube-controller-manager from the toolchain, with the local
+ * kube-apiserver and kube-controller-manager from the toolchain, alive (kube-scheduler,
+ * kwok's simulated nodes, metrics-server) unless `alive: false`, with the local
  * Git server and Flux's controllers unless `flux: false`, in a folder of its
  * own, on free ports. A missing binary fails the test (never a skip).
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { ClusterInfo, defaultToolsBin, down, paths, publish, up } from "../../scripts/cluster/controlplane";
+import type { NodePool } from "../../scripts/cluster/alive";
 import { PROJECT_ROOT, tempDir } from "./tools";
 
 export interface TestCluster extends ClusterInfo {
@@ -23,10 +25,20 @@ export interface TestCluster extends ClusterInfo {
   publish(source?: string, ref?: string): string;
 }
 
-export async function startTestCluster(opts: { flux?: boolean } = {}): Promise<TestCluster> {
+export async function startTestCluster(
+  opts: { flux?: boolean; alive?: boolean; nodePool?: NodePool } = {},
+): Promise<TestCluster> {
   const dir = tempDir("cluster");
   const toolsBin = defaultToolsBin();
-  const options = { dir, toolsBin, unsafeNoFsync: true, log: () => undefined, flux: opts.flux ?? true };
+  const options = {
+    dir,
+    toolsBin,
+    unsafeNoFsync: true,
+    log: () => undefined,
+    flux: opts.flux ?? true,
+    alive: opts.alive ?? true,
+    ...(opts.nodePool ? { nodePool: opts.nodePool } : {}),
+  };
   const info = await up(options);
   const kubectl = (args: string[], input?: string) => {
     const res = spawnSync(
