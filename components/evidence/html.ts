@@ -277,7 +277,15 @@ export function renderHtml(r: EvidenceReport): string {
   section(
     "Autoescalonamento (HPA)",
     r.hpa.status === "collected"
-      ? `<p><code>kubectl describe hpa ${esc(r.hpa.data.name)} -n ${esc(r.hpa.data.namespace)}</code></p><pre>${esc(r.hpa.data.describe)}</pre>`
+      ? (r.hpa.data.replicas
+          ? `<p>Réplicas: ${r.hpa.data.replicas.current} atuais, ${r.hpa.data.replicas.desired} desejadas (de ${r.hpa.data.replicas.min} a ${r.hpa.data.replicas.max}). ` +
+            `Métricas lidas: ${(r.hpa.data.currentMetrics ?? []).map((m) => `${esc(m.resource)} ${m.utilization ?? "?"}% (alvo ${m.target ?? "?"}%)`).join(", ") || "nenhuma"}.</p>` +
+            `<table><tr><th>Decisão (SuccessfulRescale)</th><th>Quando</th></tr>${
+              (r.hpa.data.decisions ?? []).map((d) => `<tr><td>${esc(d.message)}${d.count > 1 ? ` (x${d.count})` : ""}</td><td>${esc(d.at)}</td></tr>`).join("") ||
+              `<tr><td colspan="2">nenhuma decisão recente</td></tr>`
+            }</table>`
+          : "") +
+        `<p><code>kubectl describe hpa ${esc(r.hpa.data.name)} -n ${esc(r.hpa.data.namespace)}</code></p><pre>${esc(r.hpa.data.describe)}</pre>`
       : notRunBlock(r.hpa.reason),
   );
 

@@ -140,7 +140,28 @@ export const reportSchema = z
         })
         .strict(),
     ),
-    hpa: part(z.object({ name: z.string(), namespace: z.string(), describe: z.string() }).strict()),
+    hpa: part(
+      z
+        .object({
+          name: z.string(),
+          namespace: z.string(),
+          describe: z.string(),
+          /**
+           * What the HPA controller read and decided, from its status and events (reports made before
+           * the embedded cluster had a metrics API lack them; every report written now has them).
+           */
+          replicas: z
+            .object({ current: z.number(), desired: z.number(), min: z.number(), max: z.number() })
+            .strict()
+            .optional(),
+          currentMetrics: z
+            .array(z.object({ resource: z.string(), utilization: z.number().nullable(), target: z.number().nullable() }).strict())
+            .optional(),
+          /** SuccessfulRescale events still kept by the API (about an hour), newest last. */
+          decisions: z.array(z.object({ at: z.string(), message: z.string(), count: z.number() }).strict()).optional(),
+        })
+        .strict(),
+    ),
     capacity: part(
       z
         .object({

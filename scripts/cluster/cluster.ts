@@ -93,7 +93,7 @@ async function main(): Promise<number> {
       const speed = Number(values.speed);
       if (!(speed >= 1)) throw new ClusterError(`--speed ${values.speed}: expected a number ≥ 1 (how many times faster the profile plays)`);
       const script = path.resolve(PROJECT_ROOT, positionals[1] ?? cfg.loadtest.script);
-      return runLoad({ dir, script, speed, cfg, log: (l) => console.log(l) });
+      return runLoad({ dir, outDir: path.join(PROJECT_ROOT, ".local", "carga"), script, speed, cfg, log: (l) => console.log(l) });
     }
     case "settle": {
       const cfg = loadStackFile(PROJECT_ROOT, values.stack!);

@@ -14,6 +14,8 @@
  * Exit 0 when the observed peak is within one replica of the plan's and was reached within the
  * profile; 1 otherwise; 2 on bad arguments.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { HPA_SYNC_SECONDS, ScalingRules } from "../../components/scaling/capacity";
 import { capacityPlan } from "../../components/scaling/plan";
 import {
@@ -44,8 +46,28 @@ interface Hpa {
   };
 }
 
+/** What a load run on the simulated cluster leaves behind (.local/carga/<UTC>.json). */
+export interface SimulatedLoadRun {
+  simulated: true;
+  method: string;
+  note: string;
+  script: string;
+  speed: number;
+  startedAt: string;
+  replicaThroughputRps: number;
+  cpuMilliPerRequest: number;
+  peakRps: number;
+  predicted: { t: number; replicas: number }[];
+  observed: { t: number; replicas: number }[];
+  comparison: ReturnType<typeof compare>;
+  /** Peak rate ÷ the replicas the HPA reached: what the simulated run gives per replica. */
+  perReplicaRps: number;
+}
+
 export interface LoadOptions {
   dir: string;
+  /** Where the run's record is written (default: carga/ in the cluster folder). */
+  outDir?: string;
   script: string;
   speed: number;
   cfg: PlatformConfig;
@@ -203,5 +225,28 @@ export async function runLoad(o: LoadOptions): Promise<number> {
   for (const e of rescales) console.log(`  ${e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp}  ${e.message}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ""}`);
   if (rescales.length === 0) console.log("  (none)");
   for (const r of cmp.reasons) console.log(`FAIL: ${r}`);
+  // The run as data, labelled simulated: npm run capacity -- --from-load FILE --simulated plans with it, and only so.
+  const stamp = new Date(t0).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const outDir = o.outDir ?? path.join(o.dir, "carga");
+  const file = path.join(outDir, `${stamp}.json`);
+  fs.mkdirSync(outDir, { recursive: true });
+  const peakRps = Math.max(...profile.stages.map((st) => st.target), profile.startRate);
+  const record: SimulatedLoadRun = {
+    simulated: true,
+    method: "replay on the embedded cluster's simulated (kwok) nodes: npm run cluster -- load",
+    note: "no request was made: each pod's CPU was computed from the plan's own throughput per replica, so this checks the HPA's behaviour against the plan, never the service's capacity",
+    script: path.relative(process.cwd(), o.script),
+    speed: o.speed,
+    startedAt: new Date(t0).toISOString(),
+    replicaThroughputRps: tp,
+    cpuMilliPerRequest: cost.cpuMilliPerRequest,
+    peakRps,
+    predicted,
+    observed,
+    comparison: cmp,
+    perReplicaRps: cmp.observedPeak > 0 ? peakRps / cmp.observedPeak : 0,
+  };
+  fs.writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
+  console.log(`\nrun recorded in ${path.relative(process.cwd(), file)} (simulated)`);
   return cmp.ok ? 0 : 1;
 }

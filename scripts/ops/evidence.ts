@@ -380,14 +380,48 @@ async function main(): Promise<number> {
     ];
     if (kube.context) args.push("--context", kube.context);
     const res = spawnSync("kubectl", args, { encoding: "utf8" });
-    hpa =
-      res.status === 0
-        ? collected({
-            name: cfg.workload.deployment,
-            namespace: cfg.workload.namespace,
-            describe: res.stdout.trimEnd(),
-          })
-        : notRun(`kubectl describe hpa failed: ${(res.stderr || res.error?.message || "").trim()}`);
+    // Its status (what it read, what it wants) and its decisions, as data beside the description.
+    const json = (a: string[]) => {
+      const r = spawnSync("kubectl", [...a, "-o", "json", ...args.slice(3)], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`kubectl ${a.join(" ")} failed: ${(r.stderr || r.error?.message || "").trim()}`);
+      return JSON.parse(r.stdout);
+    };
+    try {
+      if (res.status !== 0) throw new Error(`kubectl describe hpa failed: ${(res.stderr || res.error?.message || "").trim()}`);
+      const h = json(["get", "hpa", cfg.workload.deployment]);
+      const events = json([
+        "get",
+        "events",
+        `--field-selector=involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name=${cfg.workload.deployment},reason=SuccessfulRescale`,
+      ]);
+      type Metric = { resource?: { name: string; current?: { averageUtilization?: number }; target?: { averageUtilization?: number } } };
+      const targets = new Map<string, number | undefined>(
+        ((h.spec.metrics ?? []) as Metric[]).map((m) => [m.resource?.name ?? "", m.resource?.target?.averageUtilization]),
+      );
+      hpa = collected({
+        name: cfg.workload.deployment,
+        namespace: cfg.workload.namespace,
+        describe: res.stdout.trimEnd(),
+        replicas: {
+          current: h.status.currentReplicas ?? 0,
+          desired: h.status.desiredReplicas ?? 0,
+          min: h.spec.minReplicas ?? 1,
+          max: h.spec.maxReplicas,
+        },
+        currentMetrics: ((h.status.currentMetrics ?? []) as Metric[])
+          .filter((m) => m.resource)
+          .map((m) => ({
+            resource: m.resource!.name,
+            utilization: m.resource!.current?.averageUtilization ?? null,
+            target: targets.get(m.resource!.name) ?? null,
+          })),
+        decisions: (events.items as { message: string; count?: number; lastTimestamp?: string; eventTime?: string; metadata: { creationTimestamp: string } }[])
+          .map((e) => ({ at: e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp, message: e.message, count: e.count ?? 1 }))
+          .sort((a, b) => a.at.localeCompare(b.at)),
+      });
+    } catch (e) {
+      hpa = notRun((e as Error).message);
+    }
   }
 
   const c = outputs.capacity;
