@@ -45,7 +45,7 @@ describe("the embedded control plane", () => {
   it("keeps its ports below the kernel's ephemeral range, where no outgoing connection can take them", () => {
     const [start] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
     const ports = Object.values(JSON.parse(fs.readFileSync(path.join(cluster.dir, "ports.json"), "utf8"))) as number[];
-    expect(ports.length).toBe(10);
+    expect(ports.length).toBe(13);
     expect(new Set(ports).size).toBe(ports.length);
     for (const p of ports) expect(p).toBeLessThan(start);
   });
@@ -65,6 +65,9 @@ describe("the embedded control plane", () => {
       "etcd",
       "kube-apiserver",
       "kube-controller-manager",
+      "kube-scheduler",
+      "kwok",
+      "metrics-server",
       "git-server",
       "source-controller",
       "kustomize-controller",
@@ -73,6 +76,11 @@ describe("the embedded control plane", () => {
       expect(c.pid).toBeGreaterThan(1);
       expect(c.port).toBeGreaterThan(0);
       expect(fs.existsSync(c.log)).toBe(true);
+      expect(c.since!.getTime()).toBeLessThanOrEqual(Date.now());
+      expect(c.died).toBe(false);
+      // Each answers its own health endpoint; Flux's controllers wait for Flux's CRDs (not installed here).
+      if (c.tool === "source-controller" || c.tool === "kustomize-controller") expect(c.health === "ok" || c.waiting).toBe(true);
+      else expect(c.health).toBe("ok");
     }
     expect(s.components[1].port).toBe(cluster.ports.apiserver);
   });
@@ -183,6 +191,9 @@ describe("starting and stopping, and what goes wrong", () => {
       "kustomize-controller",
       "source-controller",
       "git-server",
+      "metrics-server",
+      "kwok",
+      "kube-scheduler",
       "kube-controller-manager",
       "kube-apiserver",
     ]);
@@ -249,8 +260,9 @@ describe("starting and stopping, and what goes wrong", () => {
         encoding: "utf8",
       });
       expect(res.status).toBe(1);
-      expect(res.stdout).toMatch(/kube-controller-manager\s+NOT RUNNING \(it was started and has exited\)/);
-      expect(res.stdout).toMatch(/kube-apiserver\s+running, pid \d+/);
+      expect(res.stdout).toMatch(/kube-controller-manager\s+-\s+-\s+\d+\s+\S+\s+\d+\s+NOT RUNNING \(it was started and has exited\)/);
+      expect(res.stdout).toMatch(/kube-apiserver\s+\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+0\s+-\s+\d+\s+ok/);
+      expect(res.stdout).toMatch(/npm run cluster -- up restarts it/);
       expect(res.stdout).toMatch(/\| /);
     } finally {
       await down({ dir, ...quiet });
