@@ -161,7 +161,18 @@ export function bootstrapObjects(o: { stagesDir: string; metricsPort: number; ca
     {
       apiVersion: "v1",
       kind: "Service",
-      metadata: { name: "metrics-server", namespace: "kube-system", labels: { "k8s-app": "metrics-server" } },
+      metadata: {
+        name: "metrics-server",
+        namespace: "kube-system",
+        // The institution's labels, as on every Service the live audit reads.
+        labels: {
+          "k8s-app": "metrics-server",
+          "app.kubernetes.io/name": "metrics-server",
+          "app.kubernetes.io/part-of": "cartorio-cluster",
+          "cartorio.digital/owner": "time-infraestrutura",
+          "cartorio.digital/data-classification": "interno",
+        },
+      },
       spec: { type: "ExternalName", externalName: "localhost", ports: [{ name: "https", port: o.metricsPort }] },
     },
     {

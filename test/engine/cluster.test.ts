@@ -111,12 +111,17 @@ describe("the local stack on the embedded cluster", () => {
         expect(report.audit.data.findings.filter((f) => f.level === "deny")).toEqual([]);
       }
       expect(report.hpa.status === "collected" && report.hpa.data.describe).toMatch(/Max replicas:\s+20/);
+      // What the HPA controller read and decided, as data: always written now (the cluster has a metrics API).
+      if (report.hpa.status === "collected") {
+        expect(report.hpa.data.replicas).toMatchObject({ min: 3, max: 20 });
+        expect(Array.isArray(report.hpa.data.currentMetrics) && Array.isArray(report.hpa.data.decisions)).toBe(true);
+      }
       // Flux's own word that it applied this very commit, re-read from the cluster.
       expect(report.flux).toMatchObject({
         status: "collected",
         data: { expected: head, revision: `main@sha1:${head}`, converged: true },
       });
-      // The pods of namespace cartorio, whatever their state (no kubelet here: Pending, no image digest yet).
+      // The pods of namespace cartorio, whatever their state (simulated by kwok here: no image digest reported).
       expect(report.running.status === "collected" && report.running.data.namespace).toBe("cartorio");
       expect(report.chain).toEqual({ sequence: 1, previous: null });
       expect(report.loadTest).toEqual({ status: "not run", reason: "features.loadtest is off in this stack" });

@@ -83,13 +83,16 @@ describe("the GitOps loop on the embedded cluster", () => {
       const ks = json(["get", "kustomization", "flux-system", "-n", "flux-system"]);
       expect(ks.status.lastAppliedRevision).toBe(`main@sha1:${head}`);
       expect(ks.status.conditions.find((c: { type: string }) => c.type === "Ready").status).toBe("True");
-      // The controllers' Deployments are in the API as the release declares them; no kubelet runs their pods.
+      // The controllers' Deployments are in the API as the release declares them, and awaited as on producao:
+      // their pods are kwok's simulated ones (Ready, no container), the work is done by the processes beside.
       for (const c of ["source-controller", "kustomize-controller"]) {
         const dep = json(["get", "deployment", c, "-n", "flux-system"]);
         expect(dep.spec.template.spec.containers[0].image).toBe(
           `ghcr.io/fluxcd/${c}:${controllerVersion(versions.FLUX_VERSION, c)}`,
         );
-        expect(dep.status.readyReplicas ?? 0).toBe(0);
+        expect(dep.status.readyReplicas).toBe(1);
+        const pods = json(["get", "pods", "-n", "flux-system", "-l", `app=${c}`]);
+        expect(pods.items.map((p: { spec: { nodeName?: string } }) => p.spec.nodeName)).toEqual([expect.stringMatching(/^kwok-node-\d+$/)]);
         expect(dep.metadata.labels).toMatchObject({
           "app.kubernetes.io/part-of": "flux",
           "cartorio.digital/owner": "time-infraestrutura",
