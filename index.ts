@@ -16,6 +16,8 @@ import { readFluxManifest } from "./components/gitops/embedded";
 import { LocalGitServer, localGitServer } from "./components/gitops/local";
 import { MaintainerKey, readMaintainerKeys } from "./components/gitops/signing";
 import { Kms } from "./components/keys";
+import { Admission } from "./components/policy/admission";
+import { localEndpoint } from "./components/policy/admission-objects";
 import { slotProblems } from "./components/keys/providers";
 import { Inventory, loadInventory } from "./components/keys/inventory";
 import { clusterProblem, kubeconfigPath } from "./components/platform/cluster";
@@ -149,6 +151,9 @@ async function preflight(cfg: PlatformConfig, deps: ProgramDeps): Promise<Checke
       ).failures,
     );
   }
+  // The admission webhook on the embedded cluster reaches its OPA process: the cluster folder must have one.
+  if (admissionOn(cfg) && cfg.admission.server === "local")
+    attempt(() => localEndpoint(kubeconfigPath(cfg.kubernetes, projectRoot)));
   // Every component applies Kubernetes objects: in cluster mode the API server must answer first.
   if (cfg.kubernetes.mode === "cluster") {
     const problem = await deps.clusterProblem(cfg.kubernetes, projectRoot);
@@ -165,6 +170,26 @@ function clusterOf(cfg: PlatformConfig) {
   return cfg.kubernetes.mode === "cluster"
     ? { kubeconfig: kubeconfigPath(cfg.kubernetes, projectRoot), context: cfg.kubernetes.context }
     : undefined;
+}
+
+/** Admission is declared where a cluster admits: cluster mode, or an in-cluster OPA rendered with the rest. */
+function admissionOn(cfg: PlatformConfig): boolean {
+  return cfg.admission.enabled && (cfg.kubernetes.mode === "cluster" || cfg.admission.server === "in-cluster");
+}
+
+/** Policy: the rulebook enforced by the cluster at admission (OPA serving policies/ as a webhook). */
+function policyArea(cfg: PlatformConfig, providers: Providers) {
+  if (!admissionOn(cfg)) return undefined;
+  const admission = new Admission(
+    "admissao",
+    {
+      admission: cfg.admission,
+      projectRoot,
+      kubeconfig: cfg.kubernetes.mode === "cluster" ? kubeconfigPath(cfg.kubernetes, projectRoot) : undefined,
+    },
+    { providers },
+  );
+  return { server: admission.server, webhook: admission.webhookName, rulesDigest: admission.rulesDigest };
 }
 
 /** Scaling: the workload's namespace, HPA and PDB. */
@@ -285,6 +310,7 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
   const { loadtest, capacity } = loadArea(cfg, checked, providers, scaling);
   const keys = keysArea(cfg, checked, providers, scaling);
   const gitops = gitopsArea(cfg, checked, providers);
+  const admission = policyArea(cfg, providers);
 
   const outputs = {
     stack: pulumi.getStack(),
@@ -295,6 +321,7 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
     capacity,
     gitops,
     keys,
+    admission,
   };
   // An area that is off exports nothing (the engine warns about undefined outputs).
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)) as typeof outputs;

@@ -537,6 +537,34 @@ export const evidenceSchema = z
   })
   .strict();
 
+export const admissionSchema = z
+  .object({
+    /**
+     * Enforce the rulebook at admission: a validating webhook answered by OPA serving policies/ (the same Rego
+     * conftest runs, with the catalogue's exceptions), failing closed for every namespace but exemptNamespaces.
+     */
+    enabled: z.boolean().default(true),
+    /**
+     * Where OPA runs. `local`: the embedded cluster's admission process (npm run cluster), reached at the URL
+     * and CA of the cluster folder kubernetes.kubeconfig sits in; the rules are written there by pulumi up.
+     * `in-cluster`: a Deployment the program declares in namespace cartorio-admissao, its rules a ConfigMap.
+     */
+    server: z.enum(["local", "in-cluster"]).default("in-cluster"),
+    /** OPA's image for `in-cluster`, from the office's registry, pinned by digest. */
+    image: z
+      .string()
+      .regex(/@sha256:[0-9a-f]{64}$/, "expected an image pinned by digest (…@sha256:<64 hex>)")
+      .default("registry.cartorio.example/mirror/openpolicyagent/opa:1.21.1-static@sha256:0d1ba5f5f9d4a0a43f7bb7b4a3bd0f4c9f8a45a2a3c8d1a7e1f5b3c2d9e8f7a6"),
+    /**
+     * Namespaces the webhook never judges: their controllers must keep working when OPA is down (a fail-closed
+     * webhook on kube-system or flux-system could lock the cluster out of its own repair).
+     */
+    exemptNamespaces: z
+      .array(dnsLabel("a namespace"))
+      .default(["kube-system", "kube-public", "kube-node-lease", "flux-system", "cartorio-admissao"]),
+  })
+  .strict();
+
 /** The whole stack configuration, one key per area. */
 export const platformSchema = z
   .object({
@@ -548,6 +576,7 @@ export const platformSchema = z
     kms: kmsSchema.default({}),
     loadtest: loadtestSchema.default({}),
     evidence: evidenceSchema.default({}),
+    admission: admissionSchema.default({}),
   })
   .strict();
 
@@ -560,6 +589,7 @@ export type LoadtestConfig = z.infer<typeof loadtestSchema>;
 export type WorkloadConfig = z.infer<typeof workloadSchema>;
 export type KubernetesConfig = z.infer<typeof kubernetesSchema>;
 export type EvidenceConfig = z.infer<typeof evidenceSchema>;
+export type AdmissionConfig = z.infer<typeof admissionSchema>;
 
 /** Top-level keys the model owns, in documentation order. */
 export const CONFIG_KEYS = Object.keys(platformSchema.shape) as (keyof PlatformConfig)[];

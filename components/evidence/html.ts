@@ -281,11 +281,15 @@ export function renderHtml(r: EvidenceReport): string {
           ? `<p>Réplicas: ${r.hpa.data.replicas.current} atuais, ${r.hpa.data.replicas.desired} desejadas (de ${r.hpa.data.replicas.min} a ${r.hpa.data.replicas.max}). ` +
             `Métricas lidas: ${(r.hpa.data.currentMetrics ?? []).map((m) => `${esc(m.resource)} ${m.utilization ?? "?"}% (alvo ${m.target ?? "?"}%)`).join(", ") || "nenhuma"}.</p>` +
             `<table><tr><th>Decisão (SuccessfulRescale)</th><th>Quando</th></tr>${
-              (r.hpa.data.decisions ?? []).map((d) => `<tr><td>${esc(d.message)}${d.count > 1 ? ` (x${d.count})` : ""}</td><td>${esc(d.at)}</td></tr>`).join("") ||
-              `<tr><td colspan="2">nenhuma decisão recente</td></tr>`
+              (r.hpa.data.decisions ?? [])
+                .map(
+                  (d) =>
+                    `<tr><td>${esc(d.message)}${d.count > 1 ? ` (x${d.count})` : ""}</td><td>${esc(d.at)}</td></tr>`,
+                )
+                .join("") || `<tr><td colspan="2">nenhuma decisão recente</td></tr>`
             }</table>`
           : "") +
-        `<p><code>kubectl describe hpa ${esc(r.hpa.data.name)} -n ${esc(r.hpa.data.namespace)}</code></p><pre>${esc(r.hpa.data.describe)}</pre>`
+          `<p><code>kubectl describe hpa ${esc(r.hpa.data.name)} -n ${esc(r.hpa.data.namespace)}</code></p><pre>${esc(r.hpa.data.describe)}</pre>`
       : notRunBlock(r.hpa.reason),
   );
 
@@ -324,6 +328,14 @@ export function renderHtml(r: EvidenceReport): string {
         : `<p>${badge("falha")} <strong>Relatório escrito antes da convergência:</strong> o Flux não aplicou o commit <code>${esc(r.flux.data.expected)}</code> em ${r.flux.data.waitedSeconds} s; a última revisão aplicada era <code>${esc(r.flux.data.revision || "nenhuma")}</code>. Este relatório não atesta o que está em execução e não passa na verificação.<br><span class="motivo">${esc(r.flux.data.detail)}</span></p>`
       : notRunBlock(r.flux.reason),
   );
+
+  if (r.admission)
+    section(
+      "Regras na admissão (webhook)",
+      r.admission.status === "collected"
+        ? `<p>${badge("ok")} O cluster julga cada objeto com o regulamento antes de aceitá-lo: webhook <code>${esc(r.admission.data.webhook)}</code> (${esc(r.admission.data.server)}), falha ${esc(r.admission.data.failurePolicy === "Fail" ? "fechada" : r.admission.data.failurePolicy)}, exceto nos namespaces ${esc(r.admission.data.exemptNamespaces.join(", "))}.<br>Configuração <code>${esc(r.admission.data.configurationDigest)}</code>; regras <code>${esc(r.admission.data.rulesDigest)}</code>.</p>`
+        : notRunBlock(r.admission.reason),
+    );
 
   section(
     "Uso de quebra de vidro (break-glass)",

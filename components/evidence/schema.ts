@@ -155,7 +155,11 @@ export const reportSchema = z
             .strict()
             .optional(),
           currentMetrics: z
-            .array(z.object({ resource: z.string(), utilization: z.number().nullable(), target: z.number().nullable() }).strict())
+            .array(
+              z
+                .object({ resource: z.string(), utilization: z.number().nullable(), target: z.number().nullable() })
+                .strict(),
+            )
             .optional(),
           /** SuccessfulRescale events still kept by the API (about an hour), newest last. */
           decisions: z.array(z.object({ at: z.string(), message: z.string(), count: z.number() }).strict()).optional(),
@@ -231,6 +235,23 @@ export const reportSchema = z
         })
         .strict(),
     ),
+    /**
+     * The rulebook at admission: the webhook as the API server holds it (digest of its canonical JSON), and
+     * the digest of the rule files the stack gave OPA. Reports made before admission existed lack the part;
+     * every report written now has it.
+     */
+    admission: part(
+      z
+        .object({
+          server: z.string(),
+          webhook: z.string(),
+          rulesDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+          configurationDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+          failurePolicy: z.string(),
+          exemptNamespaces: z.array(z.string()),
+        })
+        .strict(),
+    ).optional(),
     /**
      * Break-glass use: a merge or deployment that bypassed the rulebook's checks. This program declares no
      * break-glass path yet, so the part says so ("not run"), never "none used".

@@ -77,7 +77,11 @@ function restartsIn(log: string): { restarts: number; last?: string } {
 }
 
 /** Every tool of the folder, in the order given. */
-export function processTable(dir: string, tools: readonly string[], binaries: Record<string, string> = {}): ProcessState[] {
+export function processTable(
+  dir: string,
+  tools: readonly string[],
+  binaries: Record<string, string> = {},
+): ProcessState[] {
   return tools.map((tool) => {
     const pid = alivePid(dir, tool, binaries[tool]);
     const log = path.join(dir, "logs", `${tool}.log`);

@@ -45,7 +45,9 @@ export async function readProfile(scriptPath: string, env: Record<string, string
     const url = (f: string) => JSON.stringify(pathToFileURL(path.join(dir, f)).href);
     fs.writeFileSync(
       path.join(dir, "script.mjs"),
-      text.replace(/from\s+["']k6\/http["']/g, `from ${url("http.mjs")}`).replace(/from\s+["']k6["']/g, `from ${url("k6.mjs")}`),
+      text
+        .replace(/from\s+["']k6\/http["']/g, `from ${url("http.mjs")}`)
+        .replace(/from\s+["']k6["']/g, `from ${url("k6.mjs")}`),
     );
     (globalThis as { __ENV?: Record<string, string> }).__ENV = env;
     const mod = (await import(pathToFileURL(path.join(dir, "script.mjs")).href)) as {
@@ -104,8 +106,13 @@ export function compress(p: Profile, speed: number): Profile {
 }
 
 /** CPU (millicores) one request costs: at the throughput one replica sustains, it sits at the HPA's target. */
-export function costPerRequestMilli(cpuRequestMilli: number, cpuUtilizationPct: number, replicaThroughputRps: number): number {
-  if (replicaThroughputRps <= 0) throw new Error(`the throughput per replica is ${replicaThroughputRps} rps: no cost per request`);
+export function costPerRequestMilli(
+  cpuRequestMilli: number,
+  cpuUtilizationPct: number,
+  replicaThroughputRps: number,
+): number {
+  if (replicaThroughputRps <= 0)
+    throw new Error(`the throughput per replica is ${replicaThroughputRps} rps: no cost per request`);
   return (cpuRequestMilli * cpuUtilizationPct) / 100 / replicaThroughputRps;
 }
 
@@ -133,10 +140,18 @@ export interface HpaModel {
   metricLagSeconds: number;
 }
 
-function policyLimit(rules: ScalingRules, current: number, t: number, events: { t: number; delta: number }[], up: boolean): number {
+function policyLimit(
+  rules: ScalingRules,
+  current: number,
+  t: number,
+  events: { t: number; delta: number }[],
+  up: boolean,
+): number {
   if (rules.selectPolicy === "Disabled") return current;
   const limits = rules.policies.map((p) => {
-    const moved = events.filter((e) => e.t > t - p.periodSeconds && (up ? e.delta > 0 : e.delta < 0)).reduce((s, e) => s + Math.abs(e.delta), 0);
+    const moved = events
+      .filter((e) => e.t > t - p.periodSeconds && (up ? e.delta > 0 : e.delta < 0))
+      .reduce((s, e) => s + Math.abs(e.delta), 0);
     const start = up ? current - moved : current + moved;
     const step = p.type === "Pods" ? p.value : Math.ceil((start * p.value) / 100);
     return up ? start + step : start - step;
@@ -205,16 +220,22 @@ export function compare(
   step = HPA_SYNC_SECONDS,
 ): Comparison {
   const rows: Comparison["rows"] = [];
-  for (let t = 0; t <= length + 1e-9; t += step) rows.push({ t, predicted: replicasAt(predicted, t), observed: replicasAt(observed, t) });
+  for (let t = 0; t <= length + 1e-9; t += step)
+    rows.push({ t, predicted: replicasAt(predicted, t), observed: replicasAt(observed, t) });
   const inProfile = observed.filter((o) => o.t <= length);
   const predictedPeak = Math.max(...predicted.filter((o) => o.t <= length).map((s) => s.replicas));
   const observedPeak = Math.max(...inProfile.map((s) => s.replicas));
   const reached = inProfile.find((o) => o.replicas >= predictedPeak);
   const reasons: string[] = [];
   if (Math.abs(observedPeak - predictedPeak) > 1) {
-    reasons.push(`the HPA's peak was ${observedPeak} replicas, the plan predicted ${predictedPeak} (more than one apart)`);
+    reasons.push(
+      `the HPA's peak was ${observedPeak} replicas, the plan predicted ${predictedPeak} (more than one apart)`,
+    );
   }
-  if (!reached) reasons.push(`the HPA never reached the plan's peak of ${predictedPeak} replicas within the profile's ${Math.round(length)} s`);
+  if (!reached)
+    reasons.push(
+      `the HPA never reached the plan's peak of ${predictedPeak} replicas within the profile's ${Math.round(length)} s`,
+    );
   return {
     rows,
     predictedPeak,

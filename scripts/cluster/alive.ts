@@ -82,7 +82,12 @@ export function nodeObjects(pool: NodePool): Record<string, unknown>[] {
       status: {
         allocatable,
         capacity: allocatable,
-        nodeInfo: { architecture: "amd64", operatingSystem: "linux", kubeletVersion: "kwok", containerRuntimeVersion: "kwok" },
+        nodeInfo: {
+          architecture: "amd64",
+          operatingSystem: "linux",
+          kubeletVersion: "kwok",
+          containerRuntimeVersion: "kwok",
+        },
       },
     };
   });
@@ -105,11 +110,58 @@ export function kwokConfig(stagesDir: string): string {
       if (obj) docs.push(stringify(obj));
     }
   }
+  docs.push(stringify(POD_READY_AGAIN));
   return docs.join("---\n");
 }
 
+/**
+ * Ours, beside kwok's: a Running pod that is not Ready (the node lifecycle controller marks pods of a
+ * NotReady node so) becomes Ready again, as a kubelet reports its containers once its node is back. kwok's
+ * fast pod-ready stage only takes Pending pods, so without this a node's outage leaves its pods unready.
+ */
+const POD_READY_AGAIN = {
+  apiVersion: "kwok.x-k8s.io/v1alpha1",
+  kind: "Stage",
+  metadata: { name: "cartorio-pod-ready-again" },
+  spec: {
+    resourceRef: { apiGroup: "v1", kind: "Pod" },
+    selector: {
+      matchExpressions: [
+        { key: ".metadata.deletionTimestamp", operator: "DoesNotExist" },
+        { key: ".status.phase", operator: "In", values: ["Running"] },
+        { key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: "NotIn", values: ["True"] },
+      ],
+    },
+    next: {
+      statusTemplate: [
+        "{{ $now := Now }}",
+        "conditions:",
+        ...["Initialized", "Ready", "ContainersReady", "PodScheduled"].flatMap((t) => [
+          "- lastTransitionTime: {{ $now | Quote }}",
+          '  status: "True"',
+          `  type: ${t}`,
+        ]),
+        "containerStatuses:",
+        "{{ range .spec.containers }}",
+        "- image: {{ .image | Quote }}",
+        "  name: {{ .name | Quote }}",
+        "  ready: true",
+        "  restartCount: 0",
+        "  state:",
+        "    running:",
+        "      startedAt: {{ $now | Quote }}",
+        "{{ end }}",
+      ].join("\n"),
+    },
+  },
+};
+
 /** RBAC and the aggregation layer: applied once the API server is ready (server-side apply, idempotent). */
-export function bootstrapObjects(o: { stagesDir: string; metricsPort: number; caBundle: string }): Record<string, unknown>[] {
+export function bootstrapObjects(o: {
+  stagesDir: string;
+  metricsPort: number;
+  caBundle: string;
+}): Record<string, unknown>[] {
   const kwokRole = parseAllDocuments(fs.readFileSync(path.join(o.stagesDir, "role.yaml"), "utf8"))
     .map((d) => d.toJS())
     .filter(Boolean);
@@ -140,7 +192,11 @@ export function bootstrapObjects(o: { stagesDir: string; metricsPort: number; ca
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
       metadata: { name: "metrics-server-auth-reader", namespace: "kube-system" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "extension-apiserver-authentication-reader" },
+      roleRef: {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "Role",
+        name: "extension-apiserver-authentication-reader",
+      },
       subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "system:metrics-server" }],
     },
     {

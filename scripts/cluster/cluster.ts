@@ -91,15 +91,32 @@ async function main(): Promise<number> {
     case "load": {
       const cfg = loadStackFile(PROJECT_ROOT, values.stack!);
       const speed = Number(values.speed);
-      if (!(speed >= 1)) throw new ClusterError(`--speed ${values.speed}: expected a number ≥ 1 (how many times faster the profile plays)`);
+      if (!(speed >= 1))
+        throw new ClusterError(
+          `--speed ${values.speed}: expected a number ≥ 1 (how many times faster the profile plays)`,
+        );
       const script = path.resolve(PROJECT_ROOT, positionals[1] ?? cfg.loadtest.script);
-      return runLoad({ dir, outDir: path.join(PROJECT_ROOT, ".local", "carga"), script, speed, cfg, log: (l) => console.log(l) });
+      return runLoad({
+        dir,
+        outDir: path.join(PROJECT_ROOT, ".local", "carga"),
+        script,
+        speed,
+        cfg,
+        log: (l) => console.log(l),
+      });
     }
     case "settle": {
       const cfg = loadStackFile(PROJECT_ROOT, values.stack!);
       const timeoutSeconds = Number(values.timeout);
       if (!(timeoutSeconds > 0)) throw new ClusterError(`--timeout ${values.timeout}: expected seconds > 0`);
-      await settle({ dir, namespace: cfg.workload.namespace, deployment: cfg.workload.deployment, revision: values.revision, timeoutSeconds, log });
+      await settle({
+        dir,
+        namespace: cfg.workload.namespace,
+        deployment: cfg.workload.deployment,
+        revision: values.revision,
+        timeoutSeconds,
+        log,
+      });
       return 0;
     }
     case "publish": {
@@ -115,7 +132,9 @@ async function main(): Promise<number> {
     case "status": {
       const s = await status({ dir });
       console.log(`cluster folder ${s.dir}`);
-      console.log(`  ${"process".padEnd(24)} ${"pid".padEnd(8)} ${"up since (UTC)".padEnd(20)} ${"restarts".padEnd(9)} ${"last restart".padEnd(21)} ${"port".padEnd(6)} health`);
+      console.log(
+        `  ${"process".padEnd(24)} ${"pid".padEnd(8)} ${"up since (UTC)".padEnd(20)} ${"restarts".padEnd(9)} ${"last restart".padEnd(21)} ${"port".padEnd(6)} health`,
+      );
       let unhealthy = false;
       for (const c of s.components) {
         const since = c.since ? c.since.toISOString().slice(0, 19).replace("T", " ") : "-";
@@ -131,7 +150,8 @@ async function main(): Promise<number> {
       }
       console.log(`  logs ${paths(dir).logs}/<process>.log; kubeconfig ${s.kubeconfig} (context local)`);
       console.log(`  API server ${s.ready ? "ready" : `not ready${s.readyz ? ` (${s.readyz})` : ""}`}`);
-      if (unhealthy) console.log(`  a process has died or does not answer: npm run cluster -- up restarts it (and what needs it)`);
+      if (unhealthy)
+        console.log(`  a process has died or does not answer: npm run cluster -- up restarts it (and what needs it)`);
       return unhealthy ? 1 : 0;
     }
   }

@@ -42,15 +42,20 @@ import { toolchainBin } from "../../components/platform/tools";
 import { EXTRA_ARGS } from "../../components/gitops/install";
 import { accessOf, authorize } from "../../components/gitops/local";
 import { alivePid, processTable } from "../../components/platform/processes";
-import { bootstrapObjects, kwokConfig, NodePool, nodeObjects, yamlOf } from "./alive";
+import { bootstrapObjects, kwokConfig, NodePool, nodeName, nodeObjects, SIMULATED_LABEL, yamlOf } from "./alive";
 
 export const CONTEXT = "local";
 export const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager"] as const;
 /** What runs pods and measures them: started with the control plane unless alive is off. */
 export const ALIVE_TOOLS = ["kube-scheduler", "kwok", "metrics-server"] as const;
+/**
+ * The rulebook at admission: OPA serving policies/ as the validating webhook the policy component declares.
+ * Out of cluster here, as Flux's controllers are; its rules are what `pulumi up` wrote into admission/rules/.
+ */
+export const ADMISSION_TOOLS = ["admission"] as const;
 /** The GitOps loop: started with the control plane unless Flux is off. */
 export const FLUX_TOOLS = ["git-server", "source-controller", "kustomize-controller"] as const;
-export const TOOLS = [...CONTROL_PLANE, ...ALIVE_TOOLS, ...FLUX_TOOLS] as const;
+export const TOOLS = [...CONTROL_PLANE, ...ALIVE_TOOLS, ...ADMISSION_TOOLS, ...FLUX_TOOLS] as const;
 export type Tool = (typeof TOOLS)[number];
 /** Links to the multi-call binary, one per tool; kubectl is for people and tests. */
 export const LINKS = [...CONTROL_PLANE, "kube-scheduler", "kubectl"] as const;
@@ -62,6 +67,7 @@ const BINARY: Record<Tool, string> = {
   "kube-scheduler": "kube-scheduler",
   kwok: "kwok",
   "metrics-server": "metrics-server",
+  admission: "opa",
   "git-server": "fluxkit",
   "source-controller": "source-controller",
   "kustomize-controller": "kustomize-controller",
@@ -84,6 +90,8 @@ export interface ClusterOptions {
   flux?: boolean;
   /** Start the scheduler, kwok and metrics-server, and simulate the node pool (default true). */
   alive?: boolean;
+  /** Start OPA, the admission webhook's server (default true; it serves no rule until pulumi up writes them). */
+  admission?: boolean;
   /** The node pool to simulate (default: scaling.nodePool's defaults). */
   nodePool?: NodePool;
 }
@@ -102,6 +110,7 @@ export interface Ports {
   scheduler: number;
   kwok: number;
   metricsServer: number;
+  admission: number;
 }
 
 export interface ClusterInfo {
@@ -133,6 +142,8 @@ export function paths(dir: string) {
     kubeconfig: path.join(dir, "kubeconfig"),
     controllerManagerKubeconfig: path.join(dir, "pki", "controller-manager.kubeconfig"),
     kwokConfig: path.join(dir, "kwok", "kwok.yaml"),
+    /** Where `pulumi up` (the policy component's LocalAdmissionRules) writes the rules OPA serves. */
+    admissionRules: path.join(dir, "admission", "rules"),
     git: path.join(dir, "git"),
     gitAccess: path.join(dir, "git", "access"),
     gitKnownHosts: path.join(dir, "git", "known_hosts"),
@@ -217,6 +228,7 @@ const PORTS_OF: Record<Tool, (keyof Ports)[]> = {
   "kube-scheduler": ["scheduler"],
   kwok: ["kwok"],
   "metrics-server": ["metricsServer"],
+  admission: ["admission"],
   "git-server": ["gitSsh"],
   "source-controller": ["sourceStorage", "sourceMetrics", "sourceHealth"],
   "kustomize-controller": ["kustomizeMetrics", "kustomizeHealth"],
@@ -473,9 +485,18 @@ function healthProbe(dir: string, tool: Tool, ports: Ports): () => Promise<Probe
     case "kube-scheduler":
       return () => get(`https://127.0.0.1:${ports.scheduler}/healthz`, { rejectUnauthorized: false });
     case "kwok":
-      return () => get(`https://127.0.0.1:${ports.kwok}/healthz`, { ca: fs.readFileSync(path.join(paths(dir).pki, "ca.crt")) });
+      return () =>
+        get(`https://127.0.0.1:${ports.kwok}/healthz`, { ca: fs.readFileSync(path.join(paths(dir).pki, "ca.crt")) });
     case "metrics-server":
-      return () => get(`https://127.0.0.1:${ports.metricsServer}/livez`, { ca: fs.readFileSync(path.join(paths(dir).pki, "ca.crt")) });
+      return () =>
+        get(`https://127.0.0.1:${ports.metricsServer}/livez`, {
+          ca: fs.readFileSync(path.join(paths(dir).pki, "ca.crt")),
+        });
+    case "admission":
+      return () =>
+        get(`https://127.0.0.1:${ports.admission}/health`, {
+          ca: fs.readFileSync(path.join(paths(dir).pki, "ca.crt")),
+        });
     case "git-server":
       return () => listening(ports.gitSsh);
     case "source-controller":
@@ -498,7 +519,13 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   const kube = binary(o.toolsBin, "kube");
   const flux = o.flux ?? true;
   const alive = o.alive ?? true;
-  const tools: Tool[] = [...CONTROL_PLANE, ...(alive ? ALIVE_TOOLS : []), ...(flux ? FLUX_TOOLS : [])];
+  const admission = o.admission ?? true;
+  const tools: Tool[] = [
+    ...CONTROL_PLANE,
+    ...(alive ? ALIVE_TOOLS : []),
+    ...(admission ? ADMISSION_TOOLS : []),
+    ...(flux ? FLUX_TOOLS : []),
+  ];
   for (const t of tools) binary(o.toolsBin, BINARY[t]);
   const stagesDir = path.join(o.toolsBin, "kwok-stages");
   usableDir(o.dir);
@@ -522,10 +549,15 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     ["source-controller", `system:serviceaccount:${FLUX_NAMESPACE}:source-controller`],
     ["kustomize-controller", `system:serviceaccount:${FLUX_NAMESPACE}:kustomize-controller`],
   ];
-  for (const [cert, user] of identities) writePrivate(p.identityKubeconfig(cert), kubeconfigYaml(o.dir, server, user, cert));
+  for (const [cert, user] of identities)
+    writePrivate(p.identityKubeconfig(cert), kubeconfigYaml(o.dir, server, user, cert));
+  // kwok reads its stages once: a changed configuration (a new toolchain, a new stage) restarts it below.
+  let kwokConfigChanged = false;
   if (alive) {
     fs.mkdirSync(path.dirname(p.kwokConfig), { recursive: true });
-    writePrivate(p.kwokConfig, kwokConfig(stagesDir));
+    const text = kwokConfig(stagesDir);
+    kwokConfigChanged = !fs.existsSync(p.kwokConfig) || fs.readFileSync(p.kwokConfig, "utf8") !== text;
+    if (kwokConfigChanged) writePrivate(p.kwokConfig, text);
   }
 
   let started = false;
@@ -645,22 +677,76 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     ]);
     // RBAC for kwok and metrics-server, the APIService, and the nodes, before they start.
     const objects = [
-      ...bootstrapObjects({ stagesDir, metricsPort: ports.metricsServer, caBundle: fs.readFileSync(path.join(p.pki, "ca.crt"), "utf8") }),
+      ...bootstrapObjects({
+        stagesDir,
+        metricsPort: ports.metricsServer,
+        caBundle: fs.readFileSync(path.join(p.pki, "ca.crt"), "utf8"),
+      }),
       ...nodeObjects(o.nodePool ?? DEFAULT_NODE_POOL),
     ];
     kubectlApply(o, yamlOf(objects));
-    await ensure("kwok", () => [
-      `--kubeconfig=${p.identityKubeconfig("kwok")}`,
-      `--config=${p.kwokConfig}`,
-      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      // Each node's kubelet endpoint is kwok's server: metrics-server scrapes it there.
-      "--node-ip=127.0.0.1",
-      `--node-port=${ports.kwok}`,
-      `--server-address=127.0.0.1:${ports.kwok}`,
-      `--tls-cert-file=${p.pki}/kwok-serving.crt`,
-      `--tls-private-key-file=${p.pki}/kwok-serving.key`,
-      "--node-lease-duration-seconds=40",
-    ], { env: { HOME: path.join(o.dir, "kwok") } });
+    const kwokPid = runningPid(o.dir, "kwok");
+    if (kwokPid !== undefined && kwokConfigChanged) {
+      log("restarting kwok: its stages changed");
+      await stopPid(o.dir, "kwok", kwokPid);
+    }
+    const pool = o.nodePool ?? DEFAULT_NODE_POOL;
+    if (runningPid(o.dir, "kwok") === undefined) {
+      // The node Leases a stopped kwok held: a new kwok (a new holder) would wait for them to expire,
+      // leaving every node NotReady for the lease's duration. Their holder is gone, so they go.
+      execFileSync(
+        binary(o.toolsBin, "kubectl"),
+        [
+          `--kubeconfig=${p.kubeconfig}`,
+          "delete",
+          "lease",
+          "-n",
+          "kube-node-lease",
+          "--ignore-not-found",
+          "--wait=false",
+          ...Array.from({ length: pool.nodes }, (_, i) => nodeName(i)),
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+    }
+    await ensure(
+      "kwok",
+      () => [
+        `--kubeconfig=${p.identityKubeconfig("kwok")}`,
+        `--config=${p.kwokConfig}`,
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        // Each node's kubelet endpoint is kwok's server: metrics-server scrapes it there.
+        "--node-ip=127.0.0.1",
+        `--node-port=${ports.kwok}`,
+        `--server-address=127.0.0.1:${ports.kwok}`,
+        `--tls-cert-file=${p.pki}/kwok-serving.crt`,
+        `--tls-private-key-file=${p.pki}/kwok-serving.key`,
+        "--node-lease-duration-seconds=40",
+      ],
+      { env: { HOME: path.join(o.dir, "kwok") } },
+    );
+    // Every simulated node Ready: pods can be placed and the HPA has somewhere to scale to.
+    await waitFor(
+      o.dir,
+      "kwok",
+      async () => {
+        const r = await get(
+          `${server}/api/v1/nodes?labelSelector=${encodeURIComponent(`${SIMULATED_LABEL}=true`)}`,
+          tls,
+        );
+        if (!r.ok) return r;
+        const nodes = (
+          JSON.parse(r.body!) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] }
+        ).items;
+        const ready = nodes.filter((n) =>
+          n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        ).length;
+        return ready >= pool.nodes
+          ? { ok: true }
+          : { ok: false, error: `${ready} of ${pool.nodes} simulated nodes Ready` };
+      },
+      timeout,
+    );
     const mk = p.identityKubeconfig("metrics-server");
     await ensure("metrics-server", () => [
       `--kubeconfig=${mk}`,
@@ -679,6 +765,26 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     ]);
   }
 
+  if (admission) {
+    fs.mkdirSync(p.admissionRules, { recursive: true, mode: 0o700 });
+    // Restarted by its supervisor like a pod; --watch reloads the rules whenever pulumi up rewrites them.
+    await ensure(
+      "admission",
+      () => [
+        "run",
+        "--server",
+        `--addr=127.0.0.1:${ports.admission}`,
+        `--tls-cert-file=${p.pki}/admission-serving.crt`,
+        `--tls-private-key-file=${p.pki}/admission-serving.key`,
+        "--watch",
+        "--log-level=error",
+        "--skip-version-check",
+        p.admissionRules,
+      ],
+      { supervised: true },
+    );
+  }
+
   if (flux) started = (await startFlux(o, ports, timeout, log)) || started;
 
   const seconds = (Date.now() - t0) / 1000;
@@ -691,11 +797,21 @@ function kubectlApply(o: Pick<ClusterOptions, "dir" | "toolsBin">, yaml: string)
   try {
     execFileSync(
       binary(o.toolsBin, "kubectl"),
-      [`--kubeconfig=${paths(o.dir).kubeconfig}`, "apply", "--server-side", "--force-conflicts", "--field-manager=cartorio-cluster", "-f", "-"],
+      [
+        `--kubeconfig=${paths(o.dir).kubeconfig}`,
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=cartorio-cluster",
+        "-f",
+        "-",
+      ],
       { input: yaml, stdio: ["pipe", "pipe", "pipe"] },
     );
   } catch (e) {
-    throw new ClusterError(`could not apply the cluster's own objects: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`);
+    throw new ClusterError(
+      `could not apply the cluster's own objects: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`,
+    );
   }
 }
 
@@ -960,7 +1076,12 @@ export async function status(o: Pick<ClusterOptions, "dir">): Promise<Status> {
     const crds = await get(`https://127.0.0.1:${ports.apiserver}/apis/source.toolkit.fluxcd.io`, adminTls(o.dir));
     if (!crds.ok) {
       for (const c of components) {
-        if ((FLUX_TOOLS as readonly string[]).includes(c.tool) && c.tool !== "git-server" && c.pid && c.health !== "ok") {
+        if (
+          (FLUX_TOOLS as readonly string[]).includes(c.tool) &&
+          c.tool !== "git-server" &&
+          c.pid &&
+          c.health !== "ok"
+        ) {
           c.health = "waiting for Flux's CRDs (pulumi up installs Flux)";
           c.waiting = true;
         }

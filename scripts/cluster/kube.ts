@@ -52,7 +52,12 @@ export function adminApi(dir: string): AdminApi {
     },
     async patch(p, body, type = "merge") {
       ok(
-        await call("PATCH", p, body, type === "merge" ? "application/merge-patch+json" : "application/strategic-merge-patch+json"),
+        await call(
+          "PATCH",
+          p,
+          body,
+          type === "merge" ? "application/merge-patch+json" : "application/strategic-merge-patch+json",
+        ),
         `PATCH ${p}`,
       );
     },
@@ -61,10 +66,19 @@ export function adminApi(dir: string): AdminApi {
 }
 
 export interface PodLite {
-  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
   spec: { nodeName?: string };
   status: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
 export const podReady = (p: PodLite) =>
-  !p.metadata.deletionTimestamp && p.status.phase === "Running" && (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+  !p.metadata.deletionTimestamp &&
+  p.status.phase === "Running" &&
+  (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");

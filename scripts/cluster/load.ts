@@ -86,13 +86,17 @@ const pad = (v: unknown, n: number) => String(v).padStart(n);
 
 /** Removes the simulated load from every pod (they report kwok's idle floor again). */
 async function clearLoad(api: ReturnType<typeof adminApi>, ns: string, selector: string): Promise<void> {
-  const pods = await api.get<{ items: PodLite[] }>(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`);
+  const pods = await api.get<{ items: PodLite[] }>(
+    `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`,
+  );
   await Promise.all(
     pods.items
       .filter((p) => p.metadata.annotations?.[USAGE_CPU] !== undefined)
       .map((p) =>
         api
-          .patch(`/api/v1/namespaces/${ns}/pods/${p.metadata.name}`, { metadata: { annotations: { [USAGE_CPU]: null, [USAGE_MEMORY]: null } } })
+          .patch(`/api/v1/namespaces/${ns}/pods/${p.metadata.name}`, {
+            metadata: { annotations: { [USAGE_CPU]: null, [USAGE_MEMORY]: null } },
+          })
           .catch(() => undefined),
       ),
   );
@@ -113,15 +117,26 @@ export async function runLoad(o: LoadOptions): Promise<number> {
   const profile = compress(await readProfile(o.script, env), o.speed);
 
   const deploy = await api.find<{
-    spec: { selector: { matchLabels: Record<string, string> }; template: { spec: { containers: { resources?: { requests?: Record<string, string> } }[] } } };
+    spec: {
+      selector: { matchLabels: Record<string, string> };
+      template: { spec: { containers: { resources?: { requests?: Record<string, string> } }[] } };
+    };
   }>(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`);
-  if (!deploy) throw new Error(`Deployment ${ns}/${name} does not exist on the embedded cluster: run npm run local first (Flux applies it)`);
+  if (!deploy)
+    throw new Error(
+      `Deployment ${ns}/${name} does not exist on the embedded cluster: run npm run local first (Flux applies it)`,
+    );
   const hpa = await api.find<Hpa>(`/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${name}`);
-  if (!hpa) throw new Error(`HorizontalPodAutoscaler ${ns}/${name} does not exist on the embedded cluster: run npm run local first`);
+  if (!hpa)
+    throw new Error(
+      `HorizontalPodAutoscaler ${ns}/${name} does not exist on the embedded cluster: run npm run local first`,
+    );
   const cpuRequest = deploy.spec.template.spec.containers.reduce((s, c) => s + milli(c.resources?.requests?.cpu), 0);
   const cpuTarget = hpa.spec.metrics?.find((m) => m.resource?.name === "cpu")?.resource?.target.averageUtilization;
   if (!cpuRequest || !cpuTarget) {
-    throw new Error(`${ns}/${name}: the replay needs a CPU request on the Deployment and a CPU utilisation target on the HPA`);
+    throw new Error(
+      `${ns}/${name}: the replay needs a CPU request on the Deployment and a CPU utilisation target on the HPA`,
+    );
   }
   const plan = capacityPlan(cfg);
   const tp = plan.input.replicaThroughputRps;
@@ -157,7 +172,9 @@ export async function runLoad(o: LoadOptions): Promise<number> {
       `${plan.input.throughputSource}); simulated: no request is made, no k6 runs`,
   );
   if (o.speed > 1) {
-    log(`time compressed ${o.speed}×: the profile's stages only; the HPA's 15 s syncs, its stabilisation windows and metrics-server's 15 s resolution run in real time`);
+    log(
+      `time compressed ${o.speed}×: the profile's stages only; the HPA's 15 s syncs, its stabilisation windows and metrics-server's 15 s resolution run in real time`,
+    );
   }
 
   const observed: { t: number; replicas: number }[] = [{ t: 0, replicas: start }];
@@ -168,7 +185,9 @@ export async function runLoad(o: LoadOptions): Promise<number> {
   const onSignal = () => (stop = true);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  log(`${"elapsed".padStart(7)} ${"target rps".padStart(10)} ${"ready".padStart(5)} ${"cpu/pod".padStart(8)} ${"HPA cpu".padStart(7)} ${"desired".padStart(7)}`);
+  log(
+    `${"elapsed".padStart(7)} ${"target rps".padStart(10)} ${"ready".padStart(5)} ${"cpu/pod".padStart(8)} ${"HPA cpu".padStart(7)} ${"desired".padStart(7)}`,
+  );
   try {
     for (;;) {
       const t = (Date.now() - t0) / 1000;
@@ -176,22 +195,33 @@ export async function runLoad(o: LoadOptions): Promise<number> {
       const dead = deadProcessProblem(o.dir);
       if (dead) throw new Error(`the load run stopped at ${t.toFixed(0)} s: ${dead}`);
       const rps = t <= profile.length ? profile.rateAt(t) : profile.rateAt(profile.length);
-      const pods = (await api.get<{ items: PodLite[] }>(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`)).items;
+      const pods = (
+        await api.get<{ items: PodLite[] }>(
+          `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`,
+        )
+      ).items;
       const ready = pods.filter(podReady);
       const use = perPodUsage(rps, ready.length, cost);
       const cpu = `${use.cpuMilli}m`;
       const mem = `${use.memoryMi}Mi`;
       await Promise.all(
         ready
-          .filter((pod) => pod.metadata.annotations?.[USAGE_CPU] !== cpu || pod.metadata.annotations?.[USAGE_MEMORY] !== mem)
-          .map((pod) => api.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}`, { metadata: { annotations: { [USAGE_CPU]: cpu, [USAGE_MEMORY]: mem } } })),
+          .filter(
+            (pod) => pod.metadata.annotations?.[USAGE_CPU] !== cpu || pod.metadata.annotations?.[USAGE_MEMORY] !== mem,
+          )
+          .map((pod) =>
+            api.patch(`/api/v1/namespaces/${ns}/pods/${pod.metadata.name}`, {
+              metadata: { annotations: { [USAGE_CPU]: cpu, [USAGE_MEMORY]: mem } },
+            }),
+          ),
       );
       const h = await api.get<Hpa>(`/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers/${name}`);
       const desired = h.status.desiredReplicas ?? h.status.currentReplicas ?? start;
       if (desired !== observed[observed.length - 1].replicas) observed.push({ t: Math.round(t), replicas: desired });
       if (t - lastLine >= 5) {
         lastLine = t;
-        const hpaCpu = h.status.currentMetrics?.find((m) => m.resource?.name === "cpu")?.resource?.current.averageUtilization;
+        const hpaCpu = h.status.currentMetrics?.find((m) => m.resource?.name === "cpu")?.resource?.current
+          .averageUtilization;
         log(
           `${pad(`${t.toFixed(0)}s`, 7)} ${pad(rps.toFixed(0), 10)} ${pad(ready.length, 5)} ${pad(`${cpu} (${Math.round((use.cpuMilli / cpuRequest) * 100)}%)`, 8)} ` +
             `${pad(hpaCpu === undefined ? "-" : `${hpaCpu}%`, 7)} ${pad(desired, 7)}`,
@@ -206,27 +236,51 @@ export async function runLoad(o: LoadOptions): Promise<number> {
   }
 
   const cmp = compare(predicted, observed, profile.length + tail);
-  console.log(`\npredicted (capacity plan, ${tp} rps per replica) and observed (the HPA controller's desiredReplicas), every ${HPA_SYNC_SECONDS} s:`);
-  console.log(`${"t (s)".padStart(6)} ${"rps".padStart(6)} ${"predicted".padStart(9)} ${"observed".padStart(8)} ${"diff".padStart(4)}`);
+  console.log(
+    `\npredicted (capacity plan, ${tp} rps per replica) and observed (the HPA controller's desiredReplicas), every ${HPA_SYNC_SECONDS} s:`,
+  );
+  console.log(
+    `${"t (s)".padStart(6)} ${"rps".padStart(6)} ${"predicted".padStart(9)} ${"observed".padStart(8)} ${"diff".padStart(4)}`,
+  );
   for (const r of cmp.rows) {
     const rps = profile.rateAt(Math.min(r.t, profile.length));
-    console.log(`${pad(r.t, 6)} ${pad(rps.toFixed(0), 6)} ${pad(r.predicted, 9)} ${pad(r.observed, 8)} ${pad(r.observed - r.predicted, 4)}`);
+    console.log(
+      `${pad(r.t, 6)} ${pad(rps.toFixed(0), 6)} ${pad(r.predicted, 9)} ${pad(r.observed, 8)} ${pad(r.observed - r.predicted, 4)}`,
+    );
   }
   console.log(
     `peak: predicted ${cmp.predictedPeak}, observed ${cmp.observedPeak}; largest difference ${cmp.largestDifference} replica(s); ` +
       `plan's peak reached ${cmp.reachedPeakAt === null ? "never" : `at ${cmp.reachedPeakAt} s`}`,
   );
-  const events = await api.get<{ items: { reason: string; message: string; lastTimestamp?: string; eventTime?: string; count?: number; metadata: { creationTimestamp: string } }[] }>(
+  const events = await api.get<{
+    items: {
+      reason: string;
+      message: string;
+      lastTimestamp?: string;
+      eventTime?: string;
+      count?: number;
+      metadata: { creationTimestamp: string };
+    }[];
+  }>(
     `/api/v1/namespaces/${ns}/events?fieldSelector=${encodeURIComponent(`involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name=${name},involvedObject.uid=${hpa.metadata.uid}`)}`,
   );
   const since = new Date(t0 - 1000).toISOString();
-  const rescales = events.items.filter((e) => e.reason === "SuccessfulRescale" && (e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp) >= since);
+  const rescales = events.items.filter(
+    (e) =>
+      e.reason === "SuccessfulRescale" && (e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp) >= since,
+  );
   console.log(`\nSuccessfulRescale events of HorizontalPodAutoscaler ${ns}/${name} during the run:`);
-  for (const e of rescales) console.log(`  ${e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp}  ${e.message}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ""}`);
+  for (const e of rescales)
+    console.log(
+      `  ${e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp}  ${e.message}${(e.count ?? 1) > 1 ? ` (x${e.count})` : ""}`,
+    );
   if (rescales.length === 0) console.log("  (none)");
   for (const r of cmp.reasons) console.log(`FAIL: ${r}`);
   // The run as data, labelled simulated: npm run capacity -- --from-load FILE --simulated plans with it, and only so.
-  const stamp = new Date(t0).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = new Date(t0)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   const outDir = o.outDir ?? path.join(o.dir, "carga");
   const file = path.join(outDir, `${stamp}.json`);
   fs.mkdirSync(outDir, { recursive: true });

@@ -35,6 +35,7 @@ import { loadInventory } from "../../components/keys/inventory";
 import { keyLabel } from "../../components/keys/keyid";
 import { failureText } from "../../components/keys/slots";
 import { kubeconfigPath } from "../../components/platform/cluster";
+import { canonical } from "../../components/platform/canonical";
 import { apiReader } from "../../components/platform/kubeapi";
 import { audit, readLiveObjects } from "../../components/policy/audit";
 import { loadCatalogue } from "../../components/policy/catalogue";
@@ -383,20 +384,31 @@ async function main(): Promise<number> {
     // Its status (what it read, what it wants) and its decisions, as data beside the description.
     const json = (a: string[]) => {
       const r = spawnSync("kubectl", [...a, "-o", "json", ...args.slice(3)], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`kubectl ${a.join(" ")} failed: ${(r.stderr || r.error?.message || "").trim()}`);
+      if (r.status !== 0)
+        throw new Error(`kubectl ${a.join(" ")} failed: ${(r.stderr || r.error?.message || "").trim()}`);
       return JSON.parse(r.stdout);
     };
     try {
-      if (res.status !== 0) throw new Error(`kubectl describe hpa failed: ${(res.stderr || res.error?.message || "").trim()}`);
+      if (res.status !== 0)
+        throw new Error(`kubectl describe hpa failed: ${(res.stderr || res.error?.message || "").trim()}`);
       const h = json(["get", "hpa", cfg.workload.deployment]);
       const events = json([
         "get",
         "events",
         `--field-selector=involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name=${cfg.workload.deployment},reason=SuccessfulRescale`,
       ]);
-      type Metric = { resource?: { name: string; current?: { averageUtilization?: number }; target?: { averageUtilization?: number } } };
+      type Metric = {
+        resource?: {
+          name: string;
+          current?: { averageUtilization?: number };
+          target?: { averageUtilization?: number };
+        };
+      };
       const targets = new Map<string, number | undefined>(
-        ((h.spec.metrics ?? []) as Metric[]).map((m) => [m.resource?.name ?? "", m.resource?.target?.averageUtilization]),
+        ((h.spec.metrics ?? []) as Metric[]).map((m) => [
+          m.resource?.name ?? "",
+          m.resource?.target?.averageUtilization,
+        ]),
       );
       hpa = collected({
         name: cfg.workload.deployment,
@@ -415,8 +427,20 @@ async function main(): Promise<number> {
             utilization: m.resource!.current?.averageUtilization ?? null,
             target: targets.get(m.resource!.name) ?? null,
           })),
-        decisions: (events.items as { message: string; count?: number; lastTimestamp?: string; eventTime?: string; metadata: { creationTimestamp: string } }[])
-          .map((e) => ({ at: e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp, message: e.message, count: e.count ?? 1 }))
+        decisions: (
+          events.items as {
+            message: string;
+            count?: number;
+            lastTimestamp?: string;
+            eventTime?: string;
+            metadata: { creationTimestamp: string };
+          }[]
+        )
+          .map((e) => ({
+            at: e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp,
+            message: e.message,
+            count: e.count ?? 1,
+          }))
           .sort((a, b) => a.at.localeCompare(b.at)),
       });
     } catch (e) {
@@ -455,6 +479,41 @@ async function main(): Promise<number> {
       })
     : notRun(cfg.features.loadtest ? "the stack has no load test result" : "features.loadtest is off in this stack");
 
+  // The admission webhook as the API server holds it, and the rules the stack gave OPA.
+  let admission: EvidenceReport["admission"] = notRun(
+    cfg.admission.enabled
+      ? noCluster
+      : "admission.enabled is off in this stack: the cluster does not judge what it admits",
+  );
+  if (kube && cfg.admission.enabled) {
+    const o = outputs.admission as { server: string; webhook: string; rulesDigest: string } | undefined;
+    if (!o) admission = notRun(`stack ${stack} has no admission output: run pulumi up first`);
+    else {
+      const args = ["get", "validatingwebhookconfiguration", o.webhook, "-o", "json", "--kubeconfig", kube.kubeconfig];
+      if (kube.context) args.push("--context", kube.context);
+      const res = spawnSync("kubectl", args, { encoding: "utf8" });
+      if (res.status !== 0)
+        admission = notRun(
+          `kubectl get validatingwebhookconfiguration ${o.webhook} failed: ${(res.stderr || res.error?.message || "").trim()}`,
+        );
+      else {
+        const live = JSON.parse(res.stdout) as {
+          webhooks: { failurePolicy: string; namespaceSelector?: { matchExpressions?: { values?: string[] }[] } }[];
+        };
+        admission = collected({
+          server: o.server,
+          webhook: o.webhook,
+          rulesDigest: o.rulesDigest,
+          configurationDigest: sha256(canonical(live.webhooks)),
+          failurePolicy: live.webhooks.map((w) => w.failurePolicy).join(","),
+          exemptNamespaces: live.webhooks.flatMap(
+            (w) => w.namespaceSelector?.matchExpressions?.flatMap((m) => m.values ?? []) ?? [],
+          ),
+        });
+      }
+    }
+  }
+
   const report = validateReport(
     {
       schema: SCHEMA_ID,
@@ -471,6 +530,7 @@ async function main(): Promise<number> {
       loadTest,
       flux,
       running,
+      admission,
       breakGlass: notRun(
         "this program declares no break-glass path yet: no bypass of the checks can be recorded, so none is claimed",
       ),
@@ -523,9 +583,9 @@ async function main(): Promise<number> {
   fs.mkdirSync(tmp, { recursive: true });
   for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), body);
   fs.renameSync(tmp, dir);
-  const parts = (["rulebook", "audit", "hsm", "keys", "hpa", "capacity", "loadTest", "flux", "running"] as const).map(
-    (k) => `${k} ${report[k].status}`,
-  );
+  const parts = (
+    ["rulebook", "audit", "hsm", "keys", "hpa", "capacity", "loadTest", "flux", "running", "admission"] as const
+  ).map((k) => `${k} ${report[k]?.status ?? "absent"}`);
   console.log(
     `evidence: ${path.relative(process.cwd(), dir) || dir} (${parts.join(", ")}); sequence ${chain.sequence} of stack ${stack}; signed with ${sig.keyLabel} ${sig.fingerprint}`,
   );

@@ -87,6 +87,9 @@ func writePKI(dir string, now time.Time) error {
 		{name: "metrics-server-serving", cn: "metrics-server.kube-system.svc", usage: x509.ExtKeyUsageServerAuth,
 			dns: []string{"metrics-server.kube-system.svc", "localhost"},
 			ips: []net.IP{net.ParseIP("127.0.0.1")}, period: year},
+		// OPA serving the rulebook as the validating admission webhook (the API server checks it against this CA).
+		{name: "admission-serving", cn: "cartorio-admissao", usage: x509.ExtKeyUsageServerAuth,
+			dns: []string{"localhost"}, ips: []net.IP{net.ParseIP("127.0.0.1")}, period: year},
 		// kwok's server, the simulated kubelets' endpoint metrics-server scrapes (verified against this CA).
 		{name: "kwok-serving", cn: "kwok", usage: x509.ExtKeyUsageServerAuth,
 			dns: []string{"localhost"}, ips: []net.IP{net.ParseIP("127.0.0.1")}, period: year},
