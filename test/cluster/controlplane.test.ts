@@ -45,7 +45,7 @@ describe("the embedded control plane", () => {
   it("keeps its ports below the kernel's ephemeral range, where no outgoing connection can take them", () => {
     const [start] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
     const ports = Object.values(JSON.parse(fs.readFileSync(path.join(cluster.dir, "ports.json"), "utf8"))) as number[];
-    expect(ports.length).toBe(13);
+    expect(ports.length).toBe(14);
     expect(new Set(ports).size).toBe(ports.length);
     for (const p of ports) expect(p).toBeLessThan(start);
   });
@@ -68,6 +68,7 @@ describe("the embedded control plane", () => {
       "kube-scheduler",
       "kwok",
       "metrics-server",
+      "admission",
       "git-server",
       "source-controller",
       "kustomize-controller",
@@ -191,6 +192,7 @@ describe("starting and stopping, and what goes wrong", () => {
       "kustomize-controller",
       "source-controller",
       "git-server",
+      "admission",
       "metrics-server",
       "kwok",
       "kube-scheduler",
