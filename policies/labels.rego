@@ -7,7 +7,8 @@ deny_cart_lgpd_001 contains msg if {
 	some obj in docs
 	obj.kind in params.labelledKinds
 	some label in params.requiredLabels
-	object.get(map_at(obj, ["metadata", "labels"]), label, null) == null
+	# A null value is stored by the API server as "": either way the label says nothing.
+	object.get(map_at(obj, ["metadata", "labels"]), label, null) in {null, ""}
 	msg := sprintf("CART-LGPD-001: %v: lacks the label %v", [who(obj), label])
 	not excepted(msg)
 }

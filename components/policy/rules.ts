@@ -423,7 +423,8 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     if (!p.labelledKinds.includes(obj.kind ?? "")) return [];
     const labels = (obj.metadata?.labels ?? {}) as Record<string, string | null>;
     const out = p.requiredLabels
-      .filter((l) => !Object.hasOwn(labels, l) || labels[l] === null)
+      // A null value is stored by the API server as "": either way the label says nothing.
+      .filter((l) => !Object.hasOwn(labels, l) || labels[l] === null || labels[l] === "")
       .map((l) => `CART-LGPD-001: ${who(obj)}: lacks the label ${l}`);
     const cls = Object.hasOwn(labels, p.dataClassificationLabel) ? labels[p.dataClassificationLabel] : null;
     if (cls != null && !p.dataClassifications.includes(cls)) {

@@ -124,8 +124,9 @@ describe("the rulebook at admission on the embedded cluster", () => {
     expect(res.summary.result).toBe("succeeded");
     digest = res.outputs.admission.value.rulesDigest;
     await eventually("cartorio-api's pods Ready", 240, () => {
-      const d = json(["get", "deployment", "cartorio-api", "-n", "cartorio"]);
-      return (d.status.readyReplicas ?? 0) >= 3 ? true : undefined;
+      const res = cluster.kubectl(["get", "deployment", "cartorio-api", "-n", "cartorio", "-o", "json"]);
+      if (res.status !== 0) return undefined;
+      return (JSON.parse(res.stdout).status.readyReplicas ?? 0) >= 3 ? true : undefined;
     });
     running = apiPods();
   }, ENGINE_TIMEOUT);

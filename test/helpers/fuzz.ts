@@ -186,6 +186,66 @@ export function generate(seed: number, n: number): FuzzCase[] {
   return cases;
 }
 
+/** Strings a type-preserving mutation writes: empty, mutable tags, foreign registries, YAML 1.1 look-alikes. */
+const TYPED_STRINGS = [
+  "",
+  "latest",
+  "docker.io/library/nginx:latest",
+  `docker.io/library/nginx@sha256:${"a".repeat(64)}`,
+  "registry.cartorio.example/cartorio/x:1.0",
+  "yes",
+  "0x1F",
+  "2026-12-06",
+  "Unconfined",
+  "SYS_ADMIN",
+  "ação",
+];
+
+/**
+ * `n` cases whose mutations keep every value's type (a string stays a string, a boolean is flipped, a number
+ * changed, a node removed): what the API server can decode, so its admission sees them. The other
+ * generator's type changes are refused by the API before any admission runs.
+ */
+export function generateTyped(seed: number, n: number): FuzzCase[] {
+  const r = prng(seed);
+  const kinds = Object.keys(compliant("x"));
+  const cases: FuzzCase[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `t${seed}-${String(i).padStart(5, "0")}`;
+    const doc = structuredClone(compliant(id)[pick(r, kinds)]) as unknown as Json;
+    const did: string[] = [];
+    for (let m = 0, count = 1 + Math.floor(r() * 3); m < count; m++) {
+      // Never apiVersion, kind or metadata.name: the object must stay the same object.
+      const all = nodes(doc).filter(
+        (p) => !["apiVersion", "kind"].includes(String(p[0])) && p.join(".") !== "metadata.name",
+      );
+      if (all.length === 0) break;
+      const p = pick(r, all);
+      const parent = parentOf(doc, p);
+      const key = p[p.length - 1];
+      const v = parent[key];
+      let op: string;
+      if (r() < 0.3) {
+        if (Array.isArray(parent)) parent.splice(key as number, 1);
+        else delete parent[key];
+        op = "remove";
+      } else if (typeof v === "string") {
+        parent[key] = pick(r, TYPED_STRINGS);
+        op = "string";
+      } else if (typeof v === "boolean") {
+        parent[key] = !v;
+        op = "flip";
+      } else if (typeof v === "number") {
+        parent[key] = pick(r, [0, 1, -1, 65535]);
+        op = "number";
+      } else continue;
+      did.push(`${op} ${p.join(".")}`);
+    }
+    cases.push({ id, docs: [doc], note: did.join("; ") });
+  }
+  return cases;
+}
+
 /** A case as the file both enforcers read: YAML 1.1 scalars quoted as both parsers need (yes/no/on/off). */
 export function caseText(c: FuzzCase): string {
   return c.docs.map((d) => stringify(d, { version: "1.1" })).join("---\n");
