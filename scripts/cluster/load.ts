@@ -229,10 +229,17 @@ export async function runLoad(o: LoadOptions): Promise<number> {
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
+  } catch (e) {
+    // A call that failed because a process of the cluster died names the process, not the call.
+    const dead = deadProcessProblem(o.dir);
+    const at = ((Date.now() - t0) / 1000).toFixed(0);
+    if (dead && !(e as Error).message.includes(dead)) throw new Error(`the load run stopped at ${at} s: ${dead}`);
+    throw e;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    await clearLoad(api, ns, selector).catch(() => undefined);
+    // Only with every process up: a call to a dead API would only add its timeout to the failure.
+    if (!deadProcessProblem(o.dir)) await clearLoad(api, ns, selector).catch(() => undefined);
   }
 
   const cmp = compare(predicted, observed, profile.length + tail);
