@@ -49,3 +49,39 @@ test_answers_an_admission_review if {
 	a.apiVersion == "admission.k8s.io/v1"
 	a.kind == "AdmissionReview"
 }
+
+# A Deployment's pods carry its exception: the pod of ReplicaSet api-7d9f (pod-template-hash 7d9f) is
+# covered by an exception scoped to Deployment api, and by nothing else's.
+pod_of(rs, hash) := {
+	"apiVersion": "v1",
+	"kind": "Pod",
+	"metadata": {
+		"name": sprintf("%v-x1", [rs]),
+		"namespace": "cartorio",
+		"labels": {"pod-template-hash": hash},
+		"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": "u", "controller": true}],
+	},
+	"spec": {"automountServiceAccountToken": false, "containers": [{
+		"name": "c",
+		"image": "docker.io/library/nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+		"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "16Mi"}},
+	}]},
+}
+
+exception_for(name) := {"rule": "CART-IMG-002", "scope": {"namespace": "cartorio", "kind": "Deployment", "name": name}, "owner": "t", "reason": "r", "expires": "2027-01-01"}
+
+test_an_owners_exception_covers_its_pods if {
+	r := system.main.response with input as review("CREATE", pod_of("api-7d9f", "7d9f"))
+		with data.rulebook.exceptions as [exception_for("api")]
+		with data.clock.now as "2026-12-06T00:00:00Z"
+	r.allowed == true
+}
+
+test_another_deployments_exception_does_not if {
+	r := system.main.response with input as review("CREATE", pod_of("api-7d9f", "7d9f"))
+		with data.rulebook.exceptions as [exception_for("outra")]
+		with data.clock.now as "2026-12-06T00:00:00Z"
+	r.allowed == false
+	contains(r.status.message, "CART-IMG-002")
+}

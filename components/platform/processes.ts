@@ -98,6 +98,29 @@ export function processTable(
   });
 }
 
+/**
+ * Processes of this folder running `binary` that no pid file tracks: a supervised tool's child left
+ * behind when its supervisor was killed outright. They hold the tool's port; `up` ends them first.
+ */
+export function untrackedPids(dir: string, binary: string, tracked: number | undefined): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d) || Number(d) === tracked || Number(d) === process.pid) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (path.basename(args[0]) === binary && args.some((a) => a.includes(path.resolve(dir)))) {
+        const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        // A child of the live supervisor is tracked through it.
+        if (ppid !== tracked && !/\) Z /.test(stat)) out.push(Number(d));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** The tools of the folder that were started and are no longer running. */
 export function deadProcesses(dir: string): ProcessState[] {
   let tools: string[];

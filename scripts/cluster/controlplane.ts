@@ -41,7 +41,7 @@ import { stringify } from "yaml";
 import { toolchainBin } from "../../components/platform/tools";
 import { EXTRA_ARGS } from "../../components/gitops/install";
 import { accessOf, authorize } from "../../components/gitops/local";
-import { alivePid, processTable } from "../../components/platform/processes";
+import { alivePid, processTable, untrackedPids } from "../../components/platform/processes";
 import { bootstrapObjects, kwokConfig, NodePool, nodeName, nodeObjects, SIMULATED_LABEL, yamlOf } from "./alive";
 
 export const CONTEXT = "local";
@@ -529,6 +529,17 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   for (const t of tools) binary(o.toolsBin, BINARY[t]);
   const stagesDir = path.join(o.toolsBin, "kwok-stages");
   usableDir(o.dir);
+
+  // A supervised tool whose supervisor was killed outright leaves its child running, holding its port.
+  for (const t of tools) {
+    const pid = runningPid(o.dir, t);
+    if (pid !== undefined) continue;
+    for (const stray of untrackedPids(o.dir, BINARY[t], pid)) {
+      log(`stopping a ${t} process no supervisor tracks (pid ${stray})`);
+      process.kill(stray, "SIGKILL");
+    }
+  }
+  if (tools.some((t) => runningPid(o.dir, t) === undefined)) await sleep(200);
 
   const ports = await choosePorts(o.dir);
   const server = `https://127.0.0.1:${ports.apiserver}`;

@@ -151,7 +151,12 @@ describe("the rulebook at admission on the embedded cluster", () => {
     [
       "a privileged Deployment",
       "CART-PSS-001",
-      (d) => (d.spec.template.spec.containers[0].securityContext.privileged = true),
+      // The API itself refuses privileged with allowPrivilegeEscalation false: both, as an attacker would write it.
+      (d) =>
+        Object.assign(d.spec.template.spec.containers[0].securityContext, {
+          privileged: true,
+          allowPrivilegeEscalation: true,
+        }),
     ],
     ["a Deployment without limits", "CART-RES-001", (d) => delete d.spec.template.spec.containers[0].resources.limits],
     [
@@ -235,7 +240,8 @@ describe("the rulebook at admission on the embedded cluster", () => {
   it(
     "with OPA down, workload namespaces fail closed while kube-system and flux-system keep working",
     async () => {
-      process.kill(runningPid(cluster.dir, "admission")!, "SIGKILL");
+      // The supervisor and OPA together (its process group), as a node's loss would take the pod.
+      process.kill(-runningPid(cluster.dir, "admission")!, "SIGKILL");
       try {
         await eventually("the admission server down", 30, () =>
           runningPid(cluster.dir, "admission") ? undefined : true,
