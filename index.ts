@@ -42,6 +42,8 @@ interface ProgramDeps {
    * the HSM either.
    */
   slotProblems?: typeof slotProblems;
+  /** Reads the embedded cluster's admission endpoint (tests of the graph pass a stand-in). */
+  localAdmission?: typeof localEndpoint;
 }
 
 /**
@@ -61,6 +63,8 @@ interface Checked {
   fluxManifest?: string;
   maintainerKeys?: MaintainerKey[];
   localGit?: LocalGitServer;
+  /** The embedded cluster's admission process (admission.server local). */
+  localAdmission?: ReturnType<typeof localEndpoint>;
 }
 
 /**
@@ -153,7 +157,9 @@ async function preflight(cfg: PlatformConfig, deps: ProgramDeps): Promise<Checke
   }
   // The admission webhook on the embedded cluster reaches its OPA process: the cluster folder must have one.
   if (admissionOn(cfg) && cfg.admission.server === "local")
-    attempt(() => localEndpoint(kubeconfigPath(cfg.kubernetes, projectRoot)));
+    checked.localAdmission = attempt(() =>
+      (deps.localAdmission ?? localEndpoint)(kubeconfigPath(cfg.kubernetes, projectRoot)),
+    );
   // Every component applies Kubernetes objects: in cluster mode the API server must answer first.
   if (cfg.kubernetes.mode === "cluster") {
     const problem = await deps.clusterProblem(cfg.kubernetes, projectRoot);
@@ -178,15 +184,11 @@ function admissionOn(cfg: PlatformConfig): boolean {
 }
 
 /** Policy: the rulebook enforced by the cluster at admission (OPA serving policies/ as a webhook). */
-function policyArea(cfg: PlatformConfig, providers: Providers) {
+function policyArea(cfg: PlatformConfig, checked: Checked, providers: Providers) {
   if (!admissionOn(cfg)) return undefined;
   const admission = new Admission(
     "admissao",
-    {
-      admission: cfg.admission,
-      projectRoot,
-      kubeconfig: cfg.kubernetes.mode === "cluster" ? kubeconfigPath(cfg.kubernetes, projectRoot) : undefined,
-    },
+    { admission: cfg.admission, projectRoot, local: checked.localAdmission },
     { providers },
   );
   return { server: admission.server, webhook: admission.webhookName, rulesDigest: admission.rulesDigest };
@@ -310,7 +312,7 @@ async function program(deps: ProgramDeps = { clusterProblem, localGitServer, slo
   const { loadtest, capacity } = loadArea(cfg, checked, providers, scaling);
   const keys = keysArea(cfg, checked, providers, scaling);
   const gitops = gitopsArea(cfg, checked, providers);
-  const admission = policyArea(cfg, providers);
+  const admission = policyArea(cfg, checked, providers);
 
   const outputs = {
     stack: pulumi.getStack(),

@@ -12,14 +12,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AdmissionConfig } from "../config/schema";
 import { LABELS, platformLabels } from "../platform/labels";
-import {
-  ADMISSION_NAMESPACE,
-  ClientConfig,
-  localEndpoint,
-  rulesDigest,
-  rulesFiles,
-  webhookObject,
-} from "./admission-objects";
+import { ADMISSION_NAMESPACE, ClientConfig, rulesDigest, rulesFiles, WEBHOOK_NAME, webhookObject } from "./admission-objects";
 
 // ---------------------------------------------------------------- local: the rules in the cluster folder
 
@@ -222,8 +215,8 @@ export interface AdmissionArgs {
   admission: AdmissionConfig;
   /** Where policies/ lives. */
   projectRoot: string;
-  /** The kubeconfig file the stack applies with (server local: the embedded cluster's folder holds it). */
-  kubeconfig?: string;
+  /** server local: where the embedded cluster's OPA is reached and reads its rules (localEndpoint). */
+  local?: { clientConfig: ClientConfig; rulesDir: string };
 }
 
 export class Admission extends pulumi.ComponentResource {
@@ -242,7 +235,8 @@ export class Admission extends pulumi.ComponentResource {
     let clientConfig: pulumi.Output<ClientConfig>;
     let ready: pulumi.Resource[];
     if (cfg.server === "local") {
-      const local = localEndpoint(args.kubeconfig);
+      const local = args.local;
+      if (!local) throw new Error("admission.server is local: the component needs the embedded cluster's endpoint");
       ready = [
         new LocalAdmissionRules(
           `${name}-rules`,
@@ -259,10 +253,10 @@ export class Admission extends pulumi.ComponentResource {
 
     const webhook = new k8s.admissionregistration.v1.ValidatingWebhookConfiguration(
       `${name}-webhook`,
-      clientConfig.apply((cc) => {
-        const o = webhookObject(cfg, cc, labels);
-        return { metadata: o.metadata, webhooks: o.webhooks };
-      }),
+      {
+        metadata: { name: WEBHOOK_NAME, labels },
+        webhooks: clientConfig.apply((cc) => webhookObject(cfg, cc, labels).webhooks),
+      },
       { parent: this, dependsOn: ready },
     );
 

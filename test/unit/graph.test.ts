@@ -24,6 +24,12 @@ const LOCAL_GIT = {
   revision: "0123456789abcdef0123456789abcdef01234567",
 };
 
+/** The embedded cluster's OPA process, as its folder would say. */
+const LOCAL_ADMISSION = {
+  clientConfig: { url: "https://127.0.0.1:40443/", caBundle: Buffer.from("test CA").toString("base64") },
+  rulesDir: "/nonexistent/admission/rules",
+};
+
 /**
  * producao verifies signed commits against configs/gitops/maintainers/, empty until the security team
  * commits the real keys: the graph is drawn with the test maintainers' public keys instead.
@@ -38,11 +44,21 @@ async function graphOf(stack: string, change: (raw: Record<string, unknown>) => 
     Object.entries(raw).map(([k, v]) => [`cartorio-plataforma:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
   );
   pulumi.runtime.setAllConfig(config);
-  const registered = await recordResources(stack);
+  // The admission certificate (producao) is made by its provider at deploy time: stand-in PEM under mocks.
+  const registered = await recordResources(stack, {
+    state: (r) =>
+      r.type === "pulumi-nodejs:dynamic/cartorio:AdmissionCertificate"
+        ? { caPem: "test CA PEM", certPem: "test certificate PEM", keyPem: "test key PEM" }
+        : undefined,
+  });
   // Components register through the same monitor; record them too.
   const mod = await import("../../index");
   // The cluster pre-flight and the local Git server are the engine tests' business: here nothing is asked.
-  const outputs = await mod.default({ clusterProblem: async () => undefined, localGitServer: () => LOCAL_GIT });
+  const outputs = await mod.default({
+    clusterProblem: async () => undefined,
+    localGitServer: () => LOCAL_GIT,
+    localAdmission: () => LOCAL_ADMISSION,
+  });
   await settle();
   expect(outputs.stack).toBe(stack);
   return registered;
@@ -88,6 +104,47 @@ describe("resource graph under mocks", () => {
     expect(provider.inputs.kubeconfig).toBe(".local/cluster/kubeconfig");
     expect(provider.inputs.context).toBe("local");
     expect(provider.inputs.renderYamlToDirectory).toBeUndefined();
+  });
+
+  it("both stacks declare the rulebook at admission, fail closed, with kube-system and flux-system exempt", () => {
+    const webhook = (g: Registered[]) =>
+      g.find((r) => r.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration")!;
+    for (const g of [local, producao]) {
+      const w = webhook(g).inputs.webhooks[0];
+      expect(w.failurePolicy).toBe("Fail");
+      expect(w.namespaceSelector.matchExpressions[0].values).toEqual(
+        expect.arrayContaining(["kube-system", "flux-system"]),
+      );
+      expect(w.rules.map((r: { resources: string[] }) => r.resources).flat()).toEqual(
+        expect.arrayContaining(["pods", "deployments", "replicasets", "kustomizations", "gitrepositories"]),
+      );
+    }
+    // local: the cluster's OPA process, its rules written into the cluster folder.
+    expect(webhook(local).inputs.webhooks[0].clientConfig.url).toBe("https://127.0.0.1:40443/");
+    const rules = local.find((r) => r.type === "pulumi-nodejs:dynamic/cartorio:LocalAdmissionRules")!;
+    expect(rules.inputs.dir).toBe("/nonexistent/admission/rules");
+    expect(Object.keys(rules.inputs.files)).toEqual(
+      expect.arrayContaining(["admission.rego", "catalogue.yaml", "main.rego"]),
+    );
+    expect(Object.keys(rules.inputs.files).some((f) => f.endsWith("_test.rego"))).toBe(false);
+    // producao: OPA as a Deployment in its own restricted namespace, reached through its Service.
+    expect(webhook(producao).inputs.webhooks[0].clientConfig.caBundle).toBe(
+      Buffer.from("test CA PEM").toString("base64"),
+    );
+    expect(webhook(producao).inputs.webhooks[0].clientConfig.service).toMatchObject({
+      namespace: "cartorio-admissao",
+      port: 443,
+      path: "/",
+    });
+    const opa = producao.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "admissao-opa")!;
+    expect(opa.inputs.spec.replicas).toBe(2);
+    expect(opa.inputs.spec.template.spec.containers[0].image).toMatch(
+      /^registry\.cartorio\.example\/.*@sha256:[0-9a-f]{64}$/,
+    );
+    const cm = producao.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "admissao-rules")!;
+    expect(Object.keys(cm.inputs.data)).toEqual(expect.arrayContaining(["admission.rego", "catalogue.yaml"]));
+    const ns = producao.find((r) => r.type === "kubernetes:core/v1:Namespace" && r.name === "admissao-namespace")!;
+    expect(ns.inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
   });
 
   it("producao applies to the producao cluster context", () => {
