@@ -293,14 +293,22 @@ const utilisation = z
 
 const nodePoolSchema = z
   .object({
-    nodes: z.number().int("expected an integer").min(1, "expected at least 1 node").max(50, "expected at most 50 nodes").default(3),
+    nodes: z
+      .number()
+      .int("expected an integer")
+      .min(1, "expected at least 1 node")
+      .max(50, "expected at most 50 nodes")
+      .default(3),
     /** Allocatable CPU of one node, in cores. */
     cpu: z.number().positive("expected a positive number of cores").default(8),
     /** Allocatable memory of one node, in GiB. */
     memoryGiB: z.number().positive("expected a positive size in GiB").default(32),
     pods: z.number().int().min(1, "expected at least 1 pod per node").max(1000).default(110),
     /** topology.kubernetes.io/zone of each node, round robin. */
-    zones: z.array(labelValue("a zone")).min(1, "expected at least one zone").default(["sa-east-1a", "sa-east-1b", "sa-east-1c"]),
+    zones: z
+      .array(labelValue("a zone"))
+      .min(1, "expected at least one zone")
+      .default(["sa-east-1a", "sa-east-1b", "sa-east-1c"]),
     taints: z
       .array(
         z
@@ -554,7 +562,9 @@ export const admissionSchema = z
     image: z
       .string()
       .regex(/@sha256:[0-9a-f]{64}$/, "expected an image pinned by digest (…@sha256:<64 hex>)")
-      .default("registry.cartorio.example/mirror/openpolicyagent/opa:1.21.1-static@sha256:0d1ba5f5f9d4a0a43f7bb7b4a3bd0f4c9f8a45a2a3c8d1a7e1f5b3c2d9e8f7a6"),
+      .default(
+        "registry.cartorio.example/mirror/openpolicyagent/opa:1.21.1-static@sha256:0d1ba5f5f9d4a0a43f7bb7b4a3bd0f4c9f8a45a2a3c8d1a7e1f5b3c2d9e8f7a6",
+      ),
     /**
      * Namespaces the webhook never judges: their controllers must keep working when OPA is down (a fail-closed
      * webhook on kube-system or flux-system could lock the cluster out of its own repair).

@@ -12,7 +12,14 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AdmissionConfig } from "../config/schema";
 import { LABELS, platformLabels } from "../platform/labels";
-import { ADMISSION_NAMESPACE, ClientConfig, rulesDigest, rulesFiles, WEBHOOK_NAME, webhookObject } from "./admission-objects";
+import {
+  ADMISSION_NAMESPACE,
+  ClientConfig,
+  rulesDigest,
+  rulesFiles,
+  WEBHOOK_NAME,
+  webhookObject,
+} from "./admission-objects";
 
 // ---------------------------------------------------------------- local: the rules in the cluster folder
 

@@ -88,7 +88,13 @@ async function main() {
   const row = (what: string, f: (r: (typeof a)[0]) => number, unit: string) => {
     const ma = median(a.map(f));
     const mb = median(b.map(f));
-    return [what, `${ma.toFixed(1)} ${unit}`, `${mb.toFixed(1)} ${unit}`, (ma / mb).toFixed(2), `${Math.min(...a.map(f)).toFixed(1)}–${Math.max(...a.map(f)).toFixed(1)}`];
+    return [
+      what,
+      `${ma.toFixed(1)} ${unit}`,
+      `${mb.toFixed(1)} ${unit}`,
+      (ma / mb).toFixed(2),
+      `${Math.min(...a.map(f)).toFixed(1)}–${Math.max(...a.map(f)).toFixed(1)}`,
+    ];
   };
   const tables: FigureTable[] = [
     {
@@ -105,7 +111,11 @@ async function main() {
     const times: number[] = [];
     for (let i = 0; i < 2; i++) {
       const t0 = Date.now();
-      const res = spawnSync("bash", ["scripts/local.sh"], { cwd: root, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+      const res = spawnSync("bash", ["scripts/local.sh"], {
+        cwd: root,
+        stdio: ["ignore", "ignore", "pipe"],
+        encoding: "utf8",
+      });
       if (res.status !== 0) throw new Error(`scripts/local.sh failed (${res.status}): ${res.stderr.slice(-2000)}`);
       times.push((Date.now() - t0) / 1000);
     }

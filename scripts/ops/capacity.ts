@@ -38,7 +38,8 @@ try {
     input.throughputSource = values.source!;
   }
   if (values["from-load"] !== undefined) {
-    if (values.throughput !== undefined) throw new Error("--from-load and --throughput both give the throughput: choose one");
+    if (values.throughput !== undefined)
+      throw new Error("--from-load and --throughput both give the throughput: choose one");
     const file = values["from-load"];
     let run: { simulated?: unknown; perReplicaRps?: unknown; startedAt?: unknown };
     try {
@@ -47,7 +48,9 @@ try {
       throw new Error(`--from-load ${file}: ${(e as Error).message}`);
     }
     if (typeof run.perReplicaRps !== "number" || !(run.perReplicaRps > 0)) {
-      throw new Error(`--from-load ${file}: perReplicaRps is ${JSON.stringify(run.perReplicaRps)}, expected a positive number (a record of npm run cluster -- load)`);
+      throw new Error(
+        `--from-load ${file}: perReplicaRps is ${JSON.stringify(run.perReplicaRps)}, expected a positive number (a record of npm run cluster -- load)`,
+      );
     }
     if (run.simulated !== false && !values.simulated) {
       throw new Error(

@@ -80,7 +80,8 @@ describe("the embedded control plane", () => {
       expect(c.since!.getTime()).toBeLessThanOrEqual(Date.now());
       expect(c.died).toBe(false);
       // Each answers its own health endpoint; Flux's controllers wait for Flux's CRDs (not installed here).
-      if (c.tool === "source-controller" || c.tool === "kustomize-controller") expect(c.health === "ok" || c.waiting).toBe(true);
+      if (c.tool === "source-controller" || c.tool === "kustomize-controller")
+        expect(c.health === "ok" || c.waiting).toBe(true);
       else expect(c.health).toBe("ok");
     }
     expect(s.components[1].port).toBe(cluster.ports.apiserver);
@@ -262,7 +263,9 @@ describe("starting and stopping, and what goes wrong", () => {
         encoding: "utf8",
       });
       expect(res.status).toBe(1);
-      expect(res.stdout).toMatch(/kube-controller-manager\s+-\s+-\s+\d+\s+\S+\s+\d+\s+NOT RUNNING \(it was started and has exited\)/);
+      expect(res.stdout).toMatch(
+        /kube-controller-manager\s+-\s+-\s+\d+\s+\S+\s+\d+\s+NOT RUNNING \(it was started and has exited\)/,
+      );
       expect(res.stdout).toMatch(/kube-apiserver\s+\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+0\s+-\s+\d+\s+ok/);
       expect(res.stdout).toMatch(/npm run cluster -- up restarts it/);
       expect(res.stdout).toMatch(/\| /);

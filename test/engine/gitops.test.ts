@@ -92,7 +92,9 @@ describe("the GitOps loop on the embedded cluster", () => {
         );
         expect(dep.status.readyReplicas).toBe(1);
         const pods = json(["get", "pods", "-n", "flux-system", "-l", `app=${c}`]);
-        expect(pods.items.map((p: { spec: { nodeName?: string } }) => p.spec.nodeName)).toEqual([expect.stringMatching(/^kwok-node-\d+$/)]);
+        expect(pods.items.map((p: { spec: { nodeName?: string } }) => p.spec.nodeName)).toEqual([
+          expect.stringMatching(/^kwok-node-\d+$/),
+        ]);
         expect(dep.metadata.labels).toMatchObject({
           "app.kubernetes.io/part-of": "flux",
           "cartorio.digital/owner": "time-infraestrutura",

@@ -54,12 +54,23 @@ describe("the load replay", () => {
   it("refuses a script without exactly one ramping-arrival-rate scenario, naming the file", async () => {
     const dir = tempDir("profile");
     const f = path.join(dir, "vus.js");
-    fs.writeFileSync(f, 'export const options = { scenarios: { a: { executor: "constant-vus", vus: 5, duration: "1m" } } };\n');
-    await expect(readProfile(f, {})).rejects.toThrow(/vus\.js: expected one ramping-arrival-rate scenario.*a \(constant-vus\)/);
+    fs.writeFileSync(
+      f,
+      'export const options = { scenarios: { a: { executor: "constant-vus", vus: 5, duration: "1m" } } };\n',
+    );
+    await expect(readProfile(f, {})).rejects.toThrow(
+      /vus\.js: expected one ramping-arrival-rate scenario.*a \(constant-vus\)/,
+    );
   });
 
   it("compresses durations only: rates, so the replicas wanted, are unchanged", () => {
-    const p = compress(profileOf(40, [{ target: 200, seconds: 60 }, { target: 200, seconds: 600 }]), 4);
+    const p = compress(
+      profileOf(40, [
+        { target: 200, seconds: 60 },
+        { target: 200, seconds: 600 },
+      ]),
+      4,
+    );
     expect(p.stages).toEqual([
       { target: 200, seconds: 15 },
       { target: 200, seconds: 150 },
@@ -104,10 +115,33 @@ describe("the load replay", () => {
       { t: 0, replicas: 3 },
       { t: 30, replicas: 8 },
     ];
-    expect(compare(predicted, [{ t: 0, replicas: 3 }, { t: 45, replicas: 8 }], 120).ok).toBe(true);
-    const near = compare(predicted, [{ t: 0, replicas: 3 }, { t: 45, replicas: 7 }], 120);
+    expect(
+      compare(
+        predicted,
+        [
+          { t: 0, replicas: 3 },
+          { t: 45, replicas: 8 },
+        ],
+        120,
+      ).ok,
+    ).toBe(true);
+    const near = compare(
+      predicted,
+      [
+        { t: 0, replicas: 3 },
+        { t: 45, replicas: 7 },
+      ],
+      120,
+    );
     expect(near.reasons).toEqual([expect.stringMatching(/never reached the plan's peak of 8/)]);
-    const far = compare(predicted, [{ t: 0, replicas: 3 }, { t: 45, replicas: 5 }], 120);
+    const far = compare(
+      predicted,
+      [
+        { t: 0, replicas: 3 },
+        { t: 45, replicas: 5 },
+      ],
+      120,
+    );
     expect(far.ok).toBe(false);
     expect(far.reasons[0]).toMatch(/peak was 5 replicas, the plan predicted 8/);
     expect(far.largestDifference).toBe(5);
@@ -122,7 +156,10 @@ describe("npm run capacity -- --from-load", () => {
     });
   const record = (over: Record<string, unknown>) => {
     const f = path.join(tempDir("carga"), "run.json");
-    fs.writeFileSync(f, JSON.stringify({ simulated: true, perReplicaRps: 42, startedAt: "2026-01-02T03:04:05.000Z", ...over }));
+    fs.writeFileSync(
+      f,
+      JSON.stringify({ simulated: true, perReplicaRps: 42, startedAt: "2026-01-02T03:04:05.000Z", ...over }),
+    );
     return f;
   };
 
