@@ -1,12 +1,13 @@
 // Writes the Kubernetes objects a stack manages, as the API server stored them,
-// to a folder (one YAML file per object) so conftest judges what was applied:
+// to a folder (one JSON file per object) so conftest judges what was applied:
 //   pulumi stack export | node scripts/ops/declared.mjs <out-dir>
 // Read from the state's outputs (the live objects after `up`), not from the
 // program: what the cluster accepted, defaults included. Server-managed fields
 // (status, managedFields, uid...) are dropped; Secret values are never written.
+// JSON, not YAML: conftest reads YAML as YAML 1.1, where a label value the API stored as the
+// string "yes" (or on, no, off, y, ~, 0x1F, 1e3, a date) would come back as another type.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { stringify } from "yaml";
 
 const out = process.argv[2];
 if (!out) {
@@ -54,8 +55,8 @@ process.stdin.on("end", () => {
         }
     }
     const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}-` : "";
-    const file = `${obj.kind.toLowerCase()}-${ns}${obj.metadata?.name}.yaml`.replace(/[^a-zA-Z0-9._-]/g, "_");
-    fs.writeFileSync(path.join(out, file), stringify(obj));
+    const file = `${obj.kind.toLowerCase()}-${ns}${obj.metadata?.name}.json`.replace(/[^a-zA-Z0-9._-]/g, "_");
+    fs.writeFileSync(path.join(out, file), JSON.stringify(obj, null, 2) + "\n");
     n++;
   }
   console.error(`[declared] ${n} objects written to ${out}`);

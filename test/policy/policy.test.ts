@@ -199,10 +199,53 @@ describe("the Rego rules", () => {
       encoding: "utf8",
     });
     expect(res.status, res.stderr).toBe(0);
-    const text = fs.readFileSync(path.join(out, "secret-flux-system-flux-system.yaml"), "utf8");
+    const text = fs.readFileSync(path.join(out, "secret-flux-system-flux-system.json"), "utf8");
     expect(text).not.toContain("v1:abc");
-    expect(text).toContain("cartorio.digital/declared-redacted: data");
+    expect(JSON.parse(text).metadata.annotations["cartorio.digital/declared-redacted"]).toBe("data");
     expect(runConftest([out]).flatMap((r) => (r.failures ?? []).map((f) => f.msg))).toEqual([]);
+  });
+
+  it("judge what the API stored, whatever YAML 1.1 would make of it: label and annotation strings such as yes, on, ~, 0x1F", () => {
+    // As after a label put by hand on the HPA and pulumi refresh: the API stored strings.
+    const tricky = ["yes", "on", "no", "off", "y", "~", "0x1F", "1e3", "2026-12-06"];
+    const exported = {
+      deployment: {
+        resources: [
+          {
+            type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+            outputs: {
+              apiVersion: "autoscaling/v2",
+              kind: "HorizontalPodAutoscaler",
+              metadata: {
+                name: "cartorio-api",
+                namespace: "cartorio",
+                labels: {
+                  "app.kubernetes.io/name": "cartorio-api",
+                  "app.kubernetes.io/part-of": "cartorio-plataforma",
+                  "cartorio.digital/owner": "time-aplicacao",
+                  "cartorio.digital/data-classification": "confidencial",
+                  ...Object.fromEntries(tricky.map((v, i) => [`cartorio.digital/revisado-${i}`, v])),
+                },
+                annotations: Object.fromEntries(tricky.map((v, i) => [`cartorio.digital/nota-${i}`, v])),
+              },
+              spec: {
+                minReplicas: 3,
+                maxReplicas: 20,
+                scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "cartorio-api" },
+              },
+            },
+          },
+        ],
+      },
+    };
+    const out = tempDir("declared-yaml11");
+    const res = spawnSync(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/declared.mjs"), out], {
+      input: JSON.stringify(exported),
+      encoding: "utf8",
+    });
+    expect(res.status, res.stderr).toBe(0);
+    const msgs = runConftest([out]).flatMap((r) => (r.failures ?? []).map((f) => f.msg));
+    expect(msgs.filter((m) => m.startsWith("CART-K8S-002"))).toEqual([]);
   });
 
   it("report a document without kind and an unknown kind instead of passing them", () => {
