@@ -79,7 +79,10 @@ export function hpaObject(w: WorkloadConfig, s: ScalingConfig) {
   };
 }
 
-/** At most half the HPA's minimum may be disrupted at once (never 0: that blocks node drains). */
+/**
+ * At most half the HPA's minimum may be disrupted at once (never 0: that blocks node drains), and a pod that
+ * is not Ready (crash-looping) may always be evicted: it serves nobody, and counting it would block drains.
+ */
 export function pdbObject(w: WorkloadConfig, s: ScalingConfig) {
   return {
     apiVersion: "policy/v1",
@@ -87,6 +90,7 @@ export function pdbObject(w: WorkloadConfig, s: ScalingConfig) {
     metadata: appMetadata(w),
     spec: {
       maxUnavailable: pdbMaxUnavailable(s.minReplicas),
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
       selector: { matchLabels: { [LABELS.name]: w.deployment } },
     },
   };

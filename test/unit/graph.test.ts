@@ -232,6 +232,12 @@ describe("resource graph under mocks", () => {
     };
     expect(pdb.spec.maxUnavailable).toBe(1); // minReplicas 3 → floor(3 / 2) = 1
     expect(pdb.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": "cartorio-api" } });
+    // A crash-looping replica never blocks a node drain (#29: the default IfHealthyBudget would).
+    for (const g of [local, producao]) {
+      expect(
+        g.find((r) => r.type === "kubernetes:policy/v1:PodDisruptionBudget")!.inputs.spec.unhealthyPodEvictionPolicy,
+      ).toBe("AlwaysAllow");
+    }
   });
 
   it("GitOps: both stacks install Flux from the embedded release (no download), declare the sync, its Secret and the wait; only producao hardens GitHub", () => {
