@@ -73,6 +73,14 @@ export function filterInstallManifest(text: string, flux: GitopsConfig["flux"]):
         const tpl = (d.spec as { template: { spec: Record<string, unknown> } }).template;
         tpl.spec.tolerations = flux.tolerationKeys.map((key) => ({ key, operator: "Exists" }));
       }
+      // Without notification-controller, a controller told to send its events there would retry an address
+      // nothing answers (as `flux install --components` leaves it out).
+      if (d.kind === "Deployment" && !keep.has("notification-controller")) {
+        const tpl = (d.spec as { template: { spec: PodSpec } }).template;
+        for (const c of tpl.spec.containers ?? []) {
+          if (c.args) c.args = c.args.filter((a) => !a.startsWith("--events-addr="));
+        }
+      }
       return d;
     });
 }

@@ -24,7 +24,7 @@ const INSTALL = ALL_CONTROLLERS.filter((c) => c !== "source-watcher")
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ${c}, namespace: flux-system, labels: {app.kubernetes.io/component: ${c}}}
-spec: {template: {spec: {containers: [{name: manager, image: ghcr.io/fluxcd/${c}:v1}]}}}
+spec: {template: {spec: {containers: [{name: manager, image: ghcr.io/fluxcd/${c}:v1, args: [--watch-all-namespaces=true, "--events-addr=http://notification-controller.flux-system.svc.cluster.local./"]}]}}}
 ---
 apiVersion: v1
 kind: ServiceAccount
@@ -264,6 +264,28 @@ describe("Flux decisions", () => {
     expect(withoutSource.some((d) => d.kind === "CustomResourceDefinition")).toBe(false);
     const dep = docs.find((d) => d.kind === "Deployment") as { spec: { template: { spec: { tolerations: unknown } } } };
     expect(dep.spec.template.spec.tolerations).toEqual([{ key: "dedicado", operator: "Exists" }]);
+  });
+
+  it("sends events to notification-controller only when it is installed (#29: no --events-addr to nothing)", () => {
+    const args = (docs: ReturnType<typeof filterInstallManifest>) =>
+      docs
+        .filter((d) => d.kind === "Deployment")
+        .flatMap(
+          (d) => (d.spec as { template: { spec: { containers: { args?: string[] }[] } } }).template.spec.containers,
+        )
+        .flatMap((c) => c.args ?? []);
+    const without = args(
+      filterInstallManifest(INSTALL, { ...gitops.flux, components: ["source-controller", "kustomize-controller"] }),
+    );
+    expect(without).toContain("--watch-all-namespaces=true");
+    expect(without.filter((a) => a.startsWith("--events-addr="))).toEqual([]);
+    const withNotifications = args(
+      filterInstallManifest(INSTALL, {
+        ...gitops.flux,
+        components: ["source-controller", "kustomize-controller", "notification-controller"],
+      }),
+    );
+    expect(withNotifications.filter((a) => a.startsWith("--events-addr="))).toHaveLength(3);
   });
 
   it("generates ECDSA P-384 and ed25519 deploy keys with matching fingerprints", () => {
