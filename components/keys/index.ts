@@ -114,7 +114,8 @@ export class Kms extends pulumi.ComponentResource {
           ),
         },
       },
-      { parent: this },
+      // cartorio-api mounts it as required: deleting it would break the service at its next restart.
+      { parent: this, retainOnDelete: true },
     );
     this.configMapName = cm.metadata.name;
     this.registerOutputs({ tokens: this.tokens, keys: this.keys, configMapName: this.configMapName });

@@ -40,24 +40,26 @@ export class Scaling extends pulumi.ComponentResource {
       pulumi.all([o, ns.metadata.name]).apply(([obj, n]) => ({ ...obj.metadata, namespace: n }));
 
     const deny = w.apply(defaultDenyObject);
+    // The guard rails stay on destroy (and are adopted by the next up): the workload they guard is Flux's and
+    // keeps running, so removing them would leave it unprotected, unscaled and without a disruption budget.
     new k8s.networking.v1.NetworkPolicy(
       `${name}-default-deny`,
       { metadata: inNamespace(deny), spec: deny.spec },
-      { parent: this },
+      { parent: this, retainOnDelete: true },
     );
 
     const hpaObj = both.apply(([wl, sc]) => hpaObject(wl, sc));
     const hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(
       `${name}-hpa`,
       { metadata: inNamespace(hpaObj), spec: hpaObj.spec },
-      { parent: this },
+      { parent: this, retainOnDelete: true },
     );
 
     const pdbObj = both.apply(([wl, sc]) => pdbObject(wl, sc));
     new k8s.policy.v1.PodDisruptionBudget(
       `${name}-pdb`,
       { metadata: inNamespace(pdbObj), spec: pdbObj.spec },
-      { parent: this },
+      { parent: this, retainOnDelete: true },
     );
 
     this.namespace = ns.metadata.name;

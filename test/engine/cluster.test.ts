@@ -274,12 +274,19 @@ describe("the local stack on the embedded cluster", () => {
   );
 
   it(
-    "destroy keeps namespaces cartorio and flux-system and every HSM key; up after destroy converges",
+    "destroy keeps namespaces cartorio and flux-system, the workload's guard rails (default deny, HPA, PDB, KMS inventory) and every HSM key; up after destroy adopts them",
     async () => {
       const stack = await project.stack("local");
       await stack.destroy({ onOutput: collect });
       for (const ns of ["cartorio", "flux-system"]) cluster.kubectlOk(["get", "namespace", ns]);
-      expect(cluster.kubectl(["get", "hpa", "cartorio-api", "-n", "cartorio"]).status).not.toBe(0);
+      // Flux's cartorio-api keeps running: so do its NetworkPolicy, HPA, PDB and the inventory it mounts (#29).
+      for (const [kind, name] of [
+        ["networkpolicy", "default-deny"],
+        ["hpa", "cartorio-api"],
+        ["pdb", "cartorio-api"],
+        ["configmap", "cartorio-kms-inventory"],
+      ])
+        cluster.kubectlOk(["get", kind, name, "-n", "cartorio"]);
       project.hsm.activate();
       expect(listKeyLabels(SOFTHSM_MODULE, { label: "cartorio-local" }, USER_PIN)).toEqual([
         "atos-notariais-v1",
