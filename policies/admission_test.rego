@@ -26,7 +26,9 @@ privileged := {
 }
 
 test_refuses_with_rule_id_object_and_remedy if {
+	# The remedy is the catalogue's own text (OPA loads catalogue.yaml beside the rules; conftest verify may not).
 	r := system.main.response with input as review("CREATE", privileged)
+		with data.catalogue.rules as [{"id": "CART-PSS-001", "enforcement": "mandatory", "checks": "securityContext.privileged is not true in any container."}]
 	r.uid == "u-1"
 	r.allowed == false
 	r.status.code == 403

@@ -380,6 +380,36 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       ? [`CART-RBAC-002: ${who(obj)}: binds the ClusterRole cluster-admin`]
       : [];
   },
+  "CART-RBAC-003": (obj) => {
+    if (obj.kind !== "Role" && obj.kind !== "ClusterRole") return [];
+    const writes = ["create", "update", "patch", "delete", "deletecollection"];
+    const admission = [
+      "mutatingadmissionpolicies",
+      "mutatingadmissionpolicybindings",
+      "mutatingwebhookconfigurations",
+      "validatingadmissionpolicies",
+      "validatingadmissionpolicybindings",
+      "validatingwebhookconfigurations",
+    ];
+    return (((obj as Any).rules ?? []) as Any[]).flatMap((rule, i) => {
+      const verbs = (Array.isArray(rule?.verbs) ? rule.verbs : []) as unknown[];
+      const resources = (Array.isArray(rule?.resources) ? rule.resources : []) as unknown[];
+      const paths: string[] = [];
+      for (const v of ["bind", "escalate", "impersonate"]) if (verbs.includes(v)) paths.push(`the ${v} verb`);
+      if (resources.includes("nodes/proxy")) paths.push("the kubelet API (nodes/proxy)");
+      if (resources.includes("serviceaccounts/token") && verbs.includes("create"))
+        paths.push("minting service-account tokens (serviceaccounts/token create)");
+      if (
+        resources.includes("certificatesigningrequests/approval") &&
+        (verbs.includes("update") || verbs.includes("patch"))
+      )
+        paths.push("approving certificate requests (certificatesigningrequests/approval)");
+      for (const r of admission)
+        if (resources.includes(r) && writes.some((w) => verbs.includes(w)))
+          paths.push(`writing admission configuration (${r})`);
+      return paths.map((p) => `CART-RBAC-003: ${who(obj)}: rule ${i} grants an escalation path: ${p}`);
+    });
+  },
   "CART-RES-001": perContainer(
     "CART-RES-001",
     (pod) => [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])],

@@ -247,6 +247,34 @@ const VIOLATIONS: [string, string, Edit][] = [
   ["CART-NET-004", "service", (d) => void ((d.spec as Loose).type = "LoadBalancer")],
   ["CART-NET-004", "service", (d) => void ((d.spec as Loose).externalIPs = ["203.0.113.7"])],
   ["CART-NET-005", "ingress", (d) => void ((d.spec as Loose).rules[0].host = "*.cartorio.example")],
+  ["CART-RBAC-003", "role", (d) => void ((d as Loose).rules[0].verbs = ["get", "escalate"])],
+  ["CART-RBAC-003", "role", (d) => void ((d as Loose).rules[0].verbs = ["bind", "impersonate"])],
+  ["CART-RBAC-003", "role", (d) => void ((d as Loose).rules[0].resources = ["nodes/proxy"])],
+  [
+    "CART-RBAC-003",
+    "role",
+    (d) => void ((d as Loose).rules[0] = { apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"] }),
+  ],
+  [
+    "CART-RBAC-003",
+    "role",
+    (d) =>
+      void ((d as Loose).rules[0] = {
+        apiGroups: ["certificates.k8s.io"],
+        resources: ["certificatesigningrequests/approval"],
+        verbs: ["update"],
+      }),
+  ],
+  [
+    "CART-RBAC-003",
+    "role",
+    (d) =>
+      void ((d as Loose).rules[0] = {
+        apiGroups: ["admissionregistration.k8s.io"],
+        resources: ["validatingwebhookconfigurations"],
+        verbs: ["get", "patch"],
+      }),
+  ],
   ["CART-RBAC-001", "role", (d) => void ((d as Loose).rules[0].verbs = ["*"])],
   ["CART-RBAC-001", "role", (d) => void ((d as Loose).rules[0].resources = ["*"])],
   [
