@@ -100,3 +100,41 @@ deny_cart_git_001 contains msg if {
 	msg := sprintf("CART-GIT-001: %v: spec.suspend is true", [who(obj)])
 	not excepted(msg)
 }
+
+# CART-GIT-002: the institutional sync is the cluster's only Flux source: a second GitRepository (or an
+# OCIRepository, HelmRepository, Bucket) is how code nobody reviewed would come in, and a Kustomization or
+# HelmRelease must read the institutional sync. Anything else needs an exception with owner and expiry.
+flux_source_kinds := {"GitRepository", "OCIRepository", "HelmRepository", "Bucket"}
+
+deny_cart_git_002 contains msg if {
+	some obj in docs
+	obj.kind in flux_source_kinds
+	startswith(object.get(obj, "apiVersion", ""), "source.toolkit.fluxcd.io/")
+	not flux_sync(obj, "GitRepository", "source.toolkit.fluxcd.io/")
+	msg := sprintf("CART-GIT-002: %v: a Flux source other than the institutional sync (GitRepository flux-system/flux-system)", [who(obj)])
+	not excepted(msg)
+}
+
+# Where a Flux consumer reads from: Kustomization spec.sourceRef; HelmRelease spec.chartRef or spec.chart.spec.sourceRef.
+flux_source_ref(obj) := object.get(obj, ["spec", "sourceRef"], {}) if {
+	obj.kind == "Kustomization"
+	startswith(object.get(obj, "apiVersion", ""), "kustomize.toolkit.fluxcd.io/")
+}
+
+flux_source_ref(obj) := r if {
+	obj.kind == "HelmRelease"
+	startswith(object.get(obj, "apiVersion", ""), "helm.toolkit.fluxcd.io/")
+	r := object.get(obj, ["spec", "chartRef"], object.get(obj, ["spec", "chart", "spec", "sourceRef"], {}))
+}
+
+deny_cart_git_002 contains msg if {
+	some obj in docs
+	ref := flux_source_ref(obj)
+	is_object(ref)
+	kind := object.get(ref, "kind", null)
+	name := object.get(ref, "name", null)
+	ns := object.get(ref, "namespace", object.get(obj, ["metadata", "namespace"], null))
+	[kind, ns, name] != ["GitRepository", "flux-system", "flux-system"]
+	msg := sprintf("CART-GIT-002: %v: does not read GitRepository flux-system/flux-system (its source reference)", [who(obj)])
+	not excepted(msg)
+}

@@ -524,6 +524,28 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
     }
     return out.map((m) => `CART-GIT-001: ${who(obj)}: ${m}`);
   },
+  "CART-GIT-002": (obj) => {
+    const api = String(obj.apiVersion ?? "");
+    const s = (obj.spec ?? {}) as Any;
+    const institutional = obj.metadata?.name === "flux-system" && obj.metadata?.namespace === "flux-system";
+    if (["GitRepository", "OCIRepository", "HelmRepository", "Bucket"].includes(obj.kind ?? "")) {
+      if (!api.startsWith("source.toolkit.fluxcd.io/") || (obj.kind === "GitRepository" && institutional)) return [];
+      return [
+        `CART-GIT-002: ${who(obj)}: a Flux source other than the institutional sync (GitRepository flux-system/flux-system)`,
+      ];
+    }
+    let ref: unknown;
+    if (obj.kind === "Kustomization" && api.startsWith("kustomize.toolkit.fluxcd.io/")) ref = s.sourceRef ?? {};
+    else if (obj.kind === "HelmRelease" && api.startsWith("helm.toolkit.fluxcd.io/"))
+      ref = s.chartRef !== undefined ? s.chartRef : (s.chart?.spec?.sourceRef ?? {});
+    else return [];
+    if (ref === null || typeof ref !== "object" || Array.isArray(ref)) return [];
+    const r = ref as Any;
+    const ns = r.namespace !== undefined ? r.namespace : obj.metadata?.namespace;
+    return r.kind === "GitRepository" && ns === "flux-system" && r.name === "flux-system"
+      ? []
+      : [`CART-GIT-002: ${who(obj)}: does not read GitRepository flux-system/flux-system (its source reference)`];
+  },
   "CART-SEC-001": (obj, p) => {
     if (obj.kind !== "Secret") return [];
     if (p.privateKeySecretExemptions.includes(`${obj.metadata?.namespace}/${obj.metadata?.name}`)) return [];

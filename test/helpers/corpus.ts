@@ -275,6 +275,19 @@ const VIOLATIONS: [string, string, Edit][] = [
         verbs: ["get", "patch"],
       }),
   ],
+  ["CART-GIT-002", "gitrepository", (d) => void (d.metadata!.name = "outra-fonte")],
+  ["CART-GIT-002", "gitrepository", (d) => void (d.metadata!.namespace = "cartorio")],
+  [
+    "CART-GIT-002",
+    "kustomization",
+    (d) => void ((d.spec as Loose).sourceRef = { kind: "GitRepository", name: "outra-fonte" }),
+  ],
+  [
+    "CART-GIT-002",
+    "kustomization",
+    (d) =>
+      void ((d.spec as Loose).sourceRef = { kind: "OCIRepository", name: "flux-system", namespace: "flux-system" }),
+  ],
   ["CART-RBAC-001", "role", (d) => void ((d as Loose).rules[0].verbs = ["*"])],
   ["CART-RBAC-001", "role", (d) => void ((d as Loose).rules[0].resources = ["*"])],
   [
