@@ -104,8 +104,8 @@ deny_cart_pss_015 contains msg if {
 deny_cart_sa_001 contains msg if {
 	some obj in docs
 	is_workload(obj)
-	not namespace_of(obj) in params.serviceAccountTokenNamespaces
-	object.get(pod_of(obj), "automountServiceAccountToken", null) == null
-	msg := sprintf("CART-SA-001: %v: the pod mounts a service-account token without saying it needs one; set automountServiceAccountToken: false, or true when it calls the Kubernetes API", [who(obj)])
+	# true is a self-declaration no rule can verify, and unset mounts a token: both need an exception naming the workload.
+	object.get(pod_of(obj), "automountServiceAccountToken", null) != false
+	msg := sprintf("CART-SA-001: %v: the pod mounts a service-account token; set automountServiceAccountToken: false, or, if it calls the Kubernetes API, add an exception naming it (owner, reason, expiry)", [who(obj)])
 	not excepted(msg)
 }

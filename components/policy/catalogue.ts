@@ -84,7 +84,6 @@ const catalogueSchema = z
             allowedAppArmorProfiles: z.array(z.string().min(1)).min(1),
             allowedSELinuxTypes: z.array(z.string()),
             safeSysctls: z.array(z.string().min(1)),
-            serviceAccountTokenNamespaces: z.array(z.string().min(1)),
             networkPolicyExemptNamespaces: z.array(z.string()),
             privateKeySecretExemptions: z.array(z.string().regex(/^[^/]+\/[^/]+$/)),
             gitops: z

@@ -337,11 +337,11 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       : [`container ${cname(c)} does not set readOnlyRootFilesystem: true`],
   ),
   "CART-SA-001": (obj, p) => {
-    if (!isWorkload(obj, p) || p.serviceAccountTokenNamespaces.includes(obj.metadata?.namespace ?? "default"))
-      return [];
-    return podSpec(obj)?.automountServiceAccountToken == null
+    if (!isWorkload(obj, p)) return [];
+    // true is a self-declaration no rule can verify, and unset mounts a token: both need an exception naming the workload.
+    return podSpec(obj)?.automountServiceAccountToken !== false
       ? [
-          `CART-SA-001: ${who(obj)}: the pod mounts a service-account token without saying it needs one; set automountServiceAccountToken: false, or true when it calls the Kubernetes API`,
+          `CART-SA-001: ${who(obj)}: the pod mounts a service-account token; set automountServiceAccountToken: false, or, if it calls the Kubernetes API, add an exception naming it (owner, reason, expiry)`,
         ]
       : [];
   },

@@ -244,6 +244,7 @@ const VIOLATIONS: [string, string, Edit][] = [
   ],
   ["CART-PSS-015", "deployment", (d) => void delete api(d).securityContext.readOnlyRootFilesystem],
   ["CART-SA-001", "deployment", (d) => void delete pod(d).automountServiceAccountToken],
+  ["CART-SA-001", "deployment", (d) => void (pod(d).automountServiceAccountToken = true)],
   ["CART-NET-004", "service", (d) => void ((d.spec as Loose).type = "LoadBalancer")],
   ["CART-NET-004", "service", (d) => void ((d.spec as Loose).externalIPs = ["203.0.113.7"])],
   ["CART-NET-005", "ingress", (d) => void ((d.spec as Loose).rules[0].host = "*.cartorio.example")],
