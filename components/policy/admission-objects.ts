@@ -31,7 +31,10 @@ export const JUDGED_RESOURCES: { group: string; resources: string[] }[] = [
   { group: "autoscaling", resources: ["horizontalpodautoscalers"] },
   { group: "rbac.authorization.k8s.io", resources: ["roles", "rolebindings"] },
   { group: "kustomize.toolkit.fluxcd.io", resources: ["kustomizations"] },
-  { group: "source.toolkit.fluxcd.io", resources: ["gitrepositories", "helmrepositories", "ocirepositories", "buckets"] },
+  {
+    group: "source.toolkit.fluxcd.io",
+    resources: ["gitrepositories", "helmrepositories", "ocirepositories", "buckets"],
+  },
   { group: "helm.toolkit.fluxcd.io", resources: ["helmreleases"] },
   { group: "k6.io", resources: ["testruns"] },
 ];
