@@ -70,7 +70,8 @@ function kubeletSaysReady(app = "cartorio-api") {
 
 describe("the rollout the load gate waits for", () => {
   beforeAll(async () => {
-    cluster = await startTestCluster({ flux: false });
+    // No simulated nodes: this file plays the kubelet itself, to decide when pods are Ready.
+    cluster = await startTestCluster({ flux: false, alive: false });
     cluster.kubectlOk(["create", "namespace", "cartorio"]);
   }, 180_000);
   afterAll(async () => cluster?.stop());
