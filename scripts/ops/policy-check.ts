@@ -41,7 +41,10 @@ try {
       pdbObject(cfg.workload, cfg.scaling),
     ];
     for (const d of docs)
-      fs.writeFileSync(path.join(declared, `${d.kind.toLowerCase()}-${d.metadata.name}.yaml`), stringify(d, { version: "1.1" }));
+      fs.writeFileSync(
+        path.join(declared, `${d.kind.toLowerCase()}-${d.metadata.name}.yaml`),
+        stringify(d, { version: "1.1" }),
+      );
   }
   const targets = ["manifests", "clusters", "infrastructure", "configs/kms"].map((d) => path.join(root, d));
   const res = spawnSync(
