@@ -417,13 +417,15 @@ describe("state safety", () => {
   );
 
   it(
-    "destroy leaves the retained namespace and every key on the HSM",
+    "destroy leaves the retained namespace, the workload's guard rails and every key on the HSM",
     async () => {
       const stack = await project.stack("render");
       await stack.destroy({ onOutput: collect });
       const files = Object.keys(project.rendered());
       expect(files.some((f) => /v1-namespace-(default-)?cartorio\.yaml$/.test(f))).toBe(true);
-      expect(files.some((f) => f.includes("horizontalpodautoscaler"))).toBe(false);
+      // So are the workload's guard rails: Flux's cartorio-api keeps running after a destroy (#29).
+      for (const kind of ["horizontalpodautoscaler", "poddisruptionbudget", "networkpolicy"])
+        expect(files.some((f) => f.includes(kind)), kind).toBe(true);
       project.hsm.activate();
       // Every key the stack made is still there (plantada-v1 is the planted key an earlier test left alone).
       expect(
