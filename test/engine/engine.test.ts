@@ -425,7 +425,10 @@ describe("state safety", () => {
       expect(files.some((f) => /v1-namespace-(default-)?cartorio\.yaml$/.test(f))).toBe(true);
       // So are the workload's guard rails: Flux's cartorio-api keeps running after a destroy (#29).
       for (const kind of ["horizontalpodautoscaler", "poddisruptionbudget", "networkpolicy"])
-        expect(files.some((f) => f.includes(kind)), kind).toBe(true);
+        expect(
+          files.some((f) => f.includes(kind)),
+          kind,
+        ).toBe(true);
       project.hsm.activate();
       // Every key the stack made is still there (plantada-v1 is the planted key an earlier test left alone).
       expect(
