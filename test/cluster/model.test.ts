@@ -163,7 +163,7 @@ describe("the config model against the API server", () => {
     const pdb = docs[2] as { spec: Record<string, unknown> };
     for (let min = 1; min <= 50; min++) {
       const spec = (objectsOf({ scaling: { minReplicas: min, maxReplicas: 60 } }).docs[2] as typeof pdb).spec;
-      expect(Object.keys(spec).sort()).toEqual(["maxUnavailable", "selector"]);
+      expect(Object.keys(spec).sort()).toEqual(["maxUnavailable", "selector", "unhealthyPodEvictionPolicy"]);
       expect(spec.maxUnavailable).toBeGreaterThanOrEqual(1);
     }
     const both = stringify({ ...pdb, spec: { ...pdb.spec, minAvailable: 1 } });
