@@ -12,7 +12,7 @@ import { parse, stringify } from "yaml";
 import { maintainerGitEnv, paths, runningPid } from "../../scripts/cluster/controlplane";
 import { startTestCluster, TestCluster } from "../helpers/cluster";
 import { engineProject, EngineProject } from "../helpers/engine";
-import { tempDir } from "../helpers/tools";
+import { eventually, tempDir } from "../helpers/tools";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- manifests as parsed YAML, changed field by field
 type Manifest = Record<string, any>;
@@ -21,18 +21,7 @@ let cluster: TestCluster;
 let project: EngineProject;
 const logs: string[] = [];
 const collect = (s: string) => logs.push(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const json = (args: string[]) => JSON.parse(cluster.kubectlOk([...args, "-o", "json"]));
-
-async function eventually<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${seconds}s: ${what}`);
-    await sleep(1000);
-  }
-}
 
 function reconcileNow() {
   for (const [kind, name] of [

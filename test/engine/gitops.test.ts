@@ -12,7 +12,7 @@ import { embeddedDir } from "../../components/gitops/embedded";
 import { maintainerGitEnv } from "../../scripts/cluster/controlplane";
 import { startTestCluster, TestCluster } from "../helpers/cluster";
 import { engineProject, EngineProject } from "../helpers/engine";
-import { PROJECT_ROOT, tempDir } from "../helpers/tools";
+import { eventually, PROJECT_ROOT, tempDir } from "../helpers/tools";
 
 const ENGINE_TIMEOUT = 600_000;
 let cluster: TestCluster;
@@ -34,17 +34,6 @@ const controllerVersion = (release: string, c: string): string =>
   JSON.parse(fs.readFileSync(path.join(embeddedDir(release), "components.json"), "utf8")).components[c].version;
 const json = (args: string[]) => JSON.parse(cluster.kubectlOk([...args, "-o", "json"]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a value (not undefined), or fails after `seconds` saying what it waited for. */
-async function eventually<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${seconds}s: ${what}`);
-    await sleep(1000);
-  }
-}
 
 /** Asks source-controller to fetch now, as `flux reconcile source git flux-system` does. */
 function reconcileNow() {
