@@ -26,7 +26,7 @@ import {
   predictTimeline,
   readProfile,
 } from "../../components/scaling/replay";
-import type { PlatformConfig } from "../../components/config/schema";
+import { PlatformConfig, scalingSchema } from "../../components/config/schema";
 import { deadProcessProblem } from "../../components/platform/processes";
 import { USAGE_CPU, USAGE_MEMORY } from "./alive";
 import { adminApi, PodLite, podReady } from "./kube";
@@ -37,7 +37,7 @@ interface Hpa {
     minReplicas?: number;
     maxReplicas: number;
     metrics?: { type: string; resource?: { name: string; target: { averageUtilization?: number } } }[];
-    behavior: { scaleUp: ScalingRules; scaleDown: ScalingRules };
+    behavior?: { scaleUp?: ScalingRules; scaleDown?: ScalingRules };
   };
   status: {
     currentReplicas?: number;
@@ -75,6 +75,8 @@ export interface LoadOptions {
   /** Seconds to keep watching after the profile ends (default: one HPA sync plus the metric window). */
   tailSeconds?: number;
 }
+
+const K8S_BEHAVIOR = scalingSchema.parse({}).behavior;
 
 const milli = (q: string | undefined): number => {
   if (!q) return 0;
@@ -156,8 +158,9 @@ export async function runLoad(o: LoadOptions): Promise<number> {
       minReplicas: hpa.spec.minReplicas ?? 1,
       maxReplicas: hpa.spec.maxReplicas,
       replicaThroughputRps: tp,
-      scaleUp: hpa.spec.behavior.scaleUp,
-      scaleDown: hpa.spec.behavior.scaleDown,
+      // An HPA without behavior gets Kubernetes' defaults, which are also the config's (scalingSchema).
+      scaleUp: hpa.spec.behavior?.scaleUp ?? K8S_BEHAVIOR.scaleUp,
+      scaleDown: hpa.spec.behavior?.scaleDown ?? K8S_BEHAVIOR.scaleDown,
       metricLagSeconds: 15,
     },
     start,
