@@ -589,8 +589,6 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     started = true;
     await waitFor(o.dir, tool, healthProbe(o.dir, tool, ports), timeout);
   };
-  // Marks a tool found dead (pid file left, process gone) before anything else starts.
-  for (const t of tools) if (fs.existsSync(p.pid(t)) && runningPid(o.dir, t) === undefined) restarted.add(t);
 
   fs.mkdirSync(p.etcdData, { recursive: true, mode: 0o700 });
   await ensure("etcd", () => {
