@@ -645,11 +645,7 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   await ensure("kube-controller-manager", () => {
     const kc = p.controllerManagerKubeconfig;
     return [
-      `--kubeconfig=${kc}`,
-      `--authentication-kubeconfig=${kc}`,
-      `--authorization-kubeconfig=${kc}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${ports.controllerManager}`,
+      ...servingArgs(kc, ports.controllerManager),
       "--leader-elect=false",
       // Each controller under its own service account, as kubeadm runs it.
       "--use-service-account-credentials=true",
@@ -676,11 +672,7 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   if (alive) {
     const kc = p.identityKubeconfig("scheduler");
     await ensure("kube-scheduler", () => [
-      `--kubeconfig=${kc}`,
-      `--authentication-kubeconfig=${kc}`,
-      `--authorization-kubeconfig=${kc}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${ports.scheduler}`,
+      ...servingArgs(kc, ports.scheduler),
       "--leader-elect=false",
       "--profiling=false",
     ]);
@@ -758,11 +750,7 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
     );
     const mk = p.identityKubeconfig("metrics-server");
     await ensure("metrics-server", () => [
-      `--kubeconfig=${mk}`,
-      `--authentication-kubeconfig=${mk}`,
-      `--authorization-kubeconfig=${mk}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${ports.metricsServer}`,
+      ...servingArgs(mk, ports.metricsServer),
       `--tls-cert-file=${p.pki}/metrics-server-serving.crt`,
       `--tls-private-key-file=${p.pki}/metrics-server-serving.key`,
       // The simulated kubelets: at the node's InternalIP and status port, checked against the cluster CA.
@@ -799,6 +787,20 @@ export async function up(o: ClusterOptions): Promise<ClusterInfo> {
   const seconds = (Date.now() - t0) / 1000;
   log(`${started ? "ready" : "already running"} in ${seconds.toFixed(1)}s: ${server}, kubeconfig ${p.kubeconfig}`);
   return { dir: o.dir, kubeconfig: p.kubeconfig, context: CONTEXT, server, ports, started, seconds };
+}
+
+/**
+ * The flags every control-plane-style server here shares (component-base): its identity for the API and for
+ * delegated authentication and authorization, and its own HTTPS endpoint on loopback.
+ */
+function servingArgs(kubeconfig: string, port: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+  ];
 }
 
 /** Server-side apply as the admin (idempotent: the same objects on every up). */
