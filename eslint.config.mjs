@@ -41,11 +41,15 @@ export default tseslint.config(
     // Operator commands, the embedded cluster and the CI helpers are plain logic: they start in a few hundred
     // milliseconds because they never load the Pulumi SDK (about a second by itself). Pulumi resources stay
     // in index.ts and components/*/ component files.
-    files: ["scripts/ops/**", "scripts/cluster/**", "scripts/ci/**"],
+    files: ["scripts/ops/**", "scripts/cluster/**", "scripts/ci/**", "scripts/ensaio/**"],
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["@pulumi/*"], message: "scripts/ops, cluster and ci are plain logic: no Pulumi SDK" }] },
+        {
+          patterns: [
+            { group: ["@pulumi/*"], message: "scripts/ops, cluster, ci and ensaio are plain logic: no Pulumi SDK" },
+          ],
+        },
       ],
     },
   },

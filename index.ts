@@ -285,12 +285,17 @@ function gitopsArea(cfg: PlatformConfig, checked: Checked, providers: Providers)
     { providers },
   );
   if (cfg.features.repositoryHardening) {
-    // GITHUB_TOKEN comes from the environment; the owner from config.
-    const githubProvider = new github.Provider("github", { owner: cfg.gitops.owner });
+    const record = cfg.gitops.github.api === "record";
+    // GITHUB_TOKEN comes from the environment; the owner from config. record sends nothing: no provider.
+    const githubProvider = record ? undefined : new github.Provider("github", { owner: cfg.gitops.owner });
     new RepositoryHardening(
       "repository",
-      { gitops: cfg.gitops, deployKeyPublic: flux.deployKeyPublic },
-      { providers: { github: githubProvider } },
+      {
+        gitops: cfg.gitops,
+        deployKeyPublic: flux.deployKeyPublic,
+        recordDir: path.resolve(projectRoot, cfg.gitops.github.recordDir),
+      },
+      githubProvider ? { providers: { github: githubProvider } } : {},
     );
   }
   return {

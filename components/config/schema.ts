@@ -167,6 +167,11 @@ export const teamsSchema = z
     infrastructure: labelValue("a team slug").default("time-infraestrutura"),
     /** Who approves deployments to the producao environment. */
     deployReviewers: labelValue("a team slug").default("time-infraestrutura"),
+    /**
+     * Break glass: the team that may merge a pull request whose required checks fail (the check itself broken,
+     * an expired exception), through the PR only, so the PR, its checks and the bypass stay on record.
+     */
+    breakGlass: labelValue("a team slug").default("time-seguranca"),
   })
   .strict();
 
@@ -205,6 +210,19 @@ export const gitopsSchema = z
         server: z.enum(["github", "local"]).default("github"),
         /** The local server's folder, relative to the project or absolute. */
         localDir: z.string().min(1).default(".local/cluster/git"),
+      })
+      .strict()
+      .default({}),
+    /**
+     * How the GitHub resources (RepositoryHardening) are sent. github: through @pulumi/github to the
+     * organisation (GITHUB_TOKEN). record: nothing is sent; each request is written as JSON under recordDir
+     * (the ensaio stack: GitHub's side reviewed as data).
+     */
+    github: z
+      .object({
+        api: z.enum(["github", "record"]).default("github"),
+        /** Folder of the recorded requests (record), relative to the project or absolute. */
+        recordDir: z.string().min(1).default(".local/ensaio/github"),
       })
       .strict()
       .default({}),

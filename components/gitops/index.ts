@@ -12,7 +12,7 @@
  * Pulumi stays the only manager of Flux itself: nothing of flux-system is
  * committed to the repository (README: "Who manages Flux").
  * RepositoryHardening (GitHub): the read-only deploy key, a ruleset on the
- * branch, CODEOWNERS and the producao environment.
+ * branch, CODEOWNERS, the producao environment and the HSM runners' groups.
  */
 import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
@@ -20,7 +20,6 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GitopsConfig } from "../config/schema";
 import { LABELS, platformLabels } from "../platform/labels";
 import {
-  codeowners,
   deployKeyTitle,
   FLUX_NAMESPACE,
   FLUX_SYNC_NAME,
@@ -32,8 +31,9 @@ import {
 import { decorateInstall, filterInstallManifest } from "./install";
 import type { LocalGitServer } from "./local";
 import { MAINTAINER_KEYS_SECRET, type MaintainerKey } from "./signing";
-import { DeployKeyPair, FluxSync, LocalDeployKey } from "./providers";
+import { DeployKeyPair, FluxSync, GithubRecord, LocalDeployKey } from "./providers";
 import { durationSeconds } from "./sync";
+import { githubRequests, resolveRefs, type RepositoryRef, type TeamRef } from "./github-objects";
 
 export interface FluxBootstrapArgs {
   /** The GitOps repository, branch, path and Flux options (cartorio-plataforma:gitops). */
@@ -125,9 +125,18 @@ export class FluxBootstrap extends pulumi.ComponentResource {
       }
     }
 
+    // The key is kept with the source Secret when the stack is destroyed (as GitHub keeps the deploy key), and
+    // adopted from it by the next up: the Git host never has to learn a new key because of a destroy.
     const key = new DeployKeyPair(
       `${name}-deploy-key`,
-      { algorithm: g.flux.keyAlgorithm, comment: deployKeyTitle(g) },
+      {
+        algorithm: g.flux.keyAlgorithm,
+        comment: deployKeyTitle(g),
+        adopt:
+          args.cluster && !args.renderOnly
+            ? { ...args.cluster, namespace: FLUX_NAMESPACE, name: FLUX_SYNC_NAME }
+            : undefined,
+      },
       { parent: this },
     );
     if (args.localGit) {
@@ -154,8 +163,9 @@ export class FluxBootstrap extends pulumi.ComponentResource {
               known_hosts: args.localGit ? args.localGit.knownHosts : knownHosts(g.flux),
             },
           },
-          // Created once, like the CLI's; the engine keeps stringData secret because the key is.
-          { parent: this, dependsOn, additionalSecretOutputs: ["stringData", "data"] },
+          // Created once, like the CLI's; the engine keeps stringData secret because the key is. Kept on delete:
+          // it is where the next up adopts the deploy key from.
+          { parent: this, dependsOn, additionalSecretOutputs: ["stringData", "data"], retainOnDelete: true },
         ),
       );
     }
@@ -237,105 +247,50 @@ export interface RepositoryHardeningArgs {
   gitops: GitopsConfig;
   /** The Flux deploy key's authorized_keys line. */
   deployKeyPublic: pulumi.Input<string>;
+  /** Where gitops.github.api: record writes the requests (absolute). */
+  recordDir?: string;
 }
 
-/** The branch of the GitOps repository that keeps producao's evidence chain, append-only. */
-export const EVIDENCE_BRANCH = "evidencias";
-
-/** Who may change what in the GitOps repository, codified. */
+/**
+ * Who may change what in the GitOps repository, codified (components/gitops/github-objects.ts): sent to
+ * GitHub, or written as JSON for review (gitops.github.api: record). The environment and the deploy key are
+ * kept on destroy and when the feature is turned off (retainOnDelete).
+ */
 export class RepositoryHardening extends pulumi.ComponentResource {
-  public readonly rulesetId: pulumi.Output<string>;
+  /** The requests as sent (record) or their resources' ids (github), by resource name. */
+  public readonly requests: pulumi.Output<string[]>;
 
   constructor(name: string, args: RepositoryHardeningArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cartorio:gitops:RepositoryHardening", name, {}, opts);
-    const g = args.gitops;
-    const repository = g.repository;
-
-    new github.RepositoryDeployKey(
-      `${name}-deploy-key`,
-      { repository, title: deployKeyTitle(g), key: args.deployKeyPublic, readOnly: true },
-      { parent: this },
-    );
-
-    const ruleset = new github.RepositoryRuleset(
-      `${name}-ruleset`,
-      {
-        repository,
-        name: `protect-${g.branch}`,
-        target: "branch",
-        enforcement: "active",
-        conditions: { refName: { includes: [`refs/heads/${g.branch}`], excludes: [] } },
-        // The deploy identity commits CODEOWNERS below; everyone else goes through a PR.
-        bypassActors: g.automation
-          ? [{ actorId: g.automation.actorId, actorType: g.automation.actorType, bypassMode: "always" }]
-          : [],
-        rules: {
-          deletion: true,
-          nonFastForward: true,
-          requiredSignatures: g.requireSignedCommits,
-          pullRequest: {
-            requireCodeOwnerReview: true,
-            requiredApprovingReviewCount: 1,
-            dismissStaleReviewsOnPush: true,
-            requireLastPushApproval: true,
-          },
-          requiredStatusChecks: {
-            strictRequiredStatusChecksPolicy: true,
-            requiredChecks: g.requiredChecks.map((context) => ({ context })),
-          },
-        },
-      },
-      { parent: this },
-    );
-
-    // The evidence chain (docs/evidence.md): an append-only branch. Nobody may delete it, rewrite it or, but
-    // the deploy identity that appends each deployment's report, push to it — no admin bypass.
-    new github.RepositoryRuleset(
-      `${name}-ruleset-evidencias`,
-      {
-        repository,
-        name: `append-only-${EVIDENCE_BRANCH}`,
-        target: "branch",
-        enforcement: "active",
-        conditions: { refName: { includes: [`refs/heads/${EVIDENCE_BRANCH}`], excludes: [] } },
-        bypassActors: g.automation
-          ? [{ actorId: g.automation.actorId, actorType: g.automation.actorType, bypassMode: "always" }]
-          : [],
-        rules: { creation: true, update: true, deletion: true, nonFastForward: true },
-      },
-      { parent: this },
-    );
-
-    // Committed straight to the branch by the provider, after the ruleset exists: the ruleset lets the
-    // deploy identity (gitops.automation) bypass the PR rule, so this commit is accepted.
-    new github.RepositoryFile(
-      `${name}-codeowners`,
-      {
-        repository,
-        branch: g.branch,
-        file: ".github/CODEOWNERS",
-        content: codeowners(g),
-        commitMessage: "Update CODEOWNERS from cartorio-plataforma",
-        overwriteOnCreate: true,
-      },
-      { parent: this, dependsOn: [ruleset] },
-    );
-
-    const reviewers = github.getTeamOutput({ slug: g.teams.deployReviewers }, { parent: this });
-    new github.RepositoryEnvironment(
-      `${name}-environment-producao`,
-      {
-        repository,
-        environment: "producao",
-        preventSelfReview: true,
-        canAdminsBypass: false,
-        reviewers: [{ teams: [reviewers.id.apply((id) => Number(id))] }],
-        deploymentBranchPolicy: { protectedBranches: true, customBranchPolicies: false },
-      },
-      { parent: this },
-    );
-
-    this.rulesetId = ruleset.id;
-    this.registerOutputs({ rulesetId: this.rulesetId });
+    const requests = githubRequests(args.gitops, args.deployKeyPublic, name);
+    const made = new Map<string, pulumi.CustomResource>();
+    const record = args.gitops.github.api === "record";
+    const teamIds = new Map<string, pulumi.Output<number>>();
+    const resolve = (ref: TeamRef | RepositoryRef): unknown => {
+      if (record) return ref;
+      if ("repositoryName" in ref)
+        return github.getRepositoryOutput({ name: ref.repositoryName }, { parent: this }).repoId;
+      if (!teamIds.has(ref.teamSlug))
+        teamIds.set(
+          ref.teamSlug,
+          github.getTeamOutput({ slug: ref.teamSlug }, { parent: this }).id.apply((id) => Number(id)),
+        );
+      return teamIds.get(ref.teamSlug);
+    };
+    for (const r of requests) {
+      const opts: pulumi.CustomResourceOptions = {
+        parent: this,
+        retainOnDelete: r.retain,
+        dependsOn: r.after.map((n) => made.get(n)!),
+      };
+      const inputs = resolveRefs(r.args, resolve) as Record<string, unknown>;
+      const resource = record
+        ? new GithubRecord(r.name, { dir: args.recordDir!, githubType: r.type, request: inputs }, opts)
+        : // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          new (github as any)[r.type](r.name, inputs, opts);
+      made.set(r.name, resource);
+    }
+    this.requests = pulumi.output(requests.map((r) => `${r.type}/${r.name}`));
+    this.registerOutputs({ requests: this.requests });
   }
 }

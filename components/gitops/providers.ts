@@ -3,45 +3,78 @@
  * never rotates it, as with `flux bootstrap`); the private key is a Pulumi
  * secret output, encrypted in state and never printed.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { DeployKeyAlgorithm, generateDeployKey } from "./keygen";
+import { apiReader } from "../platform/kubeapi";
+import { DeployKeyAlgorithm, fingerprintOf, generateDeployKey } from "./keygen";
 import * as local from "./local";
 import { waitForSync } from "./sync";
 
 export interface DeployKeyInputs {
   algorithm: DeployKeyAlgorithm;
   comment: string;
+  /**
+   * Where a key kept from an earlier deployment may be (the flux-system source Secret, kept on destroy): adopted
+   * on create instead of making a key the Git host has never seen. Absent (render mode): always a new key.
+   */
+  adopt?: { kubeconfig: string; context: string; namespace: string; name: string };
+}
+
+/** The key in the kept source Secret, when there is one of the wanted algorithm. */
+async function keptKey(inputs: DeployKeyInputs) {
+  if (!inputs.adopt) return undefined;
+  const a = inputs.adopt;
+  const secret = await apiReader(a)<{ data?: Record<string, string> }>(
+    `/api/v1/namespaces/${a.namespace}/secrets/${a.name}`,
+  );
+  if (typeof secret === "string" || !secret.data?.identity || !secret.data["identity.pub"]) return undefined;
+  const text = (k: string) => Buffer.from(secret.data![k], "base64").toString("utf8");
+  const publicKey = text("identity.pub").trim();
+  const wanted = inputs.algorithm === "ed25519" ? "ssh-ed25519" : "ecdsa-sha2-nistp384";
+  if (!publicKey.startsWith(`${wanted} `)) return undefined;
+  return { privateKey: text("identity"), publicKey, fingerprint: fingerprintOf(publicKey), adopted: true };
 }
 
 export const deployKeyProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: DeployKeyInputs) {
-    const key = generateDeployKey(inputs.algorithm, inputs.comment);
+    const key = (await keptKey(inputs)) ?? { ...generateDeployKey(inputs.algorithm, inputs.comment), adopted: false };
     return { id: key.fingerprint, outs: { ...inputs, ...key } };
   },
   async diff(_id: string, olds: DeployKeyInputs, news: DeployKeyInputs) {
-    // Only a new algorithm makes a new key; the comment is cosmetic.
+    // Only a new algorithm makes a new key; the comment and where to adopt from are not the key.
     const replaces = olds.algorithm !== news.algorithm ? ["algorithm"] : [];
-    return { changes: replaces.length > 0 || olds.comment !== news.comment, replaces };
+    return {
+      changes:
+        replaces.length > 0 ||
+        olds.comment !== news.comment ||
+        JSON.stringify(olds.adopt) !== JSON.stringify(news.adopt),
+      replaces,
+    };
   },
   async update(_id: string, olds: DeployKeyInputs, news: DeployKeyInputs) {
-    return { outs: { ...olds, comment: news.comment } };
+    return { outs: { ...olds, comment: news.comment, adopt: news.adopt } };
   },
 };
 
 export interface DeployKeyArgs {
   algorithm: pulumi.Input<DeployKeyAlgorithm>;
   comment: pulumi.Input<string>;
+  /** The source Secret a kept key is adopted from (DeployKeyInputs.adopt). */
+  adopt?: pulumi.Input<{ kubeconfig: string; context: string; namespace: string; name: string }>;
 }
 
 export class DeployKeyPair extends pulumi.dynamic.Resource {
   declare public readonly privateKey: pulumi.Output<string>;
   declare public readonly publicKey: pulumi.Output<string>;
   declare public readonly fingerprint: pulumi.Output<string>;
+  /** Whether the key was adopted from the kept source Secret rather than made. */
+  declare public readonly adopted: pulumi.Output<boolean>;
   constructor(name: string, args: DeployKeyArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       deployKeyProvider,
       name,
-      { ...args, privateKey: undefined, publicKey: undefined, fingerprint: undefined },
+      { ...args, privateKey: undefined, publicKey: undefined, fingerprint: undefined, adopted: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey"] },
       "cartorio",
       "DeployKeyPair",
@@ -162,5 +195,52 @@ export class FluxSync extends pulumi.dynamic.Resource {
       "cartorio",
       "FluxSync",
     );
+  }
+}
+
+// ---------------------------------------------------------------- GitHub without GitHub
+
+export interface GithubRecordInputs {
+  /** Folder the requests are written to (absolute). */
+  dir: string;
+  /** The @pulumi/github type the request is for. */
+  githubType: string;
+  /** The resource's name in the stack (the file's name). */
+  name: string;
+  /** The request's inputs, as they would be sent. */
+  request: Record<string, unknown>;
+}
+
+/**
+ * gitops.github.api: record (the ensaio stack). Each GitHub resource becomes one JSON file of what would be
+ * sent, for review and for the tests; nothing leaves the machine. Deleting removes the file, as GitHub would
+ * delete the object; a resource kept on delete (retainOnDelete) keeps its file, as GitHub would keep it.
+ */
+export const githubRecordProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: GithubRecordInputs) {
+    fs.mkdirSync(inputs.dir, { recursive: true });
+    const file = path.join(inputs.dir, `${inputs.githubType}.${inputs.name}.json`);
+    const body = { type: inputs.githubType, name: inputs.name, request: inputs.request };
+    fs.writeFileSync(file, JSON.stringify(body, null, 2) + "\n");
+    return { id: `${inputs.githubType}/${inputs.name}`, outs: inputs };
+  },
+  async diff(_id: string, olds: GithubRecordInputs, news: GithubRecordInputs) {
+    return { changes: JSON.stringify(olds) !== JSON.stringify(news) };
+  },
+  async update(_id: string, _olds: GithubRecordInputs, news: GithubRecordInputs) {
+    return { outs: (await githubRecordProvider.create!(news)).outs };
+  },
+  async delete(_id: string, props: GithubRecordInputs) {
+    fs.rmSync(path.join(props.dir, `${props.githubType}.${props.name}.json`), { force: true });
+  },
+};
+
+export class GithubRecord extends pulumi.dynamic.Resource {
+  constructor(
+    name: string,
+    args: { dir: string; githubType: string; request: pulumi.Input<Record<string, unknown>> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(githubRecordProvider, name, { ...args, name }, opts, "cartorio", "GithubRecord");
   }
 }

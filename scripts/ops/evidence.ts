@@ -59,6 +59,9 @@ const { values } = parseArgs({
     out: { type: "string" },
     genesis: { type: "boolean", default: false },
     "sync-timeout": { type: "string" },
+    // The commit deployed, when it is not this checkout's HEAD: the ensaio rehearsal deploys the merge commit
+    // its GitHub-like flow made of HEAD's tree (on producao, the deploy job's checkout is that commit).
+    revision: { type: "string" },
   },
   strict: true,
 });
@@ -168,7 +171,8 @@ async function main(): Promise<number> {
   const stack = values.stack;
   const cfg = loadStackFile(PROJECT_ROOT, stack);
   const configFile = `Pulumi.${stack}.yaml`;
-  const sha = git("rev-parse", "HEAD");
+  const sha = values.revision ?? git("rev-parse", "HEAD");
+  if (!/^[0-9a-f]{40}$/.test(sha)) throw new Error(`--revision ${sha}: expected a full 40-hex commit id`);
   const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
   const outputs = stackOutputs(stack) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const ctx: RuleContext = { ...wallClock(), exceptions: loadCatalogue(CATALOGUE_FILE).exceptions };

@@ -13,6 +13,7 @@ import { fingerprintOf, generateDeployKey } from "../../components/gitops/keygen
 import { MAINTAINER_KEYS_SECRET, readMaintainerKeys } from "../../components/gitops/signing";
 import * as openpgp from "openpgp";
 import { recordResources, Registered, settle } from "../helpers/mocks";
+import { githubRequests } from "../../components/gitops/github-objects";
 import { tempDir } from "../helpers/tools";
 
 let registered: Registered[] = [];
@@ -52,7 +53,10 @@ describe("GitOps components under mocks", () => {
         r.type === "pulumi-nodejs:dynamic/cartorio:DeployKeyPair"
           ? { ...generateDeployKey("ecdsa-p384", r.inputs.comment) }
           : undefined,
-      calls: { "github:index/getTeam:getTeam": (i) => ({ id: "4242", slug: i.slug }) },
+      calls: {
+        "github:index/getTeam:getTeam": (i) => ({ id: i.slug === "time-seguranca" ? "5151" : "4242", slug: i.slug }),
+        "github:index/getRepository:getRepository": (i) => ({ repoId: 777, name: i.name }),
+      },
     });
     const { FluxBootstrap, RepositoryHardening } = await import("../../components/gitops");
     const flux = new FluxBootstrap("flux", { gitops, renderOnly: false, installManifest: INSTALL });
@@ -141,8 +145,12 @@ describe("GitOps components under mocks", () => {
       nonFastForward: true,
       pullRequest: { requireCodeOwnerReview: true, requiredApprovingReviewCount: 1 },
     });
-    // The deploy identity may bypass the PR rule: the provider commits CODEOWNERS straight to main.
-    expect(rs.inputs.bypassActors).toEqual([{ actorId: 314159, actorType: "Integration", bypassMode: "always" }]);
+    // The deploy identity may bypass the PR rule: the provider commits CODEOWNERS straight to main. Break glass:
+    // the security team may merge a PR whose checks fail, through the PR only, so it stays on record.
+    expect(rs.inputs.bypassActors).toEqual([
+      { actorId: 314159, actorType: "Integration", bypassMode: "always" },
+      { actorId: 5151, actorType: "Team", bypassMode: "pull_request" },
+    ]);
     // CODEOWNERS is committed after the ruleset exists, which lets the deploy identity through.
     const order = registered.map((r) => r.type);
     expect(order.indexOf("github:index/repositoryFile:RepositoryFile")).toBeGreaterThan(
@@ -155,6 +163,32 @@ describe("GitOps components under mocks", () => {
       "conftest",
       "preview",
     ]);
+  });
+
+  it("runner groups: the HSM deploy runner only for deploy.yml as committed on main, the preview runner only for pr.yml; this repository only", () => {
+    const groups = Object.fromEntries(
+      find("github:index/actionsRunnerGroup:ActionsRunnerGroup").map((g) => [g.inputs.name, g.inputs]),
+    );
+    expect(groups["cartorio-hsm"]).toEqual({
+      name: "cartorio-hsm",
+      visibility: "selected",
+      selectedRepositoryIds: [777],
+      allowsPublicRepositories: false,
+      restrictedToWorkflows: true,
+      // A PR's own copy of a workflow runs at refs/pull/N/merge: it can name the label, never get this runner.
+      selectedWorkflows: ["cartorio-digital/infraestrutura/.github/workflows/deploy.yml@refs/heads/main"],
+    });
+    expect(groups["cartorio-hsm-preview"]).toMatchObject({
+      restrictedToWorkflows: true,
+      selectedWorkflows: ["cartorio-digital/infraestrutura/.github/workflows/pr.yml@*"],
+    });
+  });
+
+  it("the environment and the deploy key are kept on destroy and feature toggles; rulesets, groups and CODEOWNERS are not", () => {
+    const kept = githubRequests(gitops, "ssh-ed25519 AAAA")
+      .filter((r) => r.retain)
+      .map((r) => r.type);
+    expect(kept.sort()).toEqual(["RepositoryDeployKey", "RepositoryEnvironment"]);
   });
 
   it("a ruleset on evidencias: append-only, the deploy identity alone may push, deletion and rewrites refused with no bypass", () => {
