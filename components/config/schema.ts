@@ -400,10 +400,19 @@ export const kmsSchema = z
     inventory: z.string().min(1).default("configs/kms/producao.yaml"),
     /** PKCS#11 module of the HSM vendor. */
     module: z.string().min(1).default("/usr/lib/softhsm/libsofthsm2.so"),
-    /** Environment variable that holds the user PIN; the PIN itself never enters config or state. */
+    /**
+     * Environment variable that holds the user PIN; the PIN itself never enters config or state. Fixed, not
+     * chosen per stack: a PR could otherwise point it at any variable its job has (a token, a URL), and every
+     * login with that value as the PIN burns one of the token's PIN tries. Only the deploy steps that log in
+     * set it (.github/workflows/deploy.yml); PR jobs have no PIN at all.
+     */
     pinEnv: z
-      .string()
-      .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name such as CARTORIO_HSM_PIN")
+      .literal("CARTORIO_HSM_PIN", {
+        errorMap: () => ({
+          message:
+            "expected CARTORIO_HSM_PIN, the one variable the deploy steps set: the PIN's variable is fixed, so no configuration can make the program log in with another variable's value (each failed login burns a PIN try); remove the key",
+        }),
+      })
       .default("CARTORIO_HSM_PIN"),
   })
   .strict();

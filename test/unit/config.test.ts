@@ -172,6 +172,13 @@ describe("bad configuration", () => {
       /known_hosts lines/,
     ],
     [
+      // A PR pointing the PIN's variable at another one its job has: each login with that value burns a PIN try.
+      "the PIN read from another variable",
+      { kms: { pinEnv: "GITHUB_TOKEN" } },
+      "cartorio-plataforma:kms.pinEnv",
+      /expected CARTORIO_HSM_PIN, the one variable the deploy steps set/,
+    ],
+    [
       "unknown team",
       { gitops: { knownTeams: ["time-aplicacao"], teams: { security: "time-fantasma" } } },
       "cartorio-plataforma:gitops.teams.security",

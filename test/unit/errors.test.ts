@@ -170,7 +170,7 @@ describe("(3) and (4): the signing tokens, on SoftHSM2", () => {
     const raw = rawFromStackFile(path.join(PROJECT_ROOT, "Pulumi.local.yaml"));
     raw.kubernetes = { mode: "render", renderDirectory: "rendered/erros" };
     raw.features = { gitops: false, keys: true, scaling: true, loadtest: false };
-    raw.kms = { inventory, pinEnv: PIN_ENV };
+    raw.kms = { inventory };
     raw.gitops = { ...(raw.gitops as object), git: { server: "github" } };
     pulumi.runtime.setAllConfig(
       Object.fromEntries(Object.entries(raw).map(([k, v]) => [`cartorio-plataforma:${k}`, JSON.stringify(v)])),
