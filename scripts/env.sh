@@ -97,7 +97,10 @@ ensure_toolchain() {
     command -v go >/dev/null || die "the Pulumi engine is not built and Go is not installed: install Go 1.25+ (or run on a connected machine, where npx pulumi downloads the CLI)"
     log "building the engine toolchain from Go modules (first run only; see scripts/toolchain/build.sh) ..."
   fi
-  eval "$(bash scripts/toolchain/build.sh)"
+  # Checked before eval: eval "$(...)" would drop the status of a build, or of a cache refused by its digests.
+  local paths
+  paths=$(bash scripts/toolchain/build.sh) || die "scripts/toolchain/build.sh failed (see above): nothing of the toolchain is used"
+  eval "$paths"
   export PATH="$TOOLS_BIN:$PATH"
   export PULUMI_CLI
 }

@@ -13,8 +13,19 @@
 #                  assembled into its install.yaml), source- and kustomize-controller
 #                  (run out of cluster by npm run cluster), fluxkit (local Git server)
 #
-#   scripts/toolchain/build.sh          build what is missing, install, print paths
-#   scripts/toolchain/build.sh --check  exit 1 (and say what is missing) without building
+#   scripts/toolchain/build.sh           verify what is cached, build what is missing, install, print paths
+#   scripts/toolchain/build.sh --check   exit 1 (and say what is missing) without building
+#   scripts/toolchain/build.sh --verify  exit 1 (naming the file) unless every cached binary, Flux manifest and
+#                                        kwok stage matches its recorded digest and is what is installed
+#   scripts/toolchain/build.sh --list    the files the toolchain needs, relative to the cache
+#
+# Digests: the self-hosted runners keep the cache between runs and execute it, so each file is recorded
+# (sha256, $CARTORIO_TOOLCHAIN_CACHE/digests.sha256, sha256sum's format) when this script builds or copies
+# it, and checked before it is reused: a file that differs from its record, or that has none, is refused
+# (remove it and it is rebuilt). A cache from before digests existed has no digests.sha256: its files are
+# recorded as they are, trusted on first use, once. The record sits in the same cache, so it detects a
+# corrupted or swapped file, not a writer who rewrites both: keeping untrusted jobs off the runner that
+# deploys (its runner group) is what protects that runner's cache.
 #
 # Results are cached in $CARTORIO_TOOLCHAIN_CACHE/<piece>-<key> (default
 # ~/.cache/cartorio-toolchain), each keyed by its pinned versions and wrapper
@@ -29,8 +40,11 @@ source "$here/versions.env"
 
 pulumi_home="${PULUMI_HOME:-$HOME/.pulumi}"
 cache_root="${CARTORIO_TOOLCHAIN_CACHE:-$HOME/.cache/cartorio-toolchain}"
-check_only=0
-[[ "${1:-}" == "--check" ]] && check_only=1
+mode=${1:-build}
+case "$mode" in
+  build | --check | --verify | --list) ;;
+  *) echo "usage: scripts/toolchain/build.sh [--check | --verify | --list]" >&2; exit 2 ;;
+esac
 
 start=$SECONDS
 say() { printf '[toolchain %4ds] %s\n' "$((SECONDS - start))" "$*" >&2; }
@@ -65,6 +79,8 @@ flux_bin="$cache_root/flux-$(piece_key flux FLUX_VERSION -- flux)/bin"
 flux_dir="$cache_root/flux/$FLUX_VERSION"
 cli_dir="$pulumi_home/versions/$PULUMI_VERSION/bin"
 tools_dir="$cache_root/bin"
+stages_dir="${alive_bin%/bin}/stages"
+digests="$cache_root/digests.sha256"
 plugin_dir="$pulumi_home/plugins/resource-kubernetes-v$KUBERNETES_VERSION"
 
 # What each piece puts in its bin folder.
@@ -102,12 +118,112 @@ installed() {
   for l in "${!links[@]}"; do [[ "$(readlink "$tools_dir/$l" 2>/dev/null)" == "${links[$l]}" ]] || return 1; done
 }
 
-if ((check_only)); then
+if [[ $mode == --list ]]; then
+  for piece in engine kubernetes policy controlplane flux alive; do
+    for t in ${want[$piece]}; do echo "${dir_of[$piece]#"$cache_root"/}/$t"; done
+  done
+  echo "${stages_dir#"$cache_root"/}/VERSION"
+  for v in "$FLUX_VERSION" "$FLUX_PREVIOUS_VERSION"; do echo "flux/$v/install.yaml"; done
+  exit 0
+fi
+
+if [[ $mode == --check ]]; then
   if ((${#missing[@]})) || ! installed; then
     say "the toolchain is not built (missing: ${missing[*]:-installation}); run scripts/toolchain/build.sh"
     exit 1
   fi
   exit 0
+fi
+
+# ---- digests of what the cache holds (see the header)
+# The cached files this script vouches for: every piece's binaries, kwok's stages, the collected Flux releases.
+cached_files() {
+  local piece t v
+  {
+    for piece in engine kubernetes policy controlplane flux alive; do
+      for t in ${want[$piece]}; do [[ -e "${dir_of[$piece]}/$t" ]] && echo "${dir_of[$piece]}/$t"; done
+    done
+    [[ -d "$stages_dir" ]] && find "$stages_dir" -type f
+    for v in "$FLUX_VERSION" "$FLUX_PREVIOUS_VERSION"; do
+      [[ -d "$cache_root/flux/$v" ]] && find "$cache_root/flux/$v" -type f
+    done
+  } | sort
+}
+# sha256sum lines for files under the cache, by path relative to it (the record survives a moved $HOME).
+hash_files() { # files...
+  local f rels=()
+  for f; do rels+=("${f#"$cache_root"/}"); done
+  (cd "$cache_root" && sha256sum -- "${rels[@]}")
+}
+# Records the files' digests, replacing older lines for the same paths; serialised, since several
+# scripts may build at once.
+record() { # files...
+  (($#)) || return 0
+  local new
+  new=$(hash_files "$@")
+  (
+    flock 9
+    {
+      printf '%s\n' "$new"
+      if [[ -f "$digests" ]]; then cat "$digests"; fi
+    } | awk '!seen[substr($0, 67)]++' |
+      sort -k2 >"$digests.$$.tmp"
+    mv "$digests.$$.tmp" "$digests"
+  ) 9>>"$digests.lock"
+}
+# Says what is wrong with each file that does not match its record or has none; fails if any.
+verify_files() { # files...
+  (($#)) || return 0
+  local problems
+  problems=$(hash_files "$@" | awk -v db="$digests" -v cache="$cache_root" '
+    BEGIN { while ((getline l < db) > 0) rec[substr(l, 67)] = substr(l, 1, 64) }
+    {
+      p = substr($0, 67); h = substr($0, 1, 64)
+      split(p, part, "/"); piece = part[1] == "flux" ? "flux/" part[2] : part[1]
+      fix = "remove " cache "/" piece " and run scripts/toolchain/build.sh to rebuild it"
+      if (!(p in rec)) print cache "/" p ": no digest recorded in " db " (this script did not build it): " fix
+      else if (rec[p] != h) print cache "/" p ": its sha256 " h " is not the one recorded when it was built (" rec[p] "): the cache was altered; " fix
+    }')
+  [[ -z "$problems" ]] && return 0
+  while IFS= read -r l; do
+    say "refusing $l"
+    [[ "${GITHUB_ACTIONS:-}" == true ]] && echo "::error title=toolchain cache::refusing $l" >&2
+  done <<<"$problems"
+  return 1
+}
+mapfile -t present < <(cached_files)
+
+if [[ $mode == --verify ]]; then
+  bad=0
+  if ((${#missing[@]})); then say "not built: ${missing[*]}; run scripts/toolchain/build.sh"; bad=1; fi
+  [[ -f "$digests" ]] || { say "no digests recorded ($digests): run scripts/toolchain/build.sh"; bad=1; }
+  verify_files "${present[@]}" || bad=1
+  # What runs is the installed copy: the CLI and its plugins beside it, the provider plugin, the links.
+  for t in ${want[engine]}; do
+    cmp -s "$engine_bin/$t" "$cli_dir/$t" 2>/dev/null || { say "$cli_dir/$t is not the verified $engine_bin/$t: run scripts/toolchain/build.sh"; bad=1; }
+  done
+  cmp -s "$k8s_bin/pulumi-resource-kubernetes" "$plugin_dir/pulumi-resource-kubernetes" 2>/dev/null ||
+    { say "$plugin_dir/pulumi-resource-kubernetes is not the verified $k8s_bin/pulumi-resource-kubernetes: run scripts/toolchain/build.sh"; bad=1; }
+  for l in "${!links[@]}"; do
+    [[ "$(readlink "$tools_dir/$l" 2>/dev/null)" == "${links[$l]}" ]] || { say "$tools_dir/$l does not point at ${links[$l]}: run scripts/toolchain/build.sh"; bad=1; }
+  done
+  ((bad)) && exit 1
+  say "verified ${#present[@]} cached files against $digests"
+  exit 0
+fi
+
+if [[ ! -f "$digests" ]]; then
+  # A cache from before digests were recorded: what it holds is trusted on first use, once, and said so.
+  if ((${#present[@]})); then
+    say "no digests recorded yet: recording the ${#present[@]} files already cached, trusted on first use"
+    [[ "${GITHUB_ACTIONS:-}" == true ]] &&
+      echo "::warning title=toolchain cache::no digests recorded in $digests: the ${#present[@]} cached files were trusted on first use" >&2
+    mkdir -p "$cache_root"
+    record "${present[@]}"
+  fi
+else
+  # Nothing cached is reused before it matches what was recorded when it was built.
+  verify_files "${present[@]}" || exit 1
 fi
 
 mkdir -p "$engine_bin" "$k8s_bin" "$policy_bin" "$cp_bin" "$flux_bin" "$alive_bin"
@@ -124,6 +240,7 @@ build_in() { # dir output-path package ldflags
   local t0=$SECONDS
   (cd "$dir" && go build -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
   mv "$out.tmp" "$out"
+  record "$out"
   say "built $(basename "$out") in $((SECONDS - t0))s"
 }
 
@@ -138,6 +255,7 @@ if [[ ! -x "$engine_bin/pulumi-resource-pulumi-nodejs" ]]; then
   sdk_dir=$(module_dir "$here/engine" github.com/pulumi/pulumi/sdk/v3)
   [[ -n "$sdk_dir" ]] || { say "could not download github.com/pulumi/pulumi/sdk/v3"; exit 1; }
   install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$engine_bin/pulumi-resource-pulumi-nodejs"
+  record "$engine_bin/pulumi-resource-pulumi-nodejs"
   say "installed pulumi-resource-pulumi-nodejs from $sdk_dir"
 fi
 
@@ -159,6 +277,7 @@ go_install() { # name module version [bin-dir [ldflags]]
   say "building $name $ver ..."
   local t0=$SECONDS
   (cd "$bin/.." && GOFLAGS=-trimpath GOBIN="$bin" go install -ldflags "-s -w $ldflags" "$mod@$ver")
+  record "$bin/$name"
   say "built $name in $((SECONDS - t0))s"
 }
 go_install opa github.com/open-policy-agent/opa "$OPA_VERSION"
@@ -198,6 +317,8 @@ if [[ ! -f "$alive_bin/../stages/VERSION" ]]; then
   done
   echo "$KWOK_VERSION" >"$st/VERSION"
   rm -rf "$alive_bin/../stages" && mv "$st" "$alive_bin/../stages"
+  mapfile -t copied < <(find "$stages_dir" -type f)
+  record "${copied[@]}"
 fi
 
 # ---- Flux: its controllers and fluxkit, then the pieces of the pinned releases
@@ -213,6 +334,8 @@ for v in "$FLUX_VERSION" "$FLUX_PREVIOUS_VERSION"; do
   bash "$here/flux/collect.sh" "$v" "$d.tmp" >&2
   "$flux_bin/fluxkit" assemble --collected "$d.tmp" --out "$d.tmp/install.yaml"
   rm -rf "$d" && mv "$d.tmp" "$d"
+  mapfile -t copied < <(find "$d" -type f)
+  record "${copied[@]}"
 done
 # The controllers that run are the ones the pinned release names (flux/go.mod must say the same).
 for c in source-controller kustomize-controller; do
