@@ -257,8 +257,39 @@ async function main(): Promise<void> {
   fs.writeFileSync(outputs, p(["stack", "output", "--json"]));
   const chainDir = path.join(E, "evidencias");
   const genesis = fs.existsSync(path.join(chainDir, STACK)) ? [] : ["--genesis"];
+  // How PR #3 reached main, as the deploy job records it from GitHub: here only the checks the rehearsal ran
+  // (the rulebook in step 1, the pack in pulumi up), both passed, no bypass.
+  const merge = path.join(E, "merge.json");
+  fs.writeFileSync(
+    merge,
+    JSON.stringify({
+      commit: mergeCommit,
+      pullRequest: 3,
+      method: "merge",
+      mergedBy: "mantenedora",
+      requiredChecks: [
+        { name: "conftest", conclusion: "success" },
+        { name: "preview", conclusion: "success" },
+      ],
+      bypass: null,
+      source: "npm run ensaio's GitHub-like merge (the checks the rehearsal runs)",
+    }),
+  );
   const evidence = ops(
-    ["evidence", "--stack", STACK, "--outputs", outputs, "--out", chainDir, "--revision", mergeCommit, ...genesis],
+    [
+      "evidence",
+      "--stack",
+      STACK,
+      "--outputs",
+      outputs,
+      "--out",
+      chainDir,
+      "--revision",
+      mergeCommit,
+      "--merge",
+      merge,
+      ...genesis,
+    ],
     pulumiEnv,
   );
   process.stdout.write(evidence);

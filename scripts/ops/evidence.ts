@@ -26,6 +26,7 @@ import { anchorKeyFor, loadAnchor } from "../../components/evidence/anchor";
 import { durationSeconds, syncStatus, waitForSync } from "../../components/gitops/sync";
 import { FLUX_NAMESPACE, FLUX_SYNC_NAME } from "../../components/gitops/flux";
 import { nextLink } from "../../components/evidence/verify";
+import { breakGlassOf, readMergeRecord } from "../../components/evidence/merge";
 import { renderHtml } from "../../components/evidence/html";
 import { collected, EvidenceReport, notRun, SCHEMA_ID, validateReport } from "../../components/evidence/schema";
 import { SIGNATURE_SCHEMA, SignatureFile } from "../../components/evidence/signature";
@@ -62,6 +63,9 @@ const { values } = parseArgs({
     // The commit deployed, when it is not this checkout's HEAD: the ensaio rehearsal deploys the merge commit
     // its GitHub-like flow made of HEAD's tree (on producao, the deploy job's checkout is that commit).
     revision: { type: "string" },
+    // How the commit reached main (components/evidence/merge.ts): the deploy job reads it from GitHub, the
+    // rehearsal from its merge helper. It decides the breakGlass part; without it, that part is not run.
+    merge: { type: "string" },
   },
   strict: true,
 });
@@ -167,12 +171,17 @@ function rulebook(inputs: string[], ctx: RuleContext): EvidenceReport["rulebook"
 }
 
 async function main(): Promise<number> {
-  if (!values.stack) throw new Error("usage: npm run evidence -- --stack <stack> [--outputs FILE] [--declared DIR]");
+  if (!values.stack)
+    throw new Error(
+      "usage: npm run evidence -- --stack <stack> [--outputs FILE] [--declared DIR] [--revision SHA] [--merge FILE]",
+    );
   const stack = values.stack;
   const cfg = loadStackFile(PROJECT_ROOT, stack);
   const configFile = `Pulumi.${stack}.yaml`;
   const sha = values.revision ?? git("rev-parse", "HEAD");
   if (!/^[0-9a-f]{40}$/.test(sha)) throw new Error(`--revision ${sha}: expected a full 40-hex commit id`);
+  // Read first: a bad record stops the command before anything is collected or signed.
+  const merge = values.merge ? readMergeRecord(path.resolve(values.merge), sha) : undefined;
   const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
   const outputs = stackOutputs(stack) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const ctx: RuleContext = { ...wallClock(), exceptions: loadCatalogue(CATALOGUE_FILE).exceptions };
@@ -535,9 +544,11 @@ async function main(): Promise<number> {
       flux,
       running,
       admission,
-      breakGlass: notRun(
-        "this program declares no break-glass path yet: no bypass of the checks can be recorded, so none is claimed",
-      ),
+      breakGlass: merge
+        ? collected(breakGlassOf(merge))
+        : notRun(
+            "no merge record was given (--merge): how this commit reached main, and whether the checks were bypassed, is not known to this report, so no answer is claimed",
+          ),
       chain,
       anchor: { file: anchorRel, digest: sha256(fs.readFileSync(anchorFile)) },
       signer: {

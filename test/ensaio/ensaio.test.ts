@@ -106,4 +106,16 @@ describe("npm run ensaio: producao rehearsed on local stand-ins", () => {
     expect(key).toMatchObject({ repository: "infraestrutura", readOnly: true });
     expect(key.key).toMatch(/^ecdsa-sha2-nistp384 /);
   });
+
+  it("the evidence report is of the merge Flux applied, and says how it reached main: PR #3, checks passed, no break glass", () => {
+    const chain = path.join(E, "evidencias/ensaio");
+    const last = fs.readdirSync(chain).sort().at(-1)!;
+    const report = JSON.parse(fs.readFileSync(path.join(chain, last, "report.json"), "utf8"));
+    expect(report.flux.status).toBe("collected");
+    expect(report.flux.data.converged).toBe(true);
+    expect(report.breakGlass).toEqual({
+      status: "collected",
+      data: expect.objectContaining({ used: false, source: expect.stringMatching(/PR #3 merged by mantenedora/) }),
+    });
+  });
 });
