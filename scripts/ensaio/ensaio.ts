@@ -25,7 +25,15 @@ import { parseArgs } from "node:util";
 import { loadStackFile } from "../../components/config/load";
 import { defaultToolsBin, down, paths, publish, up } from "../cluster/controlplane";
 import { PROJECT_ROOT } from "../ops/operator";
-import { clone, mergePullRequest, standinKeys, type Clone, type Signer, type StandinKeys } from "./github";
+import {
+  clone,
+  mergePullRequest,
+  setDeploymentLabel,
+  standinKeys,
+  type Clone,
+  type Signer,
+  type StandinKeys,
+} from "./github";
 import { assertRehearsesProducao, ensaioInventory } from "./standins";
 
 const { values } = parseArgs({
@@ -98,7 +106,7 @@ function tokens(labels: string[]): { env: NodeJS.ProcessEnv; serials: Record<str
 /** The API stand-in of known capacity the load gate measures (loadtest.target): 64 workers × 10 ms. */
 function apiStandin(url: string): ChildProcess {
   const port = new URL(url).port;
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, "scripts/ensaio/api-standin.mjs"), port], {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), "api-standin", port], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   child.on("exit", (code, signal) => {
@@ -375,14 +383,7 @@ function pushDirect(c: Clone, value: string, signer: Signer): string {
 }
 
 function label(c: Clone, value: string) {
-  const file = path.join(c.dir, "manifests/cartorio-api/deployment.yaml");
-  const text = fs.readFileSync(file, "utf8");
-  fs.writeFileSync(
-    file,
-    /cartorio\.digital\/ensaio: /.test(text)
-      ? text.replace(/cartorio\.digital\/ensaio: .*/, `cartorio.digital/ensaio: ${value}`)
-      : text.replace(/^(metadata:\n(?:.*\n)*?\s+labels:\n)/m, `$1    cartorio.digital/ensaio: ${value}\n`),
-  );
+  setDeploymentLabel(path.join(c.dir, "manifests/cartorio-api/deployment.yaml"), "cartorio.digital/ensaio", value);
 }
 
 function reconcile(kubectl: (a: string[]) => string) {

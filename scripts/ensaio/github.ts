@@ -183,3 +183,19 @@ export function mergePullRequest(
   c.push(base);
   return c.git("rev-parse", "HEAD").trim();
 }
+
+/**
+ * Sets label `key` of the Deployment in `file` (its metadata.labels) to `value`, adding it when missing: the
+ * change a rehearsed pull request makes, visible on the cluster once Flux applies it.
+ */
+export function setDeploymentLabel(file: string, key: string, value: string): void {
+  const text = fs.readFileSync(file, "utf8");
+  const escaped = key.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const line = new RegExp(`${escaped}: .*`);
+  fs.writeFileSync(
+    file,
+    line.test(text)
+      ? text.replace(line, `${key}: ${value}`)
+      : text.replace(/^(metadata:\n(?:.*\n)*?\s+labels:\n)/m, `$1    ${key}: ${value}\n`),
+  );
+}

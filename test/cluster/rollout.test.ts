@@ -8,7 +8,7 @@ import { steppedEnv } from "../../components/loadtest/measure";
 import { CapacityRunInputs, capacityRunProvider, CapacityRunOutputs } from "../../components/loadtest/provider";
 import { rolloutState, waitForRollout, workloadImages } from "../../components/loadtest/rollout";
 import { scriptDigest } from "../../components/loadtest/runner";
-import { knownCapacityServer } from "../helpers/capacity-server";
+import { knownCapacityServer } from "../../scripts/ensaio/known-capacity";
 import { STANDIN } from "../helpers/k6";
 import { loadManifests } from "../../components/platform/manifests";
 import { startTestCluster, TestCluster } from "../helpers/cluster";

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectKey, listKeyLabels } from "../../components/keys/hsm";
-import { knownCapacityServer, KnownCapacityServer } from "../helpers/capacity-server";
+import { knownCapacityServer, KnownCapacityServer } from "../../scripts/ensaio/known-capacity";
 import { engineProject, EngineProject, stateText, USER_PIN } from "../helpers/engine";
 import { spawnSync } from "node:child_process";
 import * as http from "node:http";

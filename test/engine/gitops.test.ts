@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embeddedDir } from "../../components/gitops/embedded";
 import { maintainerGitEnv } from "../../scripts/cluster/controlplane";
+import { setDeploymentLabel } from "../../scripts/ensaio/github";
 import { startTestCluster, TestCluster } from "../helpers/cluster";
 import { engineProject, EngineProject } from "../helpers/engine";
 import { eventually, PROJECT_ROOT, tempDir } from "../helpers/tools";
@@ -218,13 +219,7 @@ describe("the GitOps loop on the embedded cluster", () => {
       const deployment = path.join(work, "manifests/cartorio-api/deployment.yaml");
       /** Commits a new value of label cartorio.digital/release, signed as `sign` says, and pushes it. */
       const pushRelease = (release: string, sign: string[]) => {
-        const text = fs.readFileSync(deployment, "utf8");
-        fs.writeFileSync(
-          deployment,
-          /cartorio\.digital\/release: /.test(text)
-            ? text.replace(/cartorio\.digital\/release: .*/, `cartorio.digital/release: ${release}`)
-            : text.replace(/^(metadata:\n(?:.*\n)*?\s+labels:\n)/m, `$1    cartorio.digital/release: ${release}\n`),
-        );
+        setDeploymentLabel(deployment, "cartorio.digital/release", release);
         git("-c", "user.name=Equipe", "-c", "user.email=equipe@cartorio.example", ...sign, "commit", "-qam", release);
         git("push", "--quiet", "origin", "HEAD:main");
         return git("rev-parse", "HEAD").trim();

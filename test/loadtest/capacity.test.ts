@@ -14,7 +14,7 @@ import { loadtestSchema } from "../../components/config/schema";
 import { judgeSteps, replicasHeldProblem, SteppedProfile, steppedEnv } from "../../components/loadtest/measure";
 import { CapacityRunInputs, capacityRunProvider, CapacityRunOutputs } from "../../components/loadtest/provider";
 import { scriptDigest } from "../../components/loadtest/runner";
-import { knownCapacityServer, KnownCapacityServer } from "../helpers/capacity-server";
+import { knownCapacityServer, KnownCapacityServer } from "../../scripts/ensaio/known-capacity";
 import { K6_RUNNERS, realK6Policy } from "../helpers/k6";
 import { PROJECT_ROOT, tempDir } from "../helpers/tools";
 
