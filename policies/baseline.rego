@@ -35,7 +35,8 @@ deny_cart_pss_010 contains msg if {
 	is_workload(obj)
 	some key, value in map_at(pod_meta(obj), "annotations")
 	startswith(key, "container.apparmor.security.beta.kubernetes.io/")
-	value != null
+	# Empty is unset, as Pod Security reads it.
+	not value in {null, ""}
 	value != "runtime/default"
 	not startswith(value, "localhost/")
 	msg := sprintf("CART-PSS-010: %v: annotation %v is %v; allowed: runtime/default, localhost/*", [who(obj), key, value])

@@ -116,15 +116,20 @@ deny_cart_git_002 contains msg if {
 }
 
 # Where a Flux consumer reads from: Kustomization spec.sourceRef; HelmRelease spec.chartRef or spec.chart.spec.sourceRef.
-flux_source_ref(obj) := object.get(obj, ["spec", "sourceRef"], {}) if {
+flux_source_ref(obj) := unset_as_empty(object.get(obj, ["spec", "sourceRef"], null)) if {
 	obj.kind == "Kustomization"
 	startswith(object.get(obj, "apiVersion", ""), "kustomize.toolkit.fluxcd.io/")
 }
 
+# null is unset, as Kubernetes decodes it: a Kustomization whose sourceRef is null reads no source at all.
+unset_as_empty(v) := {} if v == null
+
+else := v
+
 flux_source_ref(obj) := r if {
 	obj.kind == "HelmRelease"
 	startswith(object.get(obj, "apiVersion", ""), "helm.toolkit.fluxcd.io/")
-	r := object.get(obj, ["spec", "chartRef"], object.get(obj, ["spec", "chart", "spec", "sourceRef"], {}))
+	r := object.get(obj, ["spec", "chartRef"], unset_as_empty(object.get(obj, ["spec", "chart", "spec", "sourceRef"], null)))
 }
 
 deny_cart_git_002 contains msg if {

@@ -9,6 +9,26 @@ import { z } from "zod";
 
 export const CATALOGUE_FILE = path.resolve(__dirname, "../../policies/catalogue.yaml");
 
+/** The controls of the Pod Security Standards (kubernetes.io/docs/concepts/security/pod-security-standards), by title. */
+export const PSS_CONTROLS = [
+  "HostProcess",
+  "Host Namespaces",
+  "Privileged Containers",
+  "Capabilities",
+  "HostPath Volumes",
+  "Host Ports",
+  "Host Probes / Lifecycle Hooks",
+  "AppArmor",
+  "SELinux",
+  "/proc Mount Type",
+  "Seccomp",
+  "Sysctls",
+  "Volume Types",
+  "Privilege Escalation",
+  "Running as Non-root",
+  "Running as Non-root user",
+] as const;
+
 const ruleSchema = z
   .object({
     id: z.string().regex(/^CART-[A-Z0-9]+-\d{3}$/),
@@ -19,6 +39,15 @@ const ruleSchema = z
     kinds: z.array(z.string().min(1)).min(1),
     checks: z.string().min(1),
     sources: z.array(z.string().min(1)).min(1),
+    /**
+     * The Pod Security Standards controls the rule enforces (its level and the control's name as the standard
+     * titles it): the fuzzer's third oracle, the API server's Pod Security admission, must agree with the rule
+     * on them (test/policy/psa-oracle.test.ts).
+     */
+    podSecurity: z
+      .array(z.object({ level: z.enum(["baseline", "restricted"]), control: z.enum(PSS_CONTROLS) }).strict())
+      .min(1)
+      .optional(),
   })
   .strict();
 
@@ -84,6 +113,8 @@ const catalogueSchema = z
             allowedAppArmorProfiles: z.array(z.string().min(1)).min(1),
             allowedSELinuxTypes: z.array(z.string()),
             safeSysctls: z.array(z.string().min(1)),
+            /** Namespaces CART-PSS-016 does not ask to enforce Pod Security restricted (Kubernetes' own). */
+            podSecurityExemptNamespaces: z.array(z.string()),
             networkPolicyExemptNamespaces: z.array(z.string()),
             privateKeySecretExemptions: z.array(z.string().regex(/^[^/]+\/[^/]+$/)),
             gitops: z

@@ -169,6 +169,10 @@ function decodeBase64(value: string): string | undefined {
 
 /** How both enforcers print a missing value. */
 const UNSET = "<unset>";
+/** How both enforcers name a document without a name (lib.rego who_name). */
+const UNSET_NAME = "<unnamed>";
+/** The label a namespace's Pod Security admission enforces (CART-PSS-016). */
+const PSS_ENFORCE = "pod-security.kubernetes.io/enforce";
 
 const keyWhere = (obj: K8sObject, k: Any) => `${who(obj)}: key ${k.id ?? UNSET} v${show(k.version ?? UNSET)}`;
 
@@ -226,10 +230,17 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
           ];
     });
   },
-  "CART-PSS-004": perContainer("CART-PSS-004", allContainers, (c) =>
-    ((c.ports ?? []) as Any[])
-      .filter((port) => port.hostPort != null)
-      .map((port) => `container ${cname(c)} sets hostPort ${show(port.hostPort)}`),
+  "CART-PSS-004": perContainer("CART-PSS-004", allContainers, (c, pod) =>
+    ((c.ports ?? []) as Any[]).flatMap((port) => {
+      // hostPort 0 is unset, as the API reads it; with hostNetwork the API sets an unset one to the containerPort.
+      if (port.hostPort != null && port.hostPort !== 0)
+        return [`container ${cname(c)} sets hostPort ${show(port.hostPort)}`];
+      if (pod?.hostNetwork === true && port.containerPort != null && port.containerPort !== 0)
+        return [
+          `container ${cname(c)} uses hostPort ${show(port.containerPort)} (hostNetwork sets it to the containerPort)`,
+        ];
+      return [];
+    }),
   ),
   "CART-PSS-005": perContainer("CART-PSS-005", allContainers, (c) =>
     c.securityContext?.allowPrivilegeEscalation === false
@@ -239,8 +250,14 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
   "CART-PSS-006": (obj, p) => {
     if (!isWorkload(obj, p)) return [];
     const pod = podSpec(obj);
+    // A pod in a user namespace (hostUsers: false): its root is not the node's, and the standard does not ask it
+    // to run as non-root (Pod Security, Kubernetes 1.35).
+    if (pod?.hostUsers === false) return [];
     const out: string[] = [];
     if (pod?.securityContext?.runAsUser === 0) out.push(`CART-PSS-006: ${who(obj)}: the pod sets runAsUser 0`);
+    // The pod's own false is refused even when every container says true (as Pod Security reads it).
+    if (pod?.securityContext?.runAsNonRoot === false)
+      out.push(`CART-PSS-006: ${who(obj)}: the pod sets runAsNonRoot: false`);
     for (const c of allContainers(pod)) {
       const nonRoot = c.securityContext?.runAsNonRoot ?? pod?.securityContext?.runAsNonRoot;
       if (nonRoot !== true)
@@ -261,13 +278,21 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       }
       return out;
     })(obj, p),
-  "CART-PSS-008": (obj, p) =>
-    perContainer("CART-PSS-008", allContainers, (c, pod) => {
+  "CART-PSS-008": (obj, p) => {
+    const out = perContainer("CART-PSS-008", allContainers, (c, pod) => {
       const type = c.securityContext?.seccompProfile?.type ?? pod?.securityContext?.seccompProfile?.type;
       return p.allowedSeccompProfiles.includes(type)
         ? []
         : [`container ${cname(c)} has no ${p.allowedSeccompProfiles.join(" or ")} seccomp profile`];
-    })(obj, p),
+    })(obj, p);
+    // The pod's own profile, when set, must be allowed even when every container sets one (as Pod Security reads it).
+    const own = isWorkload(obj, p) ? podSpec(obj)?.securityContext?.seccompProfile?.type : undefined;
+    if (own != null && !p.allowedSeccompProfiles.includes(own))
+      out.push(
+        `CART-PSS-008: ${who(obj)}: the pod sets seccomp profile ${own}; allowed: ${p.allowedSeccompProfiles.join(", ")}`,
+      );
+    return out;
+  },
   "CART-PSS-009": (obj, p) =>
     securityContexts(obj, p)
       .filter(([, sc]) => sc?.windowsOptions?.hostProcess === true)
@@ -285,7 +310,9 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       for (const [key, value] of Object.entries((podMeta(obj)?.annotations ?? {}) as Record<string, string | null>)) {
         if (
           key.startsWith("container.apparmor.security.beta.kubernetes.io/") &&
+          // Empty is unset, as Pod Security reads it.
           value !== null &&
+          value !== "" &&
           value !== "runtime/default" &&
           !value.startsWith("localhost/")
         )
@@ -336,6 +363,22 @@ export const OBJECT_RULES: Record<string, ObjectRule> = {
       ? []
       : [`container ${cname(c)} does not set readOnlyRootFilesystem: true`],
   ),
+  "CART-PSS-016": (obj, p) => {
+    // The namespace's own Pod Security admission refuses what the rulebook would, even for a pod neither saw.
+    if (obj.kind !== "Namespace") return [];
+    const name = typeof obj.metadata?.name === "string" ? obj.metadata.name : UNSET_NAME;
+    if (p.podSecurityExemptNamespaces.includes(name)) return [];
+    const labels = (obj.metadata?.labels ?? {}) as Record<string, string | null>;
+    const level = Object.hasOwn(labels, PSS_ENFORCE) ? labels[PSS_ENFORCE] : null;
+    if (level === "restricted") return [];
+    const what =
+      level === null
+        ? "does not enforce Pod Security (no enforce label)"
+        : `enforces Pod Security ${level}, not restricted`;
+    return [
+      `CART-PSS-016: ${who(obj)}: ${what}; label it ${PSS_ENFORCE}: restricted, or add an exception naming it (owner, reason, expiry)`,
+    ];
+  },
   "CART-SA-001": (obj, p) => {
     if (!isWorkload(obj, p)) return [];
     // true is a self-declaration no rule can verify, and unset mounts a token: both need an exception naming the workload.

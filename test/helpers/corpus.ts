@@ -127,7 +127,12 @@ export function compliant(ns: string): Record<string, K8sObject> {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "api" },
       },
     },
-    namespace: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: labels(ns) } },
+    // As the platform declares one (components/scaling/objects.ts): enforcing Pod Security restricted (CART-PSS-016).
+    namespace: {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: ns, labels: { ...labels(ns), "pod-security.kubernetes.io/enforce": "restricted" } },
+    },
     role: {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",

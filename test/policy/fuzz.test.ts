@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogue } from "../../components/policy/catalogue";
 import {
+  caseText,
   FUZZ_FIXTURES,
   FuzzSetup,
   fuzzSetup,
@@ -23,6 +24,7 @@ import {
   replayReproducers,
   runCases,
   saveReproducer,
+  YAML11_STRINGS,
 } from "../helpers/fuzz";
 import { PROJECT_ROOT, tempDir, toolsBin } from "../helpers/tools";
 
@@ -59,9 +61,19 @@ describe("differential fuzzing: conftest and the pack's logic", () => {
       "unicode",
       "huge",
       "base64",
+      "yaml11 metadata.labels",
+      "yaml11 metadata.annotations",
+      "yaml11 containers[0].env",
+      "yaml11 containers[0].args",
       "stream of",
     ])
       expect(notes).toContain(op);
+    // Strings YAML 1.1 reads as other types reach both enforcers as strings: the case texts quote them.
+    for (const s of YAML11_STRINGS) {
+      const c = cases.find((x) => x.note.includes(`yaml11 metadata.labels.cartorio.digital/revisado=${s}`));
+      expect(c, s).toBeDefined();
+      expect(caseText(c!)).toContain(`cartorio.digital/revisado: "${s}"`);
+    }
   }, 600_000);
 
   it("the saved reproducers still get the same verdict from both, the one each expects (an empty or missing corpus fails)", () => {

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
+import { audit, auditedObjects } from "../../components/policy/audit";
 import { loadCatalogue } from "../../components/policy/catalogue";
 import { ConftestResult, conftestTest, messages } from "../../components/policy/conftest";
 import { evaluateLevels, K8sObject, RULE_IDS, SET_RULES } from "../../components/policy/rules";
@@ -46,9 +47,88 @@ const packLevelled = (docs: K8sObject[], mode: "object" | "set") => {
 };
 let fixtures: Fixture[];
 
+const ENFORCE = "pod-security.kubernetes.io/enforce";
+/**
+ * The corpus's Namespaces as the platform declares them (components/scaling/objects.ts): enforcing Pod Security
+ * restricted (CART-PSS-016). Only where the labels are a map without that label; the rest stay as they are.
+ */
+function enforcingRestricted(f: Fixture): Fixture {
+  const docs = f.docs.map((d) => {
+    const labels = d?.kind === "Namespace" ? d.metadata?.labels : undefined;
+    if (!labels || typeof labels !== "object" || Array.isArray(labels) || ENFORCE in labels) return d;
+    return { ...d, metadata: { ...d.metadata, labels: { ...labels, [ENFORCE]: "restricted" } } };
+  });
+  return { ...f, docs };
+}
+
+/** What the Pod Security oracle found (test/fixtures/psa-fuzz/), and CART-PSS-016, for the word-for-word parity. */
+function podSecurityFixtures(): Fixture[] {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const workload = (id: string, edit: (pod: any, template: any) => void, note: string): Fixture => {
+    const d = structuredClone(compliant(id).deployment) as K8sObject;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const template = (d.spec as any).template;
+    edit(template.spec, template);
+    return { id, mode: "object", docs: [d], note };
+  };
+  const namespace = (id: string, extra: Record<string, string>, note: string, name = id): Fixture => {
+    const ns = compliant(id).namespace;
+    return {
+      id,
+      mode: "object",
+      docs: [{ ...ns, metadata: { name, labels: { ...ns.metadata!.labels!, ...extra } } }],
+      note,
+    };
+  };
+  return [
+    namespace("pss016-none", {}, "violates CART-PSS-016 (no enforce label)"),
+    namespace("pss016-baseline", { [ENFORCE]: "baseline" }, "violates CART-PSS-016 (baseline is not restricted)"),
+    namespace("pss016-restricted", { [ENFORCE]: "restricted" }, "compliant namespace enforcing restricted"),
+    namespace("pss016-kube-system", {}, "compliant kube-system (exempt from CART-PSS-016)", "kube-system"),
+    namespace("pss016-flux-system", {}, "compliant flux-system (CART-PSS-016 excepted)", "flux-system"),
+    workload("pss004-zero", (pod) => (pod.containers[0].ports[0].hostPort = 0), "compliant: hostPort 0 is unset"),
+    workload(
+      "pss004-host-network",
+      (pod) => (pod.hostNetwork = true),
+      "violates CART-PSS-004 (hostNetwork sets hostPort to the containerPort)",
+    ),
+    workload(
+      "pss006-pod-false",
+      (pod) => {
+        pod.securityContext.runAsNonRoot = false;
+        for (const x of [...pod.containers, ...pod.initContainers]) x.securityContext.runAsNonRoot = true;
+      },
+      "violates CART-PSS-006 (the pod's runAsNonRoot false)",
+    ),
+    workload(
+      "pss006-user-namespace",
+      (pod) => {
+        pod.hostUsers = false;
+        pod.securityContext.runAsUser = 0;
+        delete pod.securityContext.runAsNonRoot;
+      },
+      "compliant: a user namespace may run as root",
+    ),
+    workload(
+      "pss008-pod-unconfined",
+      (pod) => {
+        pod.securityContext.seccompProfile = { type: "Unconfined" };
+        for (const x of [...pod.containers, ...pod.initContainers])
+          x.securityContext.seccompProfile = { type: "RuntimeDefault" };
+      },
+      "violates CART-PSS-008 (the pod's own profile)",
+    ),
+    workload(
+      "pss010-empty",
+      (_, template) => (template.metadata.annotations["container.apparmor.security.beta.kubernetes.io/api"] = ""),
+      "compliant: an empty AppArmor annotation is unset",
+    ),
+  ];
+}
+
 describe("rulebook parity (conftest vs the pack's logic)", () => {
   beforeAll(() => {
-    fixtures = corpus();
+    fixtures = [...corpus().map(enforcingRestricted), ...podSecurityFixtures()];
     const dir = tempDir("corpus");
     const objectIds = fixtures.filter((f) => f.mode === "object");
     fs.mkdirSync(path.join(dir, "objects"));
@@ -123,6 +203,38 @@ describe("rulebook parity (conftest vs the pack's logic)", () => {
 
   it("every message starts with its rule id", () => {
     for (const msgs of Object.values(rego)) for (const m of msgs) expect(m).toMatch(/^(warn )?CART-[A-Z0-9]+-\d{3}: /);
+  });
+});
+
+describe("CART-PSS-016 in the live audit", () => {
+  it("reports a namespace that does not enforce restricted, under its own name; kube-system and flux-system (excepted) pass", () => {
+    const ns = (name: string, labels: Record<string, string> = {}) => {
+      // The corpus's labels without its enforce label: each case says its own.
+      const { [ENFORCE]: _enforce, ...base } = compliant(name).namespace.metadata!.labels!;
+      return { metadata: { name, uid: name, labels: { ...base, ...labels } } };
+    };
+    const objects = auditedObjects([
+      {
+        kind: "Namespace",
+        items: [
+          ns("cartorio", { [ENFORCE]: "restricted" }),
+          ns("legado", { [ENFORCE]: "baseline" }),
+          ns("kube-system"),
+          ns("flux-system"),
+          ns("sem-rotulo"),
+        ] as never[],
+      },
+    ]);
+    const report = audit(objects, catalogue, CTX);
+    const pss016 = Object.entries(report.byNamespace).flatMap(([where, fs]) =>
+      fs
+        .filter((f) => f.message.startsWith("CART-PSS-016"))
+        .map((f) => `${where}: ${f.level} ${f.message.split(";")[0]}`),
+    );
+    expect(pss016.sort()).toEqual([
+      "legado: deny CART-PSS-016: Namespace legado: enforces Pod Security baseline, not restricted",
+      "sem-rotulo: deny CART-PSS-016: Namespace sem-rotulo: does not enforce Pod Security (no enforce label)",
+    ]);
   });
 });
 
