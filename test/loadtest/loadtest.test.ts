@@ -29,6 +29,9 @@ import { PROJECT_ROOT, tempDir } from "../helpers/tools";
 
 /** The work folders of k6 runs (components/loadtest/runner.ts) now in the temporary directory. */
 const k6WorkDirs = () => new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("cartorio-k6-")));
+// The runs' work folders go under a temporary folder of this file's own (os.tmpdir() reads TMPDIR at each call):
+// another file's load gate (the ensaio rehearsal's, run beside this one) makes its own in the shared /tmp.
+process.env.TMPDIR = fs.mkdtempSync(path.join(os.tmpdir(), "cartorio-loadtest-tmp-"));
 
 const SCRIPT = path.join(PROJECT_ROOT, "testes/performance/producao.js");
 // The same tests run against every k6 there is: the stand-in always, the real one when installed; the
@@ -54,7 +57,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise((r) => server.close(r)));
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  fs.rmSync(process.env.TMPDIR!, { recursive: true, force: true });
+});
 
 function inputs(k6Path: string, over: Partial<RunSpec> = {}, extra: Partial<LoadTestInputs> = {}): LoadTestInputs {
   const dir = tempDir("k6");
