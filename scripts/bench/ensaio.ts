@@ -4,8 +4,8 @@
  * In turn, A B A B …: `npm run ensaio -- --destroy --down` from an empty .local/ensaio (what npm test does on a
  * fresh clone: the cluster started, up, the trust model tried, the evidence, destroy and the re-up that adopts
  * what was kept), against its peer, `npm run ensaio` again on the cluster and stack the run before left (an
- * operator's second rehearsal of a change). Both through scripts/ops/run.mjs ensaio, as the npm script runs it
- * once the toolchain is installed. Prints the table and writes docs/figures/ensaio.md; asserts nothing.
+ * operator's second rehearsal of a change). Both as `bash scripts/ensaio/ensaio.sh` (npm run ensaio without npm),
+ * its installs found in place. Prints the table and writes docs/figures/ensaio.md; asserts nothing.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -22,7 +22,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function ensaio(args: string[]): number {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ["scripts/ops/run.mjs", "ensaio", ...args], {
+  const r = spawnSync("bash", ["scripts/ensaio/ensaio.sh", ...args], {
     cwd: root,
     stdio: ["ignore", "ignore", "pipe"],
     encoding: "utf8",
