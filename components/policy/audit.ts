@@ -56,8 +56,14 @@ export const AUDITED: { kind: string; path: string; optional?: boolean }[] = [
   { kind: "ClusterRole", path: "/apis/rbac.authorization.k8s.io/v1/clusterroles" },
   { kind: "ClusterRoleBinding", path: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" },
   // Flux's kinds, when Flux is installed.
+  // Every source kind, not only the institutional GitRepository: a second source is how unreviewed code would come
+  // in (CART-GIT-002).
   { kind: "GitRepository", path: "/apis/source.toolkit.fluxcd.io/v1/gitrepositories", optional: true },
+  { kind: "OCIRepository", path: "/apis/source.toolkit.fluxcd.io/v1/ocirepositories", optional: true },
+  { kind: "HelmRepository", path: "/apis/source.toolkit.fluxcd.io/v1/helmrepositories", optional: true },
+  { kind: "Bucket", path: "/apis/source.toolkit.fluxcd.io/v1/buckets", optional: true },
   { kind: "Kustomization", path: "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations", optional: true },
+  { kind: "HelmRelease", path: "/apis/helm.toolkit.fluxcd.io/v2/helmreleases", optional: true },
 ];
 
 const KUBERNETES_NAMESPACES = new Set(["default", "kube-public", "kube-node-lease", "kube-system"]);
@@ -410,10 +416,12 @@ function ownedPredicate(all: Live[]): (o: Live) => boolean {
  * own.
  */
 export function auditedObjects(
-  lists: { kind: string; items: Live[] }[],
+  lists: { kind: string; apiVersion?: string; items: Live[] }[],
   reference: BootstrapPolicy = NO_BOOTSTRAP_POLICY,
 ): K8sObject[] {
-  const all: Live[] = lists.flatMap((l) => l.items.map((o) => declaredReplicas({ ...o, kind: l.kind })));
+  const all: Live[] = lists.flatMap((l) =>
+    l.items.map((o) => declaredReplicas({ ...o, kind: l.kind, ...(l.apiVersion ? { apiVersion: l.apiVersion } : {}) })),
+  );
   // A Kubernetes namespace is judged once something runs in it (its default ServiceAccount does not count).
   const used = new Set(
     all
@@ -489,12 +497,19 @@ export async function readLiveObjects(
   }
   const lists = [];
   for (const a of AUDITED) {
-    const res = await get<{ items: never[] }>(a.path);
+    // 429 is the API server asking to be asked again (a kind whose CRD was just established answers so briefly).
+    let res = await get<{ items: never[] }>(a.path);
+    for (let tries = 1; typeof res === "string" && res.startsWith("HTTP 429") && tries < 10; tries++) {
+      await new Promise((r) => setTimeout(r, 500 * tries));
+      res = await get<{ items: never[] }>(a.path);
+    }
     if (typeof res === "string") {
       if (a.optional && res.startsWith("HTTP 404")) continue;
       return `cannot list ${a.kind} (${res})`;
     }
-    lists.push({ kind: a.kind, items: res.items ?? [] });
+    // A list's items carry neither kind nor apiVersion: both from where they were listed (the Flux rules read the group).
+    const apiVersion = a.path.startsWith("/api/v1/") ? "v1" : a.path.split("/").slice(2, 4).join("/");
+    lists.push({ kind: a.kind, apiVersion, items: res.items ?? [] });
   }
   return auditedObjects(lists, policy);
 }

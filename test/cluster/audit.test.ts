@@ -8,7 +8,10 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
-import { stringify } from "yaml";
+import * as fs from "node:fs";
+import { parseAllDocuments, stringify } from "yaml";
+import { gitopsSchema } from "../../components/config/schema";
+import { embeddedDir } from "../../components/gitops/embedded";
 import { bootstrapObjects } from "../../scripts/cluster/alive";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiReader } from "../../components/platform/kubeapi";
@@ -206,6 +209,31 @@ describe("npm run audit: the rulebook over the live objects of the embedded clus
       "-p",
       '{"metadata":{"finalizers":null}}',
     ]);
+  });
+
+  it("a second Flux source, an OCIRepository beside the institutional sync, is reported (CART-GIT-002)", () => {
+    // Flux's CRDs as the pinned release declares them (this file's cluster runs without Flux).
+    const release = gitopsSchema.parse({}).flux.version;
+    const wanted = ["gitrepositories.source.toolkit.fluxcd.io", "ocirepositories.source.toolkit.fluxcd.io"];
+    const crds = parseAllDocuments(fs.readFileSync(path.join(embeddedDir(release), "install.yaml"), "utf8"))
+      .map((d) => d.toJSON() as K8sObject)
+      .filter((d) => d?.kind === "CustomResourceDefinition" && wanted.includes(d.metadata?.name as string));
+    expect(crds).toHaveLength(2);
+    cluster.kubectlOk(["apply", "--server-side", "-f", "-"], crds.map((d) => stringify(d)).join("---\n"));
+    cluster.kubectlOk(["wait", "--for=condition=established", "--timeout=60s", ...wanted.map((c) => `crd/${c}`)]);
+    const source = {
+      apiVersion: "source.toolkit.fluxcd.io/v1",
+      kind: "OCIRepository",
+      metadata: { name: "outra-fonte", namespace: "cartorio", labels },
+      spec: { interval: "5m", url: "oci://ghcr.io/intruso/manifestos", ref: { tag: "latest" } },
+    };
+    cluster.kubectlOk(["apply", "-f", "-"], stringify(source));
+    const res = runAudit();
+    expect(res.status, res.stdout + res.stderr).toBe(1);
+    expect(res.stdout).toMatch(
+      /^ {2}DENY CART-GIT-002: OCIRepository cartorio\/outra-fonte: a Flux source other than/m,
+    );
+    cluster.kubectlOk(["delete", "ocirepository", "outra-fonte", "-n", "cartorio"]);
   });
 
   it("an unreachable cluster is an error, exit 2, with the fix", () => {
