@@ -18,11 +18,14 @@
  *      deploy key). With --down: the cluster is stopped at the end.
  * Plain module (no Pulumi SDK): the engine runs as the CLI, as in CI.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadStackFile } from "../../components/config/load";
+import { parse } from "yaml";
+import { loadStackFile, rawFromStackFile } from "../../components/config/load";
+import { snapshotSlots } from "../../components/keys/hsm";
 import { defaultToolsBin, down, paths, publish, up } from "../cluster/controlplane";
 import { PROJECT_ROOT } from "../ops/operator";
 import {
@@ -65,8 +68,11 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, 
 const ops = (args: string[], env?: NodeJS.ProcessEnv) =>
   run(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), ...args], env);
 
-/** SoftHSM2 tokens labelled as producao's (one per inventory token), with random PINs kept beside them. */
-function tokens(labels: string[]): { env: NodeJS.ProcessEnv; serials: Record<string, string> } {
+/**
+ * SoftHSM2 tokens labelled as producao's (one per inventory token), with random PINs kept beside them; their
+ * serials, by label, read over PKCS#11 from `modulePath`.
+ */
+function tokens(labels: string[], modulePath: string): { env: NodeJS.ProcessEnv; serials: Record<string, string> } {
   const dir = path.join(E, "softhsm");
   fs.mkdirSync(path.join(dir, "tokens"), { recursive: true, mode: 0o700 });
   const conf = path.join(dir, "softhsm2.conf");
@@ -74,47 +80,42 @@ function tokens(labels: string[]): { env: NodeJS.ProcessEnv; serials: Record<str
     fs.writeFileSync(conf, `directories.tokendir = ${dir}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n`);
   const pin = (f: string) => {
     const file = path.join(dir, f);
-    if (!fs.existsSync(file))
-      fs.writeFileSync(
-        file,
-        execFileSync("od", ["-An", "-N8", "-tx1", "/dev/urandom"], { encoding: "utf8" }).replace(/\s/g, ""),
-        { mode: 0o600 },
-      );
+    if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(8).toString("hex"), { mode: 0o600 });
     return fs.readFileSync(file, "utf8");
   };
   const env = { ...process.env, SOFTHSM2_CONF: conf, CARTORIO_HSM_PIN: pin("user-pin") };
-  const slots = () => run("softhsm2-util", ["--show-slots"], env, true);
-  for (const label of labels) {
-    if (!new RegExp(`Label:\\s+${label}\\s*$`, "m").test(slots()))
-      run(
-        "softhsm2-util",
-        ["--init-token", "--free", "--label", label, "--so-pin", pin("so-pin"), "--pin", env.CARTORIO_HSM_PIN],
-        env,
-        true,
-      );
-  }
-  // Slot blocks: "Label: x" … "Serial number: y" within one token's description.
-  const serials: Record<string, string> = {};
-  for (const block of slots().split(/\nSlot /)) {
-    const label = /Label:\s+(\S+)/.exec(block)?.[1];
-    const serial = /Serial number:\s+(\S+)/.exec(block)?.[1];
-    if (label && serial) serials[label] = serial;
-  }
-  return { env, serials };
+  // The module reads SOFTHSM2_CONF when it is loaded: this process's own calls go to the rehearsal's tokens.
+  process.env.SOFTHSM2_CONF = conf;
+  const present = () =>
+    Object.fromEntries(snapshotSlots(modulePath).flatMap((s) => (s.token ? [[s.token.label, s.token.serial]] : [])));
+  const have = present();
+  for (const label of labels.filter((l) => !(l in have)))
+    run(
+      "softhsm2-util",
+      ["--init-token", "--free", "--label", label, "--so-pin", pin("so-pin"), "--pin", env.CARTORIO_HSM_PIN],
+      env,
+      true,
+    );
+  return { env, serials: present() };
 }
 
 /** The API stand-in of known capacity the load gate measures (loadtest.target): 64 workers × 10 ms. */
-function apiStandin(url: string): ChildProcess {
+function apiStandin(url: string): { stop(): void } {
   const port = new URL(url).port;
+  let stopping = false;
   const child = spawn(process.execPath, [path.join(PROJECT_ROOT, "scripts/ops/run.mjs"), "api-standin", port], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   child.on("exit", (code, signal) => {
     if (!stopping) log(`the API stand-in on ${url} exited (${code ?? signal}): the load gate will fail`);
   });
-  return child;
+  return {
+    stop() {
+      stopping = true;
+      child.kill();
+    },
+  };
 }
-let stopping = false;
 
 /** source-controller's verdict on the flux-system GitRepository. */
 function source(kubectl: (a: string[]) => string) {
@@ -145,8 +146,12 @@ async function main(): Promise<void> {
     "stand-ins: SoftHSM2 tokens as producao's, the trusted signers' keys, producao's inventory with their serials ...",
   );
   const producaoInventory = fs.readFileSync(path.join(PROJECT_ROOT, "configs/kms/producao.yaml"), "utf8");
-  const labels = [...producaoInventory.matchAll(/^\s+label:\s*(\S+)/gm)].map((m) => m[1]);
-  const hsm = tokens(labels);
+  const labels = (parse(producaoInventory).tokens as { label: string }[]).map((t) => t.label);
+  // The stack's module (kms.module) before its configuration can be read whole (it needs the inventory below).
+  const modulePath = String(
+    (rawFromStackFile(path.join(PROJECT_ROOT, `Pulumi.${STACK}.yaml`)).kms as Record<string, unknown>).module,
+  );
+  const hsm = tokens(labels, modulePath);
   // Written where Pulumi.ensaio.yaml names them, before its configuration is read (it checks they exist).
   const inventory = path.join(E, "kms/producao.yaml");
   fs.mkdirSync(path.dirname(inventory), { recursive: true });
@@ -204,8 +209,7 @@ async function main(): Promise<void> {
     run(pulumi, ["stack", "select", "--create", STACK, "--non-interactive"], pulumiEnv, true);
     process.stdout.write(p(["up", "--yes", "--skip-preview", "--policy-pack", "policypack", "--suppress-progress"]));
   } finally {
-    stopping = true;
-    api.kill();
+    api.stop();
   }
   const applied = source(kubectl);
   if (applied.repo.status?.artifact?.revision !== `main@sha1:${merged}`)
@@ -338,12 +342,10 @@ async function main(): Promise<void> {
         `ensaio: after destroy GitHub would hold ${left.join(", ")}; expected exactly ${kept.join(", ")}`,
       );
     const api2 = apiStandin(cfg.loadtest.target!);
-    stopping = false;
     try {
       process.stdout.write(p(["up", "--yes", "--skip-preview", "--policy-pack", "policypack", "--suppress-progress"]));
     } finally {
-      stopping = true;
-      api2.kill();
+      api2.stop();
     }
     if (deployKey() !== keyBefore)
       throw new Error("ensaio: the up after destroy made a new deploy key instead of adopting the kept one");
