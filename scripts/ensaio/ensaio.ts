@@ -31,6 +31,7 @@ import { PROJECT_ROOT } from "../ops/operator";
 import {
   clone,
   mergePullRequest,
+  reconcileSourceArgs,
   setDeploymentLabel,
   standinKeys,
   type Clone,
@@ -389,14 +390,7 @@ function label(c: Clone, value: string) {
 }
 
 function reconcile(kubectl: (a: string[]) => string) {
-  kubectl([
-    "annotate",
-    "--overwrite",
-    "gitrepository/flux-system",
-    "-n",
-    "flux-system",
-    `reconcile.fluxcd.io/requestedAt=${Date.now()}`,
-  ]);
+  kubectl(reconcileSourceArgs());
 }
 
 main().catch((e) => {

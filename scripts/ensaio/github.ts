@@ -199,3 +199,18 @@ export function setDeploymentLabel(file: string, key: string, value: string): vo
       : text.replace(/^(metadata:\n(?:.*\n)*?\s+labels:\n)/m, `$1    ${key}: ${value}\n`),
   );
 }
+
+/**
+ * kubectl arguments that ask source-controller to fetch the flux-system GitRepository now, as
+ * `flux reconcile source git flux-system` does (the annotation Flux watches).
+ */
+export function reconcileSourceArgs(): string[] {
+  return [
+    "annotate",
+    "--overwrite",
+    "gitrepository/flux-system",
+    "-n",
+    "flux-system",
+    `reconcile.fluxcd.io/requestedAt=${Date.now()}`,
+  ];
+}

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embeddedDir } from "../../components/gitops/embedded";
 import { maintainerGitEnv } from "../../scripts/cluster/controlplane";
-import { setDeploymentLabel } from "../../scripts/ensaio/github";
+import { reconcileSourceArgs, setDeploymentLabel } from "../../scripts/ensaio/github";
 import { startTestCluster, TestCluster } from "../helpers/cluster";
 import { engineProject, EngineProject } from "../helpers/engine";
 import { eventually, PROJECT_ROOT, tempDir } from "../helpers/tools";
@@ -38,14 +38,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Asks source-controller to fetch now, as `flux reconcile source git flux-system` does. */
 function reconcileNow() {
-  cluster.kubectlOk([
-    "annotate",
-    "--overwrite",
-    "gitrepository/flux-system",
-    "-n",
-    "flux-system",
-    `reconcile.fluxcd.io/requestedAt=${Date.now()}`,
-  ]);
+  cluster.kubectlOk(reconcileSourceArgs());
 }
 
 function setConfig(change: (cfg: Record<string, Record<string, unknown>>) => void) {
