@@ -170,11 +170,17 @@ async function main(): Promise<void> {
 
   log("the embedded cluster, shaped as producao's node pool (npm run cluster -- up --dir .local/ensaio/cluster) ...");
   const clusterDir = path.dirname(path.resolve(PROJECT_ROOT, cfg.kubernetes.kubeconfig!));
-  const info = await up({
+  const clusterOptions = {
     dir: clusterDir,
     toolsBin,
-    log: (l) => log(`cluster: ${l}`),
+    log: (l: string) => log(`cluster: ${l}`),
     nodePool: cfg.scaling.nodePool,
+  };
+  // A process that dies while the cluster starts is named; one more `up` restarts it and what needs it (as
+  // npm run cluster -- up heals), and a second failure stops the rehearsal.
+  const info = await up(clusterOptions).catch((e: Error) => {
+    log(`cluster: ${e.message.split("\n")[0]}; starting it again (up heals what died)`);
+    return up(clusterOptions);
   });
   const kubeEnv = { ...process.env, KUBECONFIG: info.kubeconfig, PATH: `${toolsBin}:${process.env.PATH}` };
   const kubectl = (a: string[]) => run(path.join(toolsBin, "kubectl"), a, kubeEnv, true);
@@ -393,7 +399,12 @@ function reconcile(kubectl: (a: string[]) => string) {
   kubectl(reconcileSourceArgs());
 }
 
-main().catch((e) => {
-  console.error(`ensaio: ${(e as Error).message}`);
-  process.exitCode = 1;
-});
+main()
+  .catch((e) => {
+    console.error(`ensaio: ${(e as Error).message}`);
+    process.exitCode = 1;
+  })
+  // gpg started an agent for the web-flow stand-in's key: stopped with the rehearsal, whatever its outcome.
+  .finally(() =>
+    spawnSync("gpgconf", ["--homedir", path.join(E, "chaves", "gnupg"), "--kill", "gpg-agent"], { stdio: "ignore" }),
+  );
