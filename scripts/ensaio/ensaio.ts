@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { loadStackFile, rawFromStackFile } from "../../components/config/load";
 import { snapshotSlots } from "../../components/keys/hsm";
+import { eventually } from "../../components/platform/eventually";
 import { defaultToolsBin, down, paths, publish, up } from "../cluster/controlplane";
 import { PROJECT_ROOT } from "../ops/operator";
 import {
@@ -125,16 +126,6 @@ function source(kubectl: (a: string[]) => string) {
   return { repo, ready: cond("Ready"), verified: cond("SourceVerified") };
 }
 
-async function until<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
-  const end = Date.now() + seconds * 1000;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`ensaio: gave up after ${seconds}s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
 async function main(): Promise<void> {
   const t0 = Date.now();
   assertRehearsesProducao(PROJECT_ROOT);
@@ -228,15 +219,14 @@ async function main(): Promise<void> {
     JSON.parse(kubectl(["get", "deployment", "cartorio-api", "-n", "cartorio", "-o", "json"])).metadata.labels[
       "cartorio.digital/ensaio"
     ];
-  const before = await until("cartorio-api labelled by PR #2", 180, () => (release() === "pr-2" ? true : undefined));
-  void before;
+  await eventually("cartorio-api labelled by PR #2", 180, () => (release() === "pr-2" ? true : undefined));
   for (const [signer, value] of [
     ["none", "sem-assinatura"],
     ["outsider", "assinatura-estranha"],
   ] as [Signer, string][]) {
     const bad = pushDirect(c, value, signer);
     reconcile(kubectl);
-    const refused = await until(`source-controller's refusal of ${bad.slice(0, 12)}`, 120, () => {
+    const refused = await eventually(`source-controller's refusal of ${bad.slice(0, 12)}`, 120, () => {
       const s = source(kubectl);
       return s.verified?.status === "False" && s.ready?.status === "False" && s.verified.message.includes(bad)
         ? s
@@ -258,13 +248,13 @@ async function main(): Promise<void> {
   c.push("main");
   const mergeCommit = pullRequest(c, keys, 3, "merge", "pr-3");
   reconcile(kubectl);
-  await until(`Flux Ready at the merge commit of PR #3 (${mergeCommit.slice(0, 12)})`, 180, () => {
+  await eventually(`Flux Ready at the merge commit of PR #3 (${mergeCommit.slice(0, 12)})`, 180, () => {
     const s = source(kubectl);
     return s.ready?.status === "True" && s.repo.status?.artifact?.revision === `main@sha1:${mergeCommit}`
       ? true
       : undefined;
   });
-  await until("cartorio-api labelled by PR #3", 180, () => (release() === "pr-3" ? true : undefined));
+  await eventually("cartorio-api labelled by PR #3", 180, () => (release() === "pr-3" ? true : undefined));
   console.log(
     `\n$ kubectl get gitrepositories,kustomizations -A   (main is the merge commit of PR #3, ${mergeCommit.slice(0, 12)}, signed by the web-flow stand-in)`,
   );

@@ -27,7 +27,7 @@ import { conftestTest, messages } from "../../components/policy/conftest";
 import { evaluateLevels, K8sObject, RuleContext } from "../../components/policy/rules";
 import { podMetaRoot, podRoot } from "../../components/policy/shapes";
 import { compliant } from "./corpus";
-import { tempDir } from "./tools";
+import { eventually, tempDir } from "./tools";
 
 export const FUZZ_FIXTURES = path.resolve(__dirname, "../fixtures/policy-fuzz");
 
@@ -95,18 +95,7 @@ function base64Variant(r: () => number): string {
   ]);
 }
 
-export type Op =
-  | "null"
-  | "wrong-type"
-  | "empty-map"
-  | "empty-list"
-  | "remove"
-  | "extra-key"
-  | "unicode"
-  | "huge"
-  | "base64"
-  | "yaml11";
-const OPS: Op[] = [
+const OPS = [
   "null",
   "wrong-type",
   "empty-map",
@@ -117,7 +106,8 @@ const OPS: Op[] = [
   "huge",
   "base64",
   "yaml11",
-];
+] as const;
+export type Op = (typeof OPS)[number];
 
 const isMap = (x: Json | undefined): x is { [k: string]: Json } => !!x && typeof x === "object" && !Array.isArray(x);
 
@@ -1114,13 +1104,8 @@ const enforceLabels = (level: PssLevel | null) => ({
 });
 
 /** Waits until `check` is true, polling every 200 ms, or throws naming `what`. */
-async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (what: string, seconds: number, check: () => Promise<boolean>) =>
+  eventually(what, seconds, async () => ((await check()) ? true : undefined), 200);
 
 /**
  * Makes the oracle's namespaces: two that enforce restricted and baseline, two (unlabelled for now) for

@@ -63,13 +63,4 @@ export function removeTempDirs(): void {
   }
 }
 
-/** Polls every second until `check` returns a value (not undefined), or fails after `seconds` saying what it waited for. */
-export async function eventually<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not within ${seconds}s: ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+export { eventually } from "../../components/platform/eventually";
